@@ -1,0 +1,1 @@
+"""SuperBatch: run the same job spec on this machine or on Azure Batch."""

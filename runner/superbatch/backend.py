@@ -1,0 +1,57 @@
+"""The backend interface: LocalBackend and AzureBatchBackend both implement it.
+
+Like dsub's providers: the core (:func:`superbatch.run.run_job`) and the CLI only talk to
+this protocol, so the same resolved job runs on this machine or on Azure Batch and comes
+back in the same ``results/<job>/`` layout with the same ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from superbatch.model import (
+    JobStatus,
+    JobSummary,
+    ProgressCallback,
+    ResolvedJob,
+    TaskResult,
+)
+
+
+class Backend(Protocol):
+    name: str  # "local" | "azure": recorded in the manifest
+
+    def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        """Create the job and its tasks, or reconnect to them: idempotent for the same job id.
+
+        Re-submitting adds only the tasks (and uploads only the inputs) that are missing.
+        """
+        ...
+
+    def status(self, job_id: str) -> JobStatus: ...
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> JobStatus:
+        """Block until every task (and the aggregate step) is done; return the final status."""
+        ...
+
+    def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
+
+    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+        """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
+
+        Resumable: files already present with the right size and hash are not fetched again.
+        """
+        ...
+
+    def list(self) -> list[JobSummary]: ...
+
+    def clean(self, job_id: str) -> None:
+        """Delete the job and everything the backend stored for it (never local results)."""
+        ...

@@ -1,0 +1,37 @@
+"""One error boundary: every mistake a user can fix is a SuperBatchError.
+
+The CLI prints ``str(error)`` as one line and exits with ``error.exit_code``;
+``--debug`` shows the traceback. Library code raises, it never prints.
+"""
+
+from __future__ import annotations
+
+
+class SuperBatchError(Exception):
+    """Base class: a failure with a message a user can act on."""
+
+    exit_code: int = 1
+
+
+class SpecError(SuperBatchError):
+    """The job spec (or the Python API call that builds it) is invalid."""
+
+    exit_code = 2
+
+
+class ConfigError(SuperBatchError):
+    """Stack outputs, credentials or local setup are missing or wrong."""
+
+    exit_code = 3
+
+
+class RemoteError(SuperBatchError):
+    """Azure (or the container engine) refused or failed a request."""
+
+    exit_code = 4
+
+
+class JobNotFoundError(SuperBatchError):
+    """No job with that id exists for this backend."""
+
+    exit_code = 5

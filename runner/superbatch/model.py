@@ -1,0 +1,129 @@
+"""The resolved job: what every backend receives and reports on.
+
+A job spec (TOML or the :class:`superbatch.Job` API) is validated and *resolved* into a
+:class:`ResolvedJob` before anything runs or anything remote is created. Backends only
+ever see resolved jobs: every placeholder is filled in, every input file exists, ids are
+valid for Batch. Status and results come back as the small dataclasses below, which the
+CLI renders (rich for people, ``--json`` for scripts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+AGGREGATE_TASK_ID = "_aggregate"
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """A local file staged into a task's working directory at ``dest`` (relative, POSIX)."""
+
+    source: Path
+    dest: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task: a shell command (always run as ``/bin/sh -c command``) and its inputs."""
+
+    id: str
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[InputFile, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateSpec:
+    """The reduce step: runs after every task, with all task outputs under ``results/<task>/``."""
+
+    command: str
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedJob:
+    """A validated job, ready for any backend."""
+
+    job_id: str
+    name: str
+    image: str | None
+    tasks: tuple[TaskSpec, ...]
+    outputs: tuple[str, ...]
+    shared: tuple[InputFile, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    timeout: timedelta | None = None
+    aggregate: AggregateSpec | None = None
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounts:
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.running + self.succeeded + self.failed
+
+    @property
+    def done(self) -> bool:
+        return self.queued == 0 and self.running == 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    task_id: str
+    state: TaskState
+    exit_code: int | None = None
+    attempts: int = 0
+    failure: str | None = None  # one line: why it failed (exit code, timeout, upload error...)
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    job_id: str
+    state: str  # "active" | "completed" | "terminating" | ...
+    counts: TaskCounts
+    failed: tuple[TaskStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    job_id: str
+    state: str
+    counts: TaskCounts
+    created: str | None = None  # ISO-8601
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFile:
+    path: str  # relative to results/<job>/<task>/, POSIX
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    task_id: str
+    state: TaskState
+    exit_code: int | None
+    attempts: int
+    files: tuple[ResultFile, ...] = ()
+
+
+ProgressCallback = Callable[[TaskCounts], None]
+TaskIter = Iterator[TaskSpec]

@@ -1,0 +1,131 @@
+"""Azurite, Microsoft's storage emulator, for tests: installed from npm on first use.
+
+``start_azurite()`` runs ``azurite-blob`` in memory on 127.0.0.1 with a free port and
+returns an :class:`Azurite` whose ``connection_string`` / ``credential`` reach it with the
+well-known development account (the emulator's documented, public key: it exists only in
+Azurite and grants nothing in Azure). Tests that need it use the ``azurite`` fixture.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.paths import cache_dir, free_port
+
+AZURITE_VERSION = "3.37.0"
+ACCOUNT = "devstoreaccount1"
+# Azurite's documented development key (public, emulator-only; see Microsoft's Azurite docs).
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+class AzuriteUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Azurite:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def blob_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={self.blob_endpoint};"
+        )
+
+    @property
+    def credential(self) -> dict[str, str]:
+        return {"account_name": ACCOUNT, "account_key": DEV_KEY}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def azurite_binary() -> Path:
+    """Path of ``azurite-blob``, installing the pinned npm package into the cache if missing."""
+    prefix = cache_dir(f"azurite-{AZURITE_VERSION}")
+    binary = prefix / "node_modules" / ".bin" / "azurite-blob"
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise AzuriteUnavailable(
+            "Azurite needs Node.js and npm: install them (Debian: apt-get install nodejs npm), "
+            "then re-run; the tests install the azurite npm package themselves."
+        )
+    result = subprocess.run(
+        [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(prefix),
+            f"azurite@{AZURITE_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not binary.exists():
+        raise AzuriteUnavailable(
+            f"npm install azurite@{AZURITE_VERSION} failed (exit {result.returncode}): "
+            f"{result.stderr.strip()[-500:]}"
+        )
+    return binary
+
+
+def start_azurite(*, startup_timeout: float = 30.0) -> Azurite:
+    binary = azurite_binary()
+    port = free_port()
+    log = cache_dir("logs") / f"azurite-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(binary),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(port),
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--silent",
+                "--disableTelemetry",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    azurite = Azurite(process, port, log)
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AzuriteUnavailable(f"azurite-blob exited early: {log.read_text()[-500:]}")
+        try:
+            urllib.request.urlopen(f"{azurite.blob_endpoint}?comp=list", timeout=1)
+        except urllib.error.HTTPError:
+            return azurite  # it answered (403 without auth): it is up
+        except OSError:
+            time.sleep(0.1)
+            continue
+        return azurite
+    azurite.stop()
+    raise AzuriteUnavailable(f"azurite-blob did not answer on port {port} in {startup_timeout}s")

@@ -1,0 +1,24 @@
+"""Where test support keeps the parts it installs (ignored by git, reused across runs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cache_dir(name: str) -> Path:
+    """``$SUPERBATCH_TEST_CACHE/<name>`` (default ``<repo>/.cache/<name>``), created."""
+    root = Path(os.environ.get("SUPERBATCH_TEST_CACHE", REPO_ROOT / ".cache"))
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
