@@ -1,0 +1,70 @@
+"""Finding a working container engine (docker or podman) on this machine.
+
+A ``docker`` client without a running daemon is common (and is the case on many CI
+machines), so an engine only counts when ``<engine> info`` answers. The result is cached for
+the life of the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from superbatch.errors import ConfigError
+
+ENGINES: tuple[str, ...] = ("docker", "podman")
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str  # "docker" | "podman"
+    path: str  # absolute path of the client binary
+
+    def command(self, *args: str) -> list[str]:
+        return [self.path, *args]
+
+    def image_exists(self, ref: str) -> bool:
+        """True when ``ref`` is present in the engine's local image store (no pull)."""
+        args = ["image", "inspect", "--format", "{{.Id}}", ref]
+        result = subprocess.run(self.command(*args), capture_output=True, check=False)
+        return result.returncode == 0
+
+
+@functools.cache
+def _working(name: str) -> Engine | None:
+    path = shutil.which(name)
+    if path is None:
+        return None
+    try:
+        result = subprocess.run(
+            [path, "info", "--format", "{{.ID}}"], capture_output=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Engine(name, path) if result.returncode == 0 else None
+
+
+def find_engine(preferred: str | None = None) -> Engine | None:
+    """The engine to use, or None when none works.
+
+    With ``preferred`` ("docker" or "podman") that engine must work, else ``ConfigError``.
+    Without it, the first of docker, podman that answers.
+    """
+    if preferred is not None:
+        if preferred not in ENGINES:
+            raise ConfigError(f"unknown container engine {preferred!r}: use docker or podman")
+        engine = _working(preferred)
+        if engine is None:
+            hint = "is not installed" if shutil.which(preferred) is None else "does not answer"
+            raise ConfigError(
+                f"container engine {preferred} {hint} (`{preferred} info` failed); "
+                "start it, choose another with --engine, or use --no-container"
+            )
+        return engine
+    for name in ENGINES:
+        engine = _working(name)
+        if engine is not None:
+            return engine
+    return None
