@@ -1,0 +1,90 @@
+"""Credentials and clients: Entra ID only (``DefaultAzureCredential``), never a key or SAS.
+
+``DefaultAzureCredential`` covers ``az login`` on a laptop, managed identity on a VM and
+workload identity in CI. ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own switch, e.g.
+``AzureCliCredential`` or ``dev``/``prod``) narrows the chain when a user needs to.
+
+Tests reach the Batch emulator and Azurite through this very code: both serve https with a
+throwaway CA (``REQUESTS_CA_BUNDLE``), and the token comes from the real chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from superbatch.contract import StackOutputs
+from superbatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from azure.batch import BatchClient
+    from azure.core.credentials import TokenCredential
+    from azure.storage.blob import ContainerClient
+
+_LOGGER = logging.getLogger(__name__)
+
+BATCH_SCOPE = "https://batch.core.windows.net//.default"  # the double slash is Batch's own
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+# Parallel uploads/adds need as many pooled connections as worker threads.
+CONNECTION_POOL_SIZE = 64
+
+
+def default_credential() -> TokenCredential:
+    """The azure-identity chain; a bad ``AZURE_TOKEN_CREDENTIALS`` value is a config error."""
+    from azure.identity import DefaultAzureCredential
+
+    try:
+        return DefaultAzureCredential()
+    except ValueError as exc:  # invalid AZURE_TOKEN_CREDENTIALS and the like
+        raise ConfigError(f"Azure credentials are misconfigured: {exc}") from None
+
+
+def check_credential(credential: TokenCredential, scope: str = BATCH_SCOPE) -> None:
+    """Fail early, before anything is uploaded, when no identity is available."""
+    from superbatch.azure.errors import translate_azure_error
+
+    try:
+        credential.get_token(scope)
+    except Exception as exc:
+        raise translate_azure_error(exc, action="get an Entra ID token") from exc
+
+
+def _transport_kwargs() -> dict[str, Any]:
+    """A requests transport with a connection pool sized for our worker threads.
+
+    ``connection_verify`` follows ``REQUESTS_CA_BUNDLE`` explicitly (requests ignores the
+    variable when a session's verify is set by the caller), so a private CA works.
+    """
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=CONNECTION_POOL_SIZE, pool_maxsize=CONNECTION_POOL_SIZE
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    kwargs: dict[str, Any] = {"transport": RequestsTransport(session=session, session_owner=True)}
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+    if ca_bundle:
+        kwargs["connection_verify"] = ca_bundle
+    return kwargs
+
+
+def batch_client(outputs: StackOutputs, credential: TokenCredential) -> BatchClient:
+    from azure.batch import BatchClient
+
+    return BatchClient(outputs.batch_account_endpoint, credential, **_transport_kwargs())
+
+
+def container_client(
+    container_url: str, credential: TokenCredential, *, api_version: str | None = None
+) -> ContainerClient:
+    """A container client from the container URL the stack exported (no SAS in it)."""
+    from azure.storage.blob import ContainerClient
+
+    kwargs = _transport_kwargs()
+    if api_version:
+        kwargs["api_version"] = api_version
+    return ContainerClient.from_container_url(container_url, credential=credential, **kwargs)

@@ -1,0 +1,136 @@
+"""Azure SDK errors -> one line a user can act on.
+
+Translated at the library edge: everything the Azure backend raises is a
+:class:`~superbatch.errors.SuperBatchError`. The original exception stays chained for
+``--debug``. Messages never include a token or key (the SDKs do not put them in errors).
+"""
+
+from __future__ import annotations
+
+from superbatch.errors import (
+    ConfigError,
+    JobNotFoundError,
+    RemoteError,
+    SuperBatchError,
+)
+
+# Batch / Storage error codes -> what the user should do about them.
+_ROLE_HINTS = {
+    "batch": "'Azure Batch Data Contributor' on the Batch account",
+    "storage": "'Storage Blob Data Contributor' on the storage account",
+}
+_QUOTA_CODES = {
+    "ActiveJobAndScheduleQuotaReached",
+    "AccountCoreQuotaReached",
+    "AccountLowPriorityCoreQuotaReached",
+    "AccountSpotCoreQuotaReached",
+    "PoolQuotaReached",
+    "TooManyRequests",
+}
+
+
+class ThrottledError(RemoteError):
+    """Azure kept throttling (or failing) past our retries and deadline."""
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The service's error code (``JobNotFound``, ``AuthorizationFailure``...) if it sent one."""
+    code = getattr(exc, "error_code", None)  # azure-storage-blob
+    if code:
+        return str(code)
+    error = getattr(exc, "error", None)  # azure-batch / azure-core OData errors
+    code = getattr(error, "code", None)
+    return str(code) if code else None
+
+
+def translate_azure_error(
+    exc: BaseException,
+    *,
+    action: str,
+    service: str = "batch",
+    scope: str | None = None,
+) -> SuperBatchError:
+    """Map ``exc`` raised while trying to ``action`` to the error a user can act on."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(exc, SuperBatchError):
+        return exc
+    where = f" on {scope}" if scope else ""
+    name = type(exc).__name__
+    if name == "CredentialUnavailableError" or (
+        isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None
+    ):
+        return ConfigError(
+            f"no Azure credentials to {action}: run `az login` (or set up a managed/workload "
+            f"identity); details: {_first_line(str(exc))}"
+        )
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return RemoteError(f"cannot reach Azure to {action}: {_first_line(str(exc))}")
+    if not isinstance(exc, HttpResponseError):
+        return RemoteError(f"failed to {action}: {name}: {_first_line(str(exc))}")
+
+    status = exc.status_code
+    code = error_code(exc) or ""
+    message = _service_message(exc)
+    if status == 401 or code in {"AuthenticationFailed", "InvalidAuthenticationToken"}:
+        return ConfigError(
+            f"Azure refused our credentials to {action} ({code or status}): run `az login` "
+            "again or check the identity's tenant"
+        )
+    if (
+        status == 403
+        or code.startswith("Authorization")
+        or code == "InsufficientAccountPermissions"
+    ):
+        role = _ROLE_HINTS.get(service, "the needed data-plane role")
+        return ConfigError(
+            f"not allowed to {action} ({code or 403}){where}: your identity needs {role}"
+            " (assign it with `az role assignment create`; role changes take a few minutes)"
+        )
+    if code in {"JobNotFound", "TaskNotFound"}:
+        return JobNotFoundError(f"{message or code}: cannot {action}")
+    if code == "PoolNotFound":
+        return ConfigError(
+            f"the stack's Batch pool does not exist ({message or code}): run `pulumi up`"
+        )
+    if code == "ContainerNotFound":
+        return ConfigError(
+            f"storage container not found while trying to {action}: run `pulumi up` for this stack"
+        )
+    if code in _QUOTA_CODES or "quota" in code.lower() or "quota" in message.lower():
+        return RemoteError(
+            f"Azure quota reached while trying to {action} ({code}): {message} "
+            "(request more quota in the portal: Batch account > Quotas, or delete old jobs "
+            "with `superbatch clean`)"
+        )
+    if status in {429, 503} or code in {"ServerBusy", "OperationTimedOut"}:
+        return ThrottledError(
+            f"Azure kept throttling while trying to {action} ({status} {code}) past our "
+            "retries: re-run the same command later, it resumes where it stopped"
+        )
+    return RemoteError(f"failed to {action}: {status} {code}: {message}".rstrip(": "))
+
+
+def image_not_found_message(image: str, registry: str, detail: str) -> str:
+    return (
+        f"image {image} was not found in registry {registry}: push it with "
+        f"`superbatch image push` (detail: {_first_line(detail)})"
+    )
+
+
+def _service_message(exc: BaseException) -> str:
+    error = getattr(exc, "error", None)
+    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
+    return _first_line(str(message))
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
