@@ -1,0 +1,332 @@
+"""AzureBatchBackend: the Backend protocol on Azure Batch + Blob Storage, identity only.
+
+``submit`` stages inputs, creates the job (``noaction``), adds the tasks, adds the
+aggregate step last and switches the job to ``terminatejob``; every step is idempotent, so
+re-running the same spec after any interruption finishes the job without duplicates.
+``status``/``wait``/``logs``/``results``/``list``/``clean`` need only the job id.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from superbatch.azure import credentials, download, monitor, staging, submit, tasks
+from superbatch.azure.errors import translate_azure_error
+from superbatch.contract import StackOutputs
+from superbatch.errors import JobNotFoundError
+from superbatch.model import (
+    AGGREGATE_TASK_ID,
+    JobStatus,
+    JobSummary,
+    ProgressCallback,
+    ResolvedJob,
+    TaskCounts,
+    TaskResult,
+    TaskState,
+)
+
+if TYPE_CHECKING:
+    from azure.batch import BatchClient
+    from azure.core.credentials import TokenCredential
+    from azure.storage.blob import ContainerClient
+
+_LOGGER = logging.getLogger(__name__)
+META_TASKS = "superbatch_tasks"
+META_AGGREGATE = "superbatch_aggregate"
+META_IMAGE = "superbatch_image"
+
+
+class AzureBatchBackend:
+    name = "azure"
+
+    def __init__(
+        self,
+        outputs: StackOutputs,
+        *,
+        credential: TokenCredential | None = None,
+        submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
+        poll_interval: monitor.PollInterval | None = None,
+    ) -> None:
+        self.outputs = outputs
+        self._credential = credential or credentials.default_credential()
+        self._batch: BatchClient | None = None
+        self._inputs: ContainerClient | None = None
+        self._results: ContainerClient | None = None
+        self._submit_concurrency = submit_concurrency
+        self._poll_interval = poll_interval
+        self.last_submit: submit.SubmitReport | None = None
+        self.last_staging: staging.StagingReport | None = None
+
+    @classmethod
+    def from_stack(cls, stack: str) -> AzureBatchBackend:
+        from superbatch.azure.outputs import load_stack_outputs
+
+        return cls(load_stack_outputs(stack=stack))
+
+    @classmethod
+    def from_outputs_file(cls, path: Path) -> AzureBatchBackend:
+        from superbatch.azure.outputs import load_stack_outputs
+
+        return cls(load_stack_outputs(outputs_file=path))
+
+    # Clients are built on first use: `status` never needs the inputs container.
+    @property
+    def batch(self) -> BatchClient:
+        if self._batch is None:
+            self._batch = credentials.batch_client(self.outputs, self._credential)
+        return self._batch
+
+    @property
+    def inputs(self) -> ContainerClient:
+        if self._inputs is None:
+            self._inputs = credentials.container_client(
+                self.outputs.inputs_container_url, self._credential
+            )
+        return self._inputs
+
+    @property
+    def results_container(self) -> ContainerClient:
+        if self._results is None:
+            self._results = credentials.container_client(
+                self.outputs.outputs_container_url, self._credential
+            )
+        return self._results
+
+    # -- submit -------------------------------------------------------------------------
+    def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        credentials.check_credential(self._credential)
+        self.last_staging = staging.stage_inputs(self.inputs, job)
+        created, state = self._ensure_job(job)
+        if state in {"completed", "terminating", "deleting"}:
+            return  # every task was added before it could end: nothing left to submit
+        present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
+        by_id = {task.id: task for task in job.tasks}
+        submitter = submit.TaskSubmitter(
+            self.batch,
+            job.job_id,
+            concurrency=self._submit_concurrency,
+            on_added=_progress_adder(progress, len(job.tasks), len(present)),
+        )
+
+        def body_for(task_id: str) -> bytes:
+            if task_id == AGGREGATE_TASK_ID:
+                return tasks.serialized(tasks.aggregate_body(job, self.outputs))
+            return tasks.serialized(tasks.task_body(job, by_id[task_id], self.outputs))
+
+        regular = set(by_id)
+        submitter.submit(
+            tasks.serialized_bodies(job, self.outputs, skip=present, aggregate=False),
+            expected=regular,
+            body_for=body_for,
+        )
+        # The aggregate depends on every task: add it once they all exist.
+        if job.aggregate is not None and AGGREGATE_TASK_ID not in present:
+            submitter.submit(
+                [(AGGREGATE_TASK_ID, body_for(AGGREGATE_TASK_ID))],
+                expected=regular | {AGGREGATE_TASK_ID},
+                body_for=body_for,
+            )
+        self.last_submit = submitter.report
+        self._finish_when_done(job.job_id)
+
+    def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
+        from azure.batch.models import (
+            BatchJobConstraints,
+            BatchJobCreateOptions,
+            BatchMetadataItem,
+            BatchPoolInfo,
+            EnvironmentSetting,
+        )
+        from azure.core.exceptions import ResourceExistsError
+
+        options = BatchJobCreateOptions(
+            id=job.job_id,
+            pool_info=BatchPoolInfo(pool_id=self.outputs.pool_id),
+            all_tasks_complete_mode="noaction",
+            uses_task_dependencies=job.aggregate is not None,
+            constraints=BatchJobConstraints(max_task_retry_count=job.retries),
+            common_environment_settings=[
+                EnvironmentSetting(name=k, value=v) for k, v in job.env.items()
+            ]
+            or None,
+            metadata=[
+                BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
+                BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
+                BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
+            ],
+        )
+        try:
+            self.batch.create_job(options)
+            return True, "active"
+        except ResourceExistsError:
+            pass
+        except Exception as exc:
+            raise translate_azure_error(
+                exc, action=f"create job {job.job_id}", scope=f"pool {self.outputs.pool_id}"
+            ) from exc
+        try:
+            return False, str(self.batch.get_job(job.job_id, select=["id", "state"]).state)
+        except Exception as exc:
+            raise translate_azure_error(exc, action=f"find job {job.job_id}") from exc
+
+    def _finish_when_done(self, job_id: str) -> None:
+        from azure.batch.models import BatchJobUpdateOptions
+
+        try:
+            self.batch.update_job(
+                job_id, BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
+            )
+        except Exception as exc:
+            raise translate_azure_error(exc, action=f"update job {job_id}") from exc
+
+    # -- reconnect ----------------------------------------------------------------------
+    def _job_meta(self, job_id: str) -> dict[str, str]:
+        try:
+            job = self.batch.get_job(job_id, select=["id", "metadata"])
+        except Exception as exc:
+            raise translate_azure_error(exc, action=f"find job {job_id}") from exc
+        return {item.name: item.value for item in (job.metadata or [])}
+
+    def _stderr(self, job_id: str) -> monitor.StderrReader:
+        def read(task_id: str) -> str:
+            return self.logs(job_id, task_id, stream="stderr")
+
+        return read
+
+    def status(self, job_id: str) -> JobStatus:
+        meta = self._job_meta(job_id)
+        return monitor.job_status(
+            self.batch,
+            job_id,
+            stderr=self._stderr(job_id),
+            has_aggregate=meta.get(META_AGGREGATE) == "1",
+            image=meta.get(META_IMAGE, ""),
+            registry=self.outputs.registry_login_server,
+        )
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> JobStatus:
+        meta = self._job_meta(job_id)
+        has_aggregate = meta.get(META_AGGREGATE) == "1"
+
+        def give_up_aggregate() -> None:
+            try:
+                self.batch.terminate_task(job_id, AGGREGATE_TASK_ID)
+            except Exception as exc:
+                raise translate_azure_error(exc, action="stop the blocked aggregate") from exc
+
+        return monitor.wait_for_job(
+            self.batch,
+            job_id,
+            expected_tasks=int(meta.get(META_TASKS, "0")),
+            has_aggregate=has_aggregate,
+            progress=progress,
+            timeout=timeout,
+            stderr=self._stderr(job_id),
+            interval=self._poll_interval,
+            on_blocked_aggregate=give_up_aggregate,
+        )
+
+    def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
+        name = f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{stream}.txt"
+        stored = download.read_blob_text(self.results_container, name)
+        if stored is not None:
+            return stored
+        try:  # still running: read it from the node
+            chunks = self.batch.download_task_file(job_id, task_id, f"{stream}.txt")
+            return b"".join(chunks).decode("utf-8", errors="replace")
+        except Exception as exc:
+            error = translate_azure_error(exc, action=f"read the {stream} of task {task_id}")
+            if isinstance(error, JobNotFoundError):
+                return ""
+            raise error from exc
+
+    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+        import superbatch.results as layout
+
+        download.download_job_outputs(self.results_container, job_id, dest)
+        results: list[TaskResult] = []
+        aggregate: TaskResult | None = None
+        for task in self._all_tasks(job_id):
+            status = monitor.task_status(task, None)
+            result = layout.task_result(
+                dest,
+                job_id,
+                task.id,
+                state=status.state,
+                exit_code=status.exit_code,
+                attempts=status.attempts,
+            )
+            if task.id == AGGREGATE_TASK_ID:
+                aggregate = result
+            else:
+                results.append(result)
+        results.sort(key=_task_order)
+        layout.write_manifest(dest, layout.Manifest(job_id, self.name, tuple(results), aggregate))
+        return results + ([aggregate] if aggregate is not None else [])
+
+    def _all_tasks(self, job_id: str) -> list[Any]:
+        try:
+            return list(self.batch.list_tasks(job_id, select=["id", "state", "executionInfo"]))
+        except Exception as exc:
+            raise translate_azure_error(exc, action=f"list the tasks of job {job_id}") from exc
+
+    def list(self) -> list[JobSummary]:
+        try:
+            jobs = list(self.batch.list_jobs(select=["id", "state", "creationTime", "metadata"]))
+        except Exception as exc:
+            raise translate_azure_error(exc, action="list jobs") from exc
+        summaries = []
+        for job in jobs:
+            names = {item.name for item in (job.metadata or [])}
+            if META_TASKS not in names:
+                continue  # not ours
+            counts, _ = monitor.task_counts(self.batch, job.id)
+            created = job.creation_time.isoformat() if job.creation_time else None
+            summaries.append(JobSummary(job.id, str(job.state), counts, created))
+        return summaries
+
+    def clean(self, job_id: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            poller = self.batch.begin_delete_job(job_id, polling_interval=1)
+            poller.result()
+            if poller.status() != "Succeeded":  # the poller swallows errors
+                raise JobNotFoundError(f"deleting job {job_id} ended {poller.status()}")
+        except ResourceNotFoundError:
+            pass  # already gone: still clean its blobs
+        except JobNotFoundError:
+            raise
+        except Exception as exc:
+            raise translate_azure_error(exc, action=f"delete job {job_id}") from exc
+        download.delete_job_blobs(self.inputs, job_id)
+        download.delete_job_blobs(self.results_container, job_id)
+
+
+def _task_order(result: TaskResult) -> tuple[int, int | str]:
+    task_id = result.task_id
+    return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
+
+
+def _progress_adder(progress: ProgressCallback | None, total: int, present: int) -> Any:
+    if progress is None:
+        return None
+    added = present
+
+    def on_added(count: int) -> None:
+        nonlocal added
+        added += count
+        progress(TaskCounts(queued=min(added, total)))
+
+    return on_added
+
+
+__all__ = ["AzureBatchBackend", "TaskState"]

@@ -1,0 +1,237 @@
+"""Monitoring: one task-counts request per poll whatever the job size.
+
+The poll interval adapts: short while counts move, growing (up to a cap) while nothing
+changes, so a 10-minute node start costs a handful of requests, not thousands. Task counts
+lag the tasks themselves, so "done" is confirmed with one listing of tasks that are not
+completed (filtered, ids only) before anything is reported as finished. Failed tasks are
+reported with Batch's failure info and the tail of their stored stderr.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from superbatch.azure.errors import image_not_found_message, translate_azure_error
+from superbatch.errors import RemoteError
+from superbatch.model import (
+    AGGREGATE_TASK_ID,
+    JobStatus,
+    ProgressCallback,
+    TaskCounts,
+    TaskState,
+    TaskStatus,
+)
+
+if TYPE_CHECKING:
+    from azure.batch import BatchClient
+
+MIN_POLL_SECONDS = 0.5
+MAX_POLL_SECONDS = 30.0
+STDERR_TAIL_LINES = 20
+MAX_FAILED_REPORTED = 50
+_IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "ImagePullFailed"}
+
+StderrReader = Callable[[str], str]
+
+
+class PollInterval:
+    """Back off while nothing changes, snap back when something does."""
+
+    def __init__(self, low: float = MIN_POLL_SECONDS, high: float = MAX_POLL_SECONDS) -> None:
+        self.low, self.high = low, high
+        self.current = low
+
+    def next(self, changed: bool) -> float:
+        self.current = self.low if changed else min(self.high, self.current * 1.5)
+        return self.current
+
+
+def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
+    try:
+        counts = client.get_job_task_counts(job_id).task_counts
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"get the task counts of job {job_id}") from exc
+    return (
+        TaskCounts(
+            queued=counts.active,
+            running=counts.running,
+            succeeded=counts.succeeded,
+            failed=counts.failed,
+        ),
+        counts,
+    )
+
+
+def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        task = client.get_task(job_id, AGGREGATE_TASK_ID, select=["id", "state", "executionInfo"])
+    except ResourceNotFoundError:
+        return None
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"get the aggregate step of {job_id}") from exc
+    return task_status(task, None)
+
+
+def _state(task: Any) -> TaskState:
+    state = str(task.state or "active")
+    info = task.execution_info
+    if state == "completed":
+        result = str(info.result) if info is not None and info.result else "failure"
+        return TaskState.SUCCEEDED if result == "success" else TaskState.FAILED
+    return TaskState.RUNNING if state in {"running", "preparing"} else TaskState.QUEUED
+
+
+def task_status(
+    task: Any, stderr: StderrReader | None, *, image: str = "", registry: str = ""
+) -> TaskStatus:
+    info = task.execution_info
+    state = _state(task)
+    failure = None
+    exit_code = info.exit_code if info is not None else None
+    if state is TaskState.FAILED:
+        fail = info.failure_info if info is not None else None
+        if fail is not None and str(fail.code) in _IMAGE_FAILURE_CODES and image:
+            failure = image_not_found_message(image, registry, str(fail.message or fail.code))
+        elif fail is not None:
+            failure = f"{fail.code}: {fail.message}" if fail.message else str(fail.code)
+        elif exit_code is not None:
+            failure = f"exit code {exit_code}"
+    tail = ""
+    if state is TaskState.FAILED and stderr is not None:
+        tail = "\n".join(stderr(task.id).splitlines()[-STDERR_TAIL_LINES:])
+    attempts = (info.retry_count or 0) + 1 if info is not None and info.start_time else 0
+    return TaskStatus(task.id, state, exit_code, attempts, failure, tail)
+
+
+def job_status(
+    client: BatchClient,
+    job_id: str,
+    *,
+    stderr: StderrReader | None = None,
+    counts: TaskCounts | None = None,
+    has_aggregate: bool | None = None,
+    image: str = "",
+    registry: str = "",
+) -> JobStatus:
+    """Counts (aggregate excluded), the failed tasks with their reasons, the aggregate step."""
+    try:
+        job = client.get_job(job_id, select=["id", "state", "metadata"])
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"find job {job_id}") from exc
+    meta = {item.name: item.value for item in (job.metadata or [])}
+    if has_aggregate is None:
+        has_aggregate = meta.get("superbatch_aggregate") == "1"
+    if counts is None:
+        counts, _ = task_counts(client, job_id)
+    aggregate = _aggregate_status(client, job_id) if has_aggregate else None
+    if aggregate is not None:
+        counts = _without(counts, aggregate.state)
+    failed: tuple[TaskStatus, ...] = ()
+    if counts.failed:
+        failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
+    extra: dict[str, Any] = {}
+    if "aggregate" in JobStatus.__dataclass_fields__:  # the foundation's model adds it
+        extra["aggregate"] = aggregate
+    return JobStatus(job_id, str(job.state), counts, failed, **extra)
+
+
+def _without(counts: TaskCounts, state: TaskState) -> TaskCounts:
+    field = {"queued": "queued", "running": "running", "succeeded": "succeeded", "failed": "failed"}
+    name = field[str(state)]
+    return replace(counts, **{name: max(0, getattr(counts, name) - 1)})
+
+
+def failed_tasks(
+    client: BatchClient,
+    job_id: str,
+    stderr: StderrReader | None,
+    *,
+    image: str = "",
+    registry: str = "",
+) -> tuple[TaskStatus, ...]:
+    try:
+        tasks = client.list_tasks(
+            job_id,
+            filter="executionInfo/result eq 'failure'",
+            select=["id", "state", "executionInfo"],
+        )
+        found: list[TaskStatus] = []
+        for task in tasks:
+            if task.id == AGGREGATE_TASK_ID:
+                continue
+            found.append(
+                task_status(
+                    task,
+                    stderr if len(found) < MAX_FAILED_REPORTED else None,
+                    image=image,
+                    registry=registry,
+                )
+            )
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"list the failed tasks of job {job_id}") from exc
+    return tuple(found)
+
+
+def unfinished_task_ids(client: BatchClient, job_id: str) -> list[str]:
+    """The one filtered, selected listing that confirms what the counts say."""
+    try:
+        return [
+            task.id
+            for task in client.list_tasks(job_id, filter="state ne 'completed'", select=["id"])
+        ]
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"list the tasks of job {job_id}") from exc
+
+
+def wait_for_job(
+    client: BatchClient,
+    job_id: str,
+    *,
+    expected_tasks: int,
+    has_aggregate: bool,
+    progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+    stderr: StderrReader | None = None,
+    interval: PollInterval | None = None,
+    on_blocked_aggregate: Callable[[], None] | None = None,
+) -> JobStatus:
+    """Poll counts until every task is completed (confirmed by a listing); return the status."""
+    interval = interval or PollInterval()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    total = expected_tasks + int(has_aggregate)
+    last: Any = None
+    while True:
+        counts, raw = task_counts(client, job_id)
+        changed = last is None or raw.as_dict() != last
+        last = raw.as_dict()
+        if progress is not None:
+            progress(counts)
+        finished = raw.completed >= total and raw.active == 0 and raw.running == 0
+        blocked = (
+            has_aggregate
+            and raw.failed > 0
+            and raw.completed >= expected_tasks
+            and raw.running == 0
+        )
+        if (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
+            if blocked and on_blocked_aggregate is not None:
+                on_blocked_aggregate()
+            return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
+        if deadline is not None and time.monotonic() > deadline:
+            raise RemoteError(
+                f"job {job_id} is still running after {timeout:.0f}s: "
+                f"`superbatch wait {job_id}` picks it up again"
+            )
+        time.sleep(interval.next(changed))
+
+
+def _still_running(client: BatchClient, job_id: str, has_aggregate: bool, blocked: bool) -> bool:
+    unfinished = unfinished_task_ids(client, job_id)
+    if blocked:  # the aggregate waits on a failed task and never runs: that is final
+        unfinished = [task for task in unfinished if task != AGGREGATE_TASK_ID]
+    return bool(unfinished)

@@ -1,0 +1,245 @@
+"""Batch task bodies for a resolved job, in the REST wire format (``addtaskcollection``).
+
+Built as plain dicts and serialized once: at 100,000 tasks the SDK's model objects cost
+more memory and time than the requests themselves. ``tests/azure/test_tasks.py`` checks
+that these dicts are exactly what the SDK's own models serialize to.
+
+What every task gets:
+- its command run by ``/bin/sh -c`` (Batch runs command lines without a shell);
+- one resource file for its own inputs (``<job>/tasks/<task>/``) and one for the shared
+  files (``<job>/shared/``), container URL + prefix + the pool's identity (no SAS).
+  Batch keeps the full blob name under ``filePath``, so a short shell prologue hard-links
+  the files into place (``cp -al``: no bytes copied) before the user's command runs;
+- output files uploaded with the pool's identity to ``<job>/<task>/...`` and its stdout
+  and stderr to ``<job>/<task>/_logs/`` on completion, so logs outlive the node.
+The aggregate task (``_aggregate``) depends on every task and gets the whole outputs tree
+of the job, rearranged as ``results/<task>/...`` (the layout ``--local`` gives it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from superbatch.azure.staging import shared_prefix, task_prefix
+from superbatch.contract import StackOutputs
+from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
+
+STAGING_DIR = ".superbatch"
+LOGS_DIR = "_logs"
+_WILDCARD = re.compile(r"[*?\[]")
+
+Body = dict[str, Any]
+
+
+def iso_duration(value: timedelta) -> str:
+    """ISO-8601 duration as Batch wants it (``PT30M``, ``P1DT2H``)."""
+    seconds = int(value.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time_part = "".join(
+        f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if amount
+    )
+    if not days and not time_part:
+        return "PT0S"
+    return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+
+
+def resolve_image(image: str, registry_login_server: str) -> str:
+    """``name:tag`` -> ``<registry>/name:tag``; a reference that names a registry is kept.
+
+    A local stand-in until the images module's ``resolve_image`` lands on main.
+    """
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"{registry_login_server}/{image}"
+
+
+def output_base(pattern: str) -> str:
+    """The directory part of a pattern before its first wildcard ("" for the working dir)."""
+    parts = pattern.split("/")
+    fixed: list[str] = []
+    for part in parts[:-1]:
+        if _WILDCARD.search(part):
+            break
+        fixed.append(part)
+    else:
+        if not _WILDCARD.search(parts[-1]):
+            return pattern  # no wildcard: the pattern is one file
+    return "/".join(fixed)
+
+
+def _identity(outputs: StackOutputs) -> dict[str, str]:
+    return {"resourceId": outputs.node_identity_resource_id}
+
+
+def _output_file(outputs: StackOutputs, pattern: str, path: str) -> Body:
+    return {
+        "filePattern": pattern,
+        "destination": {
+            "container": {
+                "containerUrl": outputs.outputs_container_url,
+                "path": path,
+                "identityReference": _identity(outputs),
+            }
+        },
+        "uploadOptions": {"uploadCondition": "taskcompletion"},
+    }
+
+
+def output_files(
+    job_id: str, task_id: str, patterns: Sequence[str], outputs: StackOutputs
+) -> list[Body]:
+    files = []
+    for pattern in patterns:
+        base = output_base(pattern)
+        path = f"{job_id}/{task_id}/{base}".rstrip("/")
+        files.append(_output_file(outputs, pattern, path))
+    files.append(_output_file(outputs, "../std*.txt", f"{job_id}/{task_id}/{LOGS_DIR}"))
+    return files
+
+
+def _resource_file(container_url: str, prefix: str, outputs: StackOutputs, into: str) -> Body:
+    return {
+        "storageContainerUrl": container_url,
+        "blobPrefix": prefix,
+        "filePath": into,
+        "identityReference": _identity(outputs),
+    }
+
+
+def _link_into(source: str, target: str) -> str:
+    """Shell: hard-link the tree at ``source`` into ``target`` when it exists.
+
+    Falls back to a real copy where hard links are refused (a non-root container user and
+    files the node agent wrote, with ``fs.protected_hardlinks``).
+    """
+    src, dst = shlex.quote(source), shlex.quote(target)
+    return (
+        f"if [ -d {src} ]; then mkdir -p {dst} && "
+        f"{{ cp -al {src}/. {dst}/ 2>/dev/null || cp -pR {src}/. {dst}/; }}; fi"
+    )
+
+
+def _forget(path: str) -> str:
+    return f"{{ rm -rf {path} 2>/dev/null || true; }}"
+
+
+def command_line(script: str) -> str:
+    return "/bin/sh -c " + shlex.quote(script)
+
+
+def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
+    body: Body = {}
+    if job.image:
+        body["containerSettings"] = {
+            "imageName": resolve_image(job.image, outputs.registry_login_server),
+            "workingDirectory": "taskWorkingDirectory",
+        }
+    constraints: Body = {"maxTaskRetryCount": job.retries}
+    if job.timeout is not None:
+        constraints["maxWallClockTime"] = iso_duration(job.timeout)
+    body["constraints"] = constraints
+    return body
+
+
+def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
+    inputs_dir = f"{STAGING_DIR}/inputs"
+    resource_files = []
+    steps = []
+    if job.shared:
+        prefix = shared_prefix(job.job_id)
+        resource_files.append(
+            _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
+        )
+        steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
+    if task.inputs:
+        prefix = task_prefix(job.job_id, task.id)
+        resource_files.append(
+            _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
+        )
+        steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
+    if steps:
+        steps.append(_forget(STAGING_DIR))
+    body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
+    body.update(_common(job, outputs))
+    if resource_files:
+        body["resourceFiles"] = resource_files
+    body["outputFiles"] = output_files(job.job_id, task.id, job.outputs, outputs)
+    if task.env:
+        body["environmentSettings"] = [{"name": k, "value": v} for k, v in task.env.items()]
+    return body
+
+
+def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
+    assert job.aggregate is not None
+    results_dir = f"{STAGING_DIR}/results"
+    steps = [
+        "mkdir -p results",
+        _link_into(f"{results_dir}/{job.job_id}", "results"),
+        _forget(f"results/*/{LOGS_DIR} results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
+    ]
+    body: Body = {
+        "id": AGGREGATE_TASK_ID,
+        "commandLine": command_line(_script(steps, job.aggregate.command)),
+    }
+    body.update(_common(job, outputs))
+    body["resourceFiles"] = [
+        _resource_file(outputs.outputs_container_url, f"{job.job_id}/", outputs, results_dir)
+    ]
+    body["outputFiles"] = output_files(
+        job.job_id, AGGREGATE_TASK_ID, job.aggregate.outputs, outputs
+    )
+    body["dependsOn"] = depends_on_all([task.id for task in job.tasks])
+    return body
+
+
+def depends_on_all(task_ids: Sequence[str]) -> Body:
+    """Integer ids as ranges (a handful of entries even for 100,000 tasks), others by id."""
+    numbers = sorted(int(t) for t in task_ids if t.isdigit() and str(int(t)) == t)
+    others = [t for t in task_ids if not (t.isdigit() and str(int(t)) == t)]
+    ranges: list[Body] = []
+    for number in numbers:
+        if ranges and ranges[-1]["end"] == number - 1:
+            ranges[-1]["end"] = number
+        else:
+            ranges.append({"start": number, "end": number})
+    depends: Body = {}
+    if ranges:
+        depends["taskIdRanges"] = ranges
+    if others:
+        depends["taskIds"] = others
+    return depends
+
+
+def _script(steps: list[str], command: str) -> str:
+    if not steps:
+        return command
+    return " && ".join(f"{{ {step}; }}" if step.startswith("if ") else step for step in steps) + (
+        f" && {{ {command}\n}}"
+    )
+
+
+def serialized_bodies(
+    job: ResolvedJob,
+    outputs: StackOutputs,
+    *,
+    skip: frozenset[str] | set[str] = frozenset(),
+    aggregate: bool = True,
+) -> Iterator[tuple[str, bytes]]:
+    """(task id, JSON bytes) for every task not in ``skip``, the aggregate last; lazily."""
+    for task in job.tasks:
+        if task.id not in skip:
+            yield task.id, serialized(task_body(job, task, outputs))
+    if aggregate and job.aggregate is not None and AGGREGATE_TASK_ID not in skip:
+        yield AGGREGATE_TASK_ID, serialized(aggregate_body(job, outputs))
+
+
+def serialized(body: Body) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
