@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from superbatch.contract import StackOutputs
 from tests.support.azurite import Azurite
 
 
@@ -58,3 +61,76 @@ def fake_az_login(
     ):
         monkeypatch.delenv(name, raising=False)
     return log
+
+
+@dataclass
+class EmulatedStack:
+    """The emulator + https Azurite seen as a deployed stack: an outputs file and its parts."""
+
+    outputs_file: Path
+    outputs: StackOutputs
+    emulator: Any
+    azurite: Azurite
+
+    def container(self, name: str) -> Any:
+        """Test-side view of a container (dev key: inspection only, never the code under test)."""
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(
+            self.azurite.connection_string, **self.azurite.blob_client_kwargs()
+        )
+        return service.get_container_client(name)
+
+    def backend(self, **kwargs: Any) -> Any:
+        from superbatch.azure.backend import AzureBatchBackend
+
+        return AzureBatchBackend.from_outputs_file(self.outputs_file, **kwargs)
+
+
+def write_stack(tmp_path: Path, emulator: Any, azurite: Azurite) -> EmulatedStack:
+    """Create the stack's containers (what `pulumi up` does) and write its outputs file."""
+    from azure.storage.blob import BlobServiceClient
+
+    suffix = uuid.uuid4().hex[:8]
+    service = BlobServiceClient.from_connection_string(
+        azurite.connection_string, **azurite.blob_client_kwargs()
+    )
+    names = {"inputs": f"inputs-{suffix}", "outputs": f"outputs-{suffix}"}
+    for name in names.values():
+        service.create_container(name)
+    values = {
+        "batch_account_endpoint": emulator.url,
+        "batch_account_name": emulator.account_name,
+        "pool_id": emulator.pool_id,
+        "storage_account_name": "devstoreaccount1",
+        "blob_endpoint": azurite.blob_endpoint + "/",
+        "inputs_container": names["inputs"],
+        "inputs_container_url": f"{azurite.blob_endpoint}/{names['inputs']}",
+        "outputs_container": names["outputs"],
+        "outputs_container_url": f"{azurite.blob_endpoint}/{names['outputs']}",
+        "registry_login_server": "localhost",
+        "node_identity_resource_id": emulator.identity_resource_id,
+        "node_identity_client_id": "00000000-0000-0000-0000-00000000c1d0",
+        "resource_group": "rg-emulated",
+        "location": "loopback",
+    }
+    path = tmp_path / "stack-outputs.json"
+    path.write_text(json.dumps(values, indent=2))
+    return EmulatedStack(
+        path, StackOutputs.from_mapping(values, source=str(path)), emulator, azurite
+    )
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path,
+    batch_emulator_https: Any,
+    azurite_https: Azurite,
+    fake_az_login: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> EmulatedStack:
+    """A stack on loopback reached exactly like Azure: https, Entra tokens from the real
+    DefaultAzureCredential chain (fake ``az`` on PATH), the test CA via REQUESTS_CA_BUNDLE."""
+    assert batch_emulator_https.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(batch_emulator_https.ca_bundle))
+    return write_stack(tmp_path, batch_emulator_https, azurite_https)

@@ -60,16 +60,16 @@ class AzureBatchBackend:
         self.last_staging: staging.StagingReport | None = None
 
     @classmethod
-    def from_stack(cls, stack: str) -> AzureBatchBackend:
+    def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
         from superbatch.azure.outputs import load_stack_outputs
 
-        return cls(load_stack_outputs(stack=stack))
+        return cls(load_stack_outputs(stack=stack), **kwargs)
 
     @classmethod
-    def from_outputs_file(cls, path: Path) -> AzureBatchBackend:
+    def from_outputs_file(cls, path: Path, **kwargs: Any) -> AzureBatchBackend:
         from superbatch.azure.outputs import load_stack_outputs
 
-        return cls(load_stack_outputs(outputs_file=path))
+        return cls(load_stack_outputs(outputs_file=path), **kwargs)
 
     # Clients are built on first use: `status` never needs the inputs container.
     @property
@@ -167,7 +167,8 @@ class AzureBatchBackend:
                 exc, action=f"create job {job.job_id}", scope=f"pool {self.outputs.pool_id}"
             ) from exc
         try:
-            return False, str(self.batch.get_job(job.job_id, select=["id", "state"]).state)
+            job_state = self.batch.get_job(job.job_id, select=["id", "state"]).state
+            return False, monitor.enum_text(job_state)
         except Exception as exc:
             raise translate_azure_error(exc, action=f"find job {job.job_id}") from exc
 
@@ -290,7 +291,7 @@ class AzureBatchBackend:
                 continue  # not ours
             counts, _ = monitor.task_counts(self.batch, job.id)
             created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, str(job.state), counts, created))
+            summaries.append(JobSummary(job.id, monitor.enum_text(job.state), counts, created))
         return summaries
 
     def clean(self, job_id: str) -> None:

@@ -37,6 +37,11 @@ _IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "I
 StderrReader = Callable[[str], str]
 
 
+def enum_text(value: Any) -> str:
+    """The wire value of an SDK enum (``BatchTaskState.COMPLETED`` -> ``completed``)."""
+    return str(getattr(value, "value", value) or "")
+
+
 class PollInterval:
     """Back off while nothing changes, snap back when something does."""
 
@@ -78,10 +83,10 @@ def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
 
 
 def _state(task: Any) -> TaskState:
-    state = str(task.state or "active")
+    state = enum_text(task.state) or "active"
     info = task.execution_info
     if state == "completed":
-        result = str(info.result) if info is not None and info.result else "failure"
+        result = enum_text(info.result) if info is not None else "failure"
         return TaskState.SUCCEEDED if result == "success" else TaskState.FAILED
     return TaskState.RUNNING if state in {"running", "preparing"} else TaskState.QUEUED
 
@@ -95,7 +100,7 @@ def task_status(
     exit_code = info.exit_code if info is not None else None
     if state is TaskState.FAILED:
         fail = info.failure_info if info is not None else None
-        if fail is not None and str(fail.code) in _IMAGE_FAILURE_CODES and image:
+        if fail is not None and fail.code in _IMAGE_FAILURE_CODES and image:
             failure = image_not_found_message(image, registry, str(fail.message or fail.code))
         elif fail is not None:
             failure = f"{fail.code}: {fail.message}" if fail.message else str(fail.code)
@@ -137,7 +142,7 @@ def job_status(
     extra: dict[str, Any] = {}
     if "aggregate" in JobStatus.__dataclass_fields__:  # the foundation's model adds it
         extra["aggregate"] = aggregate
-    return JobStatus(job_id, str(job.state), counts, failed, **extra)
+    return JobStatus(job_id, enum_text(job.state), counts, failed, **extra)
 
 
 def _without(counts: TaskCounts, state: TaskState) -> TaskCounts:
