@@ -134,3 +134,21 @@ def stack(
     assert batch_emulator_https.ca_bundle is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(batch_emulator_https.ca_bundle))
     return write_stack(tmp_path, batch_emulator_https, azurite_https)
+
+
+@pytest.fixture
+def wide_stack(
+    tmp_path: Path,
+    azurite_https: Azurite,
+    fake_az_login: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[EmulatedStack]:
+    """Like ``stack`` with a 64-slot node, for jobs of thousands of no-op tasks."""
+    from tests.emulator.server import start_emulator
+
+    emulator = start_emulator(azurite=azurite_https, https=True, slots=64)
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+        yield write_stack(tmp_path, emulator, azurite_https)
+    finally:
+        emulator.stop()

@@ -40,3 +40,33 @@ def files_job(
         outputs=("out/**",),
         shared=shared_files,
     )
+
+
+def numbered_files_job(data: Path, count: int, *, job_id: str = "resume-1") -> ResolvedJob:
+    """``count`` tasks, each with its own small input (written once, same bytes every call)."""
+    data.mkdir(parents=True, exist_ok=True)
+    tasks = []
+    for index in range(count):
+        source = data / f"{index}.txt"
+        if not source.exists():
+            source.write_text(f"input {index}\n")
+        tasks.append(
+            TaskSpec(
+                str(index),
+                "mkdir -p out && cp in.txt out/copy.txt",
+                inputs=(InputFile(source, "in.txt"),),
+            )
+        )
+    return ResolvedJob(
+        job_id=job_id, name="resume", image=None, tasks=tuple(tasks), outputs=("out/*",)
+    )
+
+
+def noop_job(count: int, *, job_id: str = "noop-1") -> ResolvedJob:
+    return ResolvedJob(
+        job_id=job_id,
+        name="noop",
+        image=None,
+        tasks=tuple(TaskSpec(str(i), "true") for i in range(count)),
+        outputs=(),
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import credentials, download, monitor, staging, submit, tasks
-from superbatch.azure.errors import translate_azure_error
+from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError
 from superbatch.model import (
@@ -47,6 +47,7 @@ class AzureBatchBackend:
         *,
         credential: TokenCredential | None = None,
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
+        staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
     ) -> None:
         self.outputs = outputs
@@ -55,6 +56,7 @@ class AzureBatchBackend:
         self._inputs: ContainerClient | None = None
         self._results: ContainerClient | None = None
         self._submit_concurrency = submit_concurrency
+        self._staging_concurrency = staging_concurrency
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
@@ -97,7 +99,9 @@ class AzureBatchBackend:
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
         credentials.check_credential(self._credential)
-        self.last_staging = staging.stage_inputs(self.inputs, job)
+        self.last_staging = staging.stage_inputs(
+            self.inputs, job, concurrency=self._staging_concurrency
+        )
         created, state = self._ensure_job(job)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
@@ -157,37 +161,39 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
             ],
         )
-        try:
-            self.batch.create_job(options)
+
+        def create() -> bool:
+            try:
+                self.batch.create_job(options)
+            except ResourceExistsError:  # ours from an earlier run, or a lost answer
+                return False
+            return True
+
+        created = call_with_retries(
+            create, action=f"create job {job.job_id} on pool {self.outputs.pool_id}"
+        )
+        if created:
             return True, "active"
-        except ResourceExistsError:
-            pass
-        except Exception as exc:
-            raise translate_azure_error(
-                exc, action=f"create job {job.job_id}", scope=f"pool {self.outputs.pool_id}"
-            ) from exc
-        try:
-            job_state = self.batch.get_job(job.job_id, select=["id", "state"]).state
-            return False, monitor.enum_text(job_state)
-        except Exception as exc:
-            raise translate_azure_error(exc, action=f"find job {job.job_id}") from exc
+        job_state = call_with_retries(
+            lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
+            action=f"find job {job.job_id}",
+        )
+        return False, monitor.enum_text(job_state)
 
     def _finish_when_done(self, job_id: str) -> None:
         from azure.batch.models import BatchJobUpdateOptions
 
-        try:
-            self.batch.update_job(
-                job_id, BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
-            )
-        except Exception as exc:
-            raise translate_azure_error(exc, action=f"update job {job_id}") from exc
+        options = BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
+        call_with_retries(
+            lambda: self.batch.update_job(job_id, options), action=f"update job {job_id}"
+        )
 
     # -- reconnect ----------------------------------------------------------------------
     def _job_meta(self, job_id: str) -> dict[str, str]:
-        try:
-            job = self.batch.get_job(job_id, select=["id", "metadata"])
-        except Exception as exc:
-            raise translate_azure_error(exc, action=f"find job {job_id}") from exc
+        job = call_with_retries(
+            lambda: self.batch.get_job(job_id, select=["id", "metadata"]),
+            action=f"find job {job_id}",
+        )
         return {item.name: item.value for item in (job.metadata or [])}
 
     def _stderr(self, job_id: str) -> monitor.StderrReader:
@@ -218,10 +224,10 @@ class AzureBatchBackend:
         has_aggregate = meta.get(META_AGGREGATE) == "1"
 
         def give_up_aggregate() -> None:
-            try:
-                self.batch.terminate_task(job_id, AGGREGATE_TASK_ID)
-            except Exception as exc:
-                raise translate_azure_error(exc, action="stop the blocked aggregate") from exc
+            call_with_retries(
+                lambda: self.batch.terminate_task(job_id, AGGREGATE_TASK_ID),
+                action="stop the aggregate step that can no longer run",
+            )
 
         return monitor.wait_for_job(
             self.batch,
@@ -274,10 +280,10 @@ class AzureBatchBackend:
         return results + ([aggregate] if aggregate is not None else [])
 
     def _all_tasks(self, job_id: str) -> list[Any]:
-        try:
-            return list(self.batch.list_tasks(job_id, select=["id", "state", "executionInfo"]))
-        except Exception as exc:
-            raise translate_azure_error(exc, action=f"list the tasks of job {job_id}") from exc
+        return call_with_retries(
+            lambda: list(self.batch.list_tasks(job_id, select=["id", "state", "executionInfo"])),
+            action=f"list the tasks of job {job_id}",
+        )
 
     def list(self) -> list[JobSummary]:
         try:

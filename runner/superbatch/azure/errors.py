@@ -7,12 +7,17 @@ Translated at the library edge: everything the Azure backend raises is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from superbatch.errors import (
     ConfigError,
     JobNotFoundError,
     RemoteError,
     SuperBatchError,
 )
+
+T = TypeVar("T")
 
 # Batch / Storage error codes -> what the user should do about them.
 _ROLE_HINTS = {
@@ -134,3 +139,38 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:300]
     return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth another try: connection trouble, throttling, server errors."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        return status in {408, 429} or status >= 500
+    return False
+
+
+def call_with_retries(
+    operation: Callable[[], T], *, action: str, attempts: int = 6, service: str = "batch"
+) -> T:
+    """Run ``operation`` again on transient failures (after the SDK's own retries).
+
+    For operations the SDK does not retry by itself (a POST or PATCH that lost its answer):
+    only use it for calls that are safe to repeat or whose repeat is recognised (``JobExists``).
+    """
+    import random
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == attempts:
+                raise translate_azure_error(exc, action=action, service=service) from exc
+            time.sleep(min(10.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")

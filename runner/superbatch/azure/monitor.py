@@ -14,7 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure.errors import image_not_found_message, translate_azure_error
+from superbatch.azure.errors import (
+    call_with_retries,
+    image_not_found_message,
+    translate_azure_error,
+)
 from superbatch.errors import RemoteError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
@@ -55,10 +59,10 @@ class PollInterval:
 
 
 def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
-    try:
-        counts = client.get_job_task_counts(job_id).task_counts
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"get the task counts of job {job_id}") from exc
+    counts = call_with_retries(
+        lambda: client.get_job_task_counts(job_id).task_counts,
+        action=f"get the task counts of job {job_id}",
+    )
     return (
         TaskCounts(
             queued=counts.active,
@@ -74,7 +78,12 @@ def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        task = client.get_task(job_id, AGGREGATE_TASK_ID, select=["id", "state", "executionInfo"])
+        task = call_with_retries(
+            lambda: client.get_task(
+                job_id, AGGREGATE_TASK_ID, select=["id", "state", "executionInfo"]
+            ),
+            action=f"get the aggregate step of {job_id}",
+        )
     except ResourceNotFoundError:
         return None
     except Exception as exc:
@@ -124,10 +133,10 @@ def job_status(
     registry: str = "",
 ) -> JobStatus:
     """Counts (aggregate excluded), the failed tasks with their reasons, the aggregate step."""
-    try:
-        job = client.get_job(job_id, select=["id", "state", "metadata"])
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"find job {job_id}") from exc
+    job = call_with_retries(
+        lambda: client.get_job(job_id, select=["id", "state", "metadata"]),
+        action=f"find job {job_id}",
+    )
     meta = {item.name: item.value for item in (job.metadata or [])}
     if has_aggregate is None:
         has_aggregate = meta.get("superbatch_aggregate") == "1"
@@ -146,8 +155,7 @@ def job_status(
 
 
 def _without(counts: TaskCounts, state: TaskState) -> TaskCounts:
-    field = {"queued": "queued", "running": "running", "succeeded": "succeeded", "failed": "failed"}
-    name = field[str(state)]
+    name = str(state)  # TaskState values are TaskCounts field names
     return replace(counts, **{name: max(0, getattr(counts, name) - 1)})
 
 
@@ -159,38 +167,34 @@ def failed_tasks(
     image: str = "",
     registry: str = "",
 ) -> tuple[TaskStatus, ...]:
-    try:
-        tasks = client.list_tasks(
-            job_id,
-            filter="executionInfo/result eq 'failure'",
-            select=["id", "state", "executionInfo"],
-        )
-        found: list[TaskStatus] = []
-        for task in tasks:
-            if task.id == AGGREGATE_TASK_ID:
-                continue
-            found.append(
-                task_status(
-                    task,
-                    stderr if len(found) < MAX_FAILED_REPORTED else None,
-                    image=image,
-                    registry=registry,
-                )
+    tasks = call_with_retries(
+        lambda: list(
+            client.list_tasks(
+                job_id,
+                filter="executionInfo/result eq 'failure'",
+                select=["id", "state", "executionInfo"],
             )
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"list the failed tasks of job {job_id}") from exc
+        ),
+        action=f"list the failed tasks of job {job_id}",
+    )
+    found: list[TaskStatus] = []
+    for task in tasks:
+        if task.id == AGGREGATE_TASK_ID:
+            continue
+        reader = stderr if len(found) < MAX_FAILED_REPORTED else None
+        found.append(task_status(task, reader, image=image, registry=registry))
     return tuple(found)
 
 
 def unfinished_task_ids(client: BatchClient, job_id: str) -> list[str]:
     """The one filtered, selected listing that confirms what the counts say."""
-    try:
-        return [
+    return call_with_retries(
+        lambda: [
             task.id
             for task in client.list_tasks(job_id, filter="state ne 'completed'", select=["id"])
-        ]
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"list the tasks of job {job_id}") from exc
+        ],
+        action=f"list the unfinished tasks of job {job_id}",
+    )
 
 
 def wait_for_job(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from superbatch.azure.blob_put import SMALL_BLOB_BYTES, lean_putter
 from superbatch.azure.errors import translate_azure_error
 from superbatch.model import InputFile, ResolvedJob
 
@@ -139,8 +140,16 @@ def stage_inputs(
     for blob in uploads:
         sources[blob.sha256] = blob.name
 
+    putter = lean_putter(container.url, container.credential)
+
+    def upload(blob: StagedBlob) -> None:
+        if putter is not None and blob.size <= SMALL_BLOB_BYTES:
+            putter.put(blob.name, blob.source, {SHA256_METADATA_KEY: blob.sha256})
+        else:
+            _upload(container, blob)
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        _run_all(pool.map(lambda b: _upload(container, b), uploads))
+        _run_all(pool.map(upload, uploads))
         _run_all(pool.map(lambda b: _copy(container, b, sources[b.sha256]), copies))
     return StagingReport(
         uploaded=len(uploads),

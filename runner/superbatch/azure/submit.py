@@ -24,7 +24,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure.errors import ThrottledError, error_code, translate_azure_error
+from superbatch.azure.errors import (
+    ThrottledError,
+    call_with_retries,
+    error_code,
+    translate_azure_error,
+)
 from superbatch.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -80,10 +85,10 @@ def chunk_bodies(bodies: Iterable[tuple[str, bytes]]) -> Iterator[Chunk]:
 
 def existing_task_ids(client: BatchClient, job_id: str) -> set[str]:
     """Every task id of the job: one listing, 1000 ids per page, ids only."""
-    try:
-        return {task.id for task in client.list_tasks(job_id, select=["id"], max_results=1000)}
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"list the tasks of job {job_id}") from exc
+    return call_with_retries(
+        lambda: {task.id for task in client.list_tasks(job_id, select=["id"], max_results=1000)},
+        action=f"list the tasks of job {job_id}",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,139 @@
+"""Shared set-up for the benchmarks: https Azurite + the Batch emulator, tokens from the
+real credential chain (a fake ``az`` on PATH, as in the tests), the stack outputs file.
+
+Run from the repository root: ``uv run python -m bench.bench_submit`` (etc.).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class BenchStack:
+    outputs_file: Path
+    azurite: Any
+    emulator: Any | None
+    inputs_container: str
+    outputs_container: str
+    workdir: Path
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+@contextmanager
+def bench_stack(
+    *, emulator: bool = True, hold: bool = True, slots: int = 4
+) -> Iterator[BenchStack]:
+    from azure.storage.blob import BlobServiceClient
+    from tests.azure.fake_az import install_fake_az
+    from tests.support.azurite import start_azurite
+
+    workdir = Path(tempfile.mkdtemp(prefix="superbatch-bench-"))
+    install_fake_az(workdir / "bin")
+    os.environ["PATH"] = f"{workdir / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    os.environ["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    azurite = start_azurite(https=True)
+    os.environ["REQUESTS_CA_BUNDLE"] = str(azurite.ca_bundle)
+    batch = None
+    try:
+        if emulator:
+            from tests.emulator.server import start_emulator
+
+            batch = start_emulator(azurite=azurite, https=True, hold=hold, slots=slots)
+        service = BlobServiceClient.from_connection_string(
+            azurite.connection_string, **azurite.blob_client_kwargs()
+        )
+        suffix = uuid.uuid4().hex[:8]
+        inputs, outputs = f"inputs-{suffix}", f"outputs-{suffix}"
+        service.create_container(inputs)
+        service.create_container(outputs)
+        values = {
+            "batch_account_endpoint": batch.url if batch else "https://127.0.0.1:1",
+            "batch_account_name": batch.account_name if batch else "none",
+            "pool_id": batch.pool_id if batch else "none",
+            "storage_account_name": "devstoreaccount1",
+            "blob_endpoint": azurite.blob_endpoint + "/",
+            "inputs_container": inputs,
+            "inputs_container_url": f"{azurite.blob_endpoint}/{inputs}",
+            "outputs_container": outputs,
+            "outputs_container_url": f"{azurite.blob_endpoint}/{outputs}",
+            "registry_login_server": "localhost",
+            "node_identity_resource_id": batch.identity_resource_id if batch else "none",
+            "node_identity_client_id": "none",
+            "resource_group": "none",
+            "location": "loopback",
+        }
+        outputs_file = workdir / "outputs.json"
+        outputs_file.write_text(json.dumps(values))
+        yield BenchStack(outputs_file, azurite, batch, inputs, outputs, workdir)
+    finally:
+        if batch is not None:
+            batch.stop()
+        azurite.stop()
+
+
+def ratio_line(name: str, value: float, limit: str, ok: bool) -> str:
+    return f"{name:<58} {value:10.2f}   {limit:<12} {'PASS' if ok else 'FAIL'}"
+
+
+@contextmanager
+def latency_proxy(target_port: int, one_way_delay: float) -> Iterator[int]:
+    """A loopback TCP proxy adding ``one_way_delay`` to every chunk in each direction.
+
+    Turns loopback (sub-millisecond round trips) into something like a laptop talking to an
+    Azure region, so "concurrent vs sequential" measures what users see. TLS passes through.
+    """
+    import socket
+    import threading
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                time.sleep(one_way_delay)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", target_port))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        listener.close()

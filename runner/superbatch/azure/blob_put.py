@@ -1,0 +1,156 @@
+"""A lean uploader for small blobs: one keep-alive https connection per thread.
+
+At thousands of small inputs the storage SDK's pipeline costs several times the CPU of the
+request itself (it builds a client per blob, scans the environment for proxies, runs a dozen
+policies), and on a laptop that CPU, not the network, bounds staging. This sends the same
+``Put Blob`` request the SDK would, authorised the same way (an Entra ID bearer token from
+the same credential, never a key or SAS), with its own retries for throttling and
+connection resets (a ``Put Blob`` of the same bytes is safe to repeat).
+
+Used only when no proxy is configured; large files and proxied setups use the SDK.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import ssl
+import threading
+import time
+import urllib.parse
+from email.utils import formatdate
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from superbatch.errors import RemoteError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
+
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+SERVICE_VERSION = "2025-11-05"
+SMALL_BLOB_BYTES = 4 << 20
+MAX_ATTEMPTS = 8
+_RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+class BlobPutter:
+    """``put(name, path, metadata)`` into one container, from any number of threads."""
+
+    def __init__(
+        self, container_url: str, credential: TokenCredential, *, ca_bundle: str | None = None
+    ) -> None:
+        url = urllib.parse.urlsplit(container_url)
+        if url.scheme != "https":
+            raise ValueError("bearer tokens go over https only")
+        self._host = url.hostname or ""
+        self._port = url.port or 443
+        self._path = url.path.rstrip("/")
+        self._credential = credential
+        self._context = ssl.create_default_context(cafile=ca_bundle or _default_cafile())
+        self._local = threading.local()
+        self._token_lock = threading.Lock()
+        self._token: AccessToken | None = None
+
+    def _bearer(self, *, refresh: bool = False) -> str:
+        with self._token_lock:
+            token = self._token
+            if refresh or token is None or token.expires_on - time.time() < 300:
+                token = self._token = self._credential.get_token(STORAGE_SCOPE)
+            return f"Bearer {token.token}"
+
+    def _connection(self) -> http.client.HTTPSConnection:
+        connection: http.client.HTTPSConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, context=self._context, timeout=60
+            )
+            self._local.connection = connection
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+
+    def put(self, name: str, source: Path, metadata: dict[str, str]) -> None:
+        body = source.read_bytes()
+        path = f"{self._path}/{urllib.parse.quote(name, safe='/')}"
+        refreshed = False
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            headers = {
+                "Authorization": self._bearer(),
+                "x-ms-version": SERVICE_VERSION,
+                "x-ms-date": formatdate(usegmt=True),
+                "x-ms-blob-type": "BlockBlob",
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(len(body)),
+                **{f"x-ms-meta-{key}": value for key, value in metadata.items()},
+            }
+            try:
+                connection = self._connection()
+                connection.request("PUT", path, body=body, headers=headers)
+                response = connection.getresponse()
+                detail = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                if attempt == MAX_ATTEMPTS:
+                    raise RemoteError(f"cannot reach storage to upload {name}: {exc}") from exc
+                _backoff(attempt, None)
+                continue
+            if response.status == 201:
+                return
+            if response.status == 401 and not refreshed:
+                refreshed = True
+                self._bearer(refresh=True)
+                continue
+            if response.status in _RETRY_STATUSES and attempt < MAX_ATTEMPTS:
+                _backoff(attempt, response.getheader("Retry-After"))
+                continue
+            raise _put_error(name, response.status, response.getheader("x-ms-error-code"), detail)
+        raise AssertionError("unreachable")
+
+
+def _backoff(attempt: int, retry_after: str | None) -> None:
+    try:
+        delay = float(retry_after) if retry_after else 0.0
+    except ValueError:
+        delay = 0.0
+    time.sleep(max(delay, min(20.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)))
+
+
+def _put_error(name: str, status: int, code: str | None, detail: bytes) -> Exception:
+    from superbatch.errors import ConfigError
+
+    if status == 403:
+        return ConfigError(
+            f"not allowed to upload {name} ({code or 403}): your identity needs "
+            "'Storage Blob Data Contributor' on the storage account (assign it with "
+            "`az role assignment create`; role changes take a few minutes)"
+        )
+    if code == "ContainerNotFound":
+        return ConfigError(f"inputs container not found uploading {name}: run `pulumi up`")
+    text = detail.decode("utf-8", errors="replace")[:200]
+    return RemoteError(f"failed to upload {name}: {status} {code or ''} {text}".strip())
+
+
+def _default_cafile() -> str | None:
+    try:
+        import certifi
+
+        return str(certifi.where())
+    except ImportError:
+        return None
+
+
+def lean_putter(container_url: str, credential: object) -> BlobPutter | None:
+    """A :class:`BlobPutter` when it applies (https, a token credential, no proxy), else None."""
+    import os
+
+    if any(name.lower().endswith("_proxy") for name in os.environ):
+        return None
+    if not container_url.startswith("https://") or not hasattr(credential, "get_token"):
+        return None
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+    return BlobPutter(container_url, credential, ca_bundle=ca_bundle)
