@@ -11,17 +11,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-from pulumi_azure_native import authorization, resources  # noqa: E402
-from superbatch.contract import OUTPUT_NAMES  # noqa: E402
+import pulumi
+from pulumi_azure_native import authorization, resources
 
-from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount  # noqa: E402
-from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs  # noqa: E402
-from infra.naming import stack_names  # noqa: E402
-from infra.pool import ContainerPool, ContainerPoolArgs  # noqa: E402
-from infra.registry import ImageRegistry, ImageRegistryArgs  # noqa: E402
-from infra.settings import load_settings  # noqa: E402
-from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs  # noqa: E402
+from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
+from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
+from infra.naming import stack_names
+from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.registry import ImageRegistry, ImageRegistryArgs
+from infra.settings import load_settings
+from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
+from superbatch.contract import OUTPUT_NAMES
 
 
 def main() -> None:
@@ -30,7 +30,9 @@ def main() -> None:
     client = authorization.get_client_config_output()
     subscription_id = client.subscription_id
     names = subscription_id.apply(
-        lambda subscription: stack_names(prefix=settings.prefix, stack=stack, subscription_id=subscription)
+        lambda subscription: stack_names(
+            prefix=settings.prefix, stack=stack, subscription_id=subscription
+        )
     )
     tags = {"app": "superbatch", "superbatch-stack": stack}
 
@@ -139,7 +141,9 @@ def main() -> None:
         "location": settings.location,
     }
     if set(outputs) != set(OUTPUT_NAMES):
-        raise AssertionError(f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}")
+        raise AssertionError(
+            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}"
+        )
     for name in OUTPUT_NAMES:
         pulumi.export(name, outputs[name])
 

@@ -26,7 +26,10 @@ ROLE_NAMES = {
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
     """Subscription-scoped id of the built-in role ``role`` (a GUID above)."""
     return pulumi.Output.concat(
-        "/subscriptions/", subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/", role
+        "/subscriptions/",
+        subscription_id,
+        "/providers/Microsoft.Authorization/roleDefinitions/",
+        role,
     )
 
 

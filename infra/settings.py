@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+
 from superbatch.errors import ConfigError
 
 PROJECT = "superbatch"
@@ -43,25 +44,117 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("location", "string", "westeurope", "Azure region for every resource, e.g. westeurope."),
-    Setting("prefix", "string", "sb", "Start of every resource name: 1-12 lowercase letters, digits or hyphens."),
-    Setting("vmSize", "string", "Standard_D2s_v5", "VM size of the pool's nodes."),
-    Setting("maxNodes", "integer", 2, "Most nodes the pool grows to (it idles at zero)."),
-    Setting("spot", "boolean", False, "Use Spot nodes instead of dedicated ones (Spot core quota can be 0)."),
-    Setting("taskSlotsPerNode", "integer", 1, "Tasks that run at once on one node (1-256)."),
-    Setting("osDiskSizeGb", "integer", 128, "OS disk size of each node in GB; container images live there."),
-    Setting("imagePublisher", "string", "microsoft-dsvm", "Marketplace publisher of the node OS image."),
-    Setting("imageOffer", "string", "ubuntu-hpc", "Marketplace offer of the node OS image."),
-    Setting("imageSku", "string", "2204", "Marketplace SKU of the node OS image."),
-    Setting("imageVersion", "string", "latest", "Version of the node OS image."),
-    Setting("nodeAgentSku", "string", "batch.node.ubuntu 22.04", "Batch node agent SKU matching the image."),
-    Setting("prefetchImages", "array", (), "Container images every node pulls when it starts: full references, or short names (wordcount:1) in the stack's registry. Add an image only once it is pushed."),
-    Setting("autoscaleIntervalMinutes", "integer", 5, "How often the autoscale formula runs, in minutes (5-10080)."),
-    Setting("retentionDays", "integer", 30, "Days after which job inputs, outputs and logs are deleted from storage."),
-    Setting("runnerPrincipalId", "string", "", "Object id of who runs jobs; empty means the principal running pulumi up."),
-    Setting("runnerPrincipalType", "string", "User", "Type of the runner principal: User, Group or ServicePrincipal."),
-    Setting("protect", "boolean", False, "Protect stateful resources (storage, registry, Batch account) from deletion."),
-)  # fmt: skip
+    Setting(
+        "location",
+        "string",
+        "westeurope",
+        "Azure region for every resource, e.g. westeurope.",
+    ),
+    Setting(
+        "prefix",
+        "string",
+        "sb",
+        "Start of every resource name: 1-12 lowercase letters, digits or hyphens.",
+    ),
+    Setting(
+        "vmSize",
+        "string",
+        "Standard_D2s_v5",
+        "VM size of the pool's nodes.",
+    ),
+    Setting(
+        "maxNodes",
+        "integer",
+        2,
+        "Most nodes the pool grows to (it idles at zero).",
+    ),
+    Setting(
+        "spot",
+        "boolean",
+        False,
+        "Use Spot nodes instead of dedicated ones (Spot core quota can be 0).",
+    ),
+    Setting(
+        "taskSlotsPerNode",
+        "integer",
+        1,
+        "Tasks that run at once on one node (1-256).",
+    ),
+    Setting(
+        "osDiskSizeGb",
+        "integer",
+        128,
+        "OS disk size of each node in GB; container images live there.",
+    ),
+    Setting(
+        "imagePublisher",
+        "string",
+        "microsoft-dsvm",
+        "Marketplace publisher of the node OS image.",
+    ),
+    Setting(
+        "imageOffer",
+        "string",
+        "ubuntu-hpc",
+        "Marketplace offer of the node OS image.",
+    ),
+    Setting(
+        "imageSku",
+        "string",
+        "2204",
+        "Marketplace SKU of the node OS image.",
+    ),
+    Setting(
+        "imageVersion",
+        "string",
+        "latest",
+        "Version of the node OS image.",
+    ),
+    Setting(
+        "nodeAgentSku",
+        "string",
+        "batch.node.ubuntu 22.04",
+        "Batch node agent SKU matching the image.",
+    ),
+    Setting(
+        "prefetchImages",
+        "array",
+        (),
+        "Container images every node pulls when it starts: full references, or short "
+        "names (wordcount:1) in the stack's registry. Add an image only once it is "
+        "pushed.",
+    ),
+    Setting(
+        "autoscaleIntervalMinutes",
+        "integer",
+        5,
+        "How often the autoscale formula runs, in minutes (5-10080).",
+    ),
+    Setting(
+        "retentionDays",
+        "integer",
+        30,
+        "Days after which job inputs, outputs and logs are deleted from storage.",
+    ),
+    Setting(
+        "runnerPrincipalId",
+        "string",
+        "",
+        "Object id of who runs jobs; empty means the principal running pulumi up.",
+    ),
+    Setting(
+        "runnerPrincipalType",
+        "string",
+        "User",
+        "Type of the runner principal: User, Group or ServicePrincipal.",
+    ),
+    Setting(
+        "protect",
+        "boolean",
+        False,
+        "Protect stateful resources (storage, registry, Batch account) from deletion.",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +208,9 @@ def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -
             r"[a-z][a-z0-9-]{0,11}",
             "1-12 lowercase letters, digits or hyphens, starting with a letter",
         ),
-        vm_size=reader.text("vmSize", r"[A-Za-z][A-Za-z0-9_]*", "a VM size such as Standard_D2s_v5"),
+        vm_size=reader.text(
+            "vmSize", r"[A-Za-z][A-Za-z0-9_]*", "a VM size such as Standard_D2s_v5"
+        ),
         max_nodes=reader.integer("maxNodes", 1, 1000),
         spot=reader.boolean("spot"),
         task_slots_per_node=reader.integer("taskSlotsPerNode", 1, 256),

@@ -90,7 +90,7 @@ def _tokens(text: str) -> list[str]:
     while position < len(text):
         match = TOKEN.match(text, position)
         if not match:
-            raise FormulaError(f"cannot read {text[position:position + 20]!r}")
+            raise FormulaError(f"cannot read {text[position : position + 20]!r}")
         tokens.append(match.group(match.lastgroup or "op"))
         position = match.end()
     return tokens
@@ -145,7 +145,7 @@ class _Compiler:
         while self.peek() in self.LEVELS[level]:
             op = self.take()
             right = self.binary(level + 1)
-            left = (lambda op, a, b: lambda: _apply(op, a(), b()))(op, left, right)
+            left = _combine(op, left, right)
         return left
 
     def unary(self) -> Thunk:
@@ -194,6 +194,10 @@ class _Compiler:
                 self.take(",")
         self.take(")")
         return args
+
+
+def _combine(op: str, left: Thunk, right: Thunk) -> Thunk:
+    return lambda: _apply(op, left(), right())
 
 
 def _apply(op: str, left: Any, right: Any) -> Any:

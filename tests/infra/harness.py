@@ -134,7 +134,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: dict[str, Registration] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             registered = self.resources[response.urn]
@@ -187,6 +187,11 @@ _MONITOR = RecordingMonitor(_MOCKS)
 def install_mocks() -> None:
     """Point the Pulumi runtime at the mocks; Pulumi keeps them process-wide, so once."""
     pulumi.runtime.set_mocks(_MOCKS, project=PROJECT, stack=STACK, preview=False, monitor=_MONITOR)
+
+
+def declared_resources() -> list[Registration]:
+    """Resources the latest run declared, even if it then failed."""
+    return list(_MONITOR.registrations.values())
 
 
 def config_string(value: Any) -> str:

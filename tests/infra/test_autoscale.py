@@ -11,8 +11,8 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from infra.autoscale import autoscale_formula
+
 from tests.infra.formula import FormulaError, Symbol, evaluate
 from tests.infra.harness import ProgramRun, run_program
 

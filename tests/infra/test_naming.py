@@ -11,8 +11,8 @@ from dataclasses import asdict
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from infra.naming import StackNames, stack_names
+
 from tests.infra.harness import INFRA_DIR, STACK, SUBSCRIPTION_ID, ProgramRun
 
 # Each service's rule (Azure naming rules), tightened to "starts with a letter".
@@ -62,7 +62,10 @@ def test_globally_unique_names_differ_per_subscription_and_stack(
         assert a.batch_account != b.batch_account
 
 
-@given(prefix=st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True), stack=st.sampled_from(["dev", "prod", "ci"]))
+@given(
+    prefix=st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True),
+    stack=st.sampled_from(["dev", "prod", "ci"]),
+)
 def test_short_names_stay_readable(prefix: str, stack: str) -> None:
     names = stack_names(prefix=prefix, stack=stack, subscription_id="sub")
     assert names.storage_account.startswith(prefix + stack)
@@ -74,7 +77,8 @@ def test_names_are_the_same_in_every_process() -> None:
     # Stable across runs: nothing may depend on per-process hash randomisation.
     code = (
         "import json, dataclasses; from infra.naming import stack_names; "
-        "print(json.dumps(dataclasses.asdict(stack_names(prefix='sb', stack='dev', subscription_id='s'))))"
+        "names = stack_names(prefix='sb', stack='dev', subscription_id='s'); "
+        "print(json.dumps(dataclasses.asdict(names)))"
     )
     seen = set()
     for seed in ("1", "2"):
@@ -88,7 +92,9 @@ def test_names_are_the_same_in_every_process() -> None:
             check=True,
         )
         seen.add(result.stdout)
-    assert seen == {json.dumps(asdict(stack_names(prefix="sb", stack="dev", subscription_id="s"))) + "\n"}
+    assert seen == {
+        json.dumps(asdict(stack_names(prefix="sb", stack="dev", subscription_id="s"))) + "\n"
+    }
 
 
 def test_the_program_uses_the_generated_names(default_run: ProgramRun) -> None:

@@ -10,7 +10,6 @@ import sys
 from dataclasses import fields
 
 from superbatch.contract import OUTPUT_NAMES, StackOutputs
-
 from tests.infra.harness import ProgramRun
 
 SECRET_LOOKING = re.compile(
@@ -65,7 +64,9 @@ def test_no_resource_is_given_a_password_or_key(default_run: ProgramRun) -> None
 
 def test_endpoints_are_urls_the_runner_can_use(default_run: ProgramRun) -> None:
     out = default_run.outputs
-    assert re.fullmatch(r"https://[a-z0-9]+\.[a-z0-9]+\.batch\.azure\.com", out["batch_account_endpoint"])
+    assert re.fullmatch(
+        r"https://[a-z0-9]+\.[a-z0-9]+\.batch\.azure\.com", out["batch_account_endpoint"]
+    )
     assert out["blob_endpoint"].startswith("https://") and out["blob_endpoint"].endswith("/")
     assert out["inputs_container_url"] == out["blob_endpoint"] + out["inputs_container"]
     assert out["outputs_container_url"] == out["blob_endpoint"] + out["outputs_container"]

@@ -108,7 +108,9 @@ def test_the_node_identity_has_exactly_three_roles_at_container_scope(
         (roles.STORAGE_BLOB_DATA_READER, container_id(run, "inputs")),
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "outputs")),
     }
-    node_grants = [r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == node["principalId"]]
+    node_grants = [
+        r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == node["principalId"]
+    ]
     assert all(r.inputs["principalType"] == "ServicePrincipal" for r in node_grants)
 
 
@@ -122,7 +124,9 @@ def test_the_deploying_user_gets_exactly_the_runner_roles(default_run: ProgramRu
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "outputs")),
         (roles.ACR_PUSH, registry.id),
     }
-    runner = [r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID]
+    runner = [
+        r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
+    ]
     assert {r.inputs["principalType"] for r in runner} == {"User"}
 
 
@@ -144,12 +148,16 @@ def test_no_role_is_granted_beyond_the_eight_expected(default_run: ProgramRun) -
         assert "/providers/" in str(assignment.inputs["scope"]), assignment.inputs["scope"]
 
 
-def test_the_pool_pulls_through_the_node_identity_without_passwords(default_run: ProgramRun) -> None:
+def test_the_pool_pulls_through_the_node_identity_without_passwords(
+    default_run: ProgramRun,
+) -> None:
     run = default_run
     pool = run.one("azure-native:batch:Pool").inputs
     node_id = str(run.outputs["node_identity_resource_id"])
     assert pool["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [node_id]}
-    containers = pool["deploymentConfiguration"]["virtualMachineConfiguration"]["containerConfiguration"]
+    containers = pool["deploymentConfiguration"]["virtualMachineConfiguration"][
+        "containerConfiguration"
+    ]
     assert containers["type"] == "DockerCompatible"
     assert containers["containerRegistries"] == [
         {
@@ -170,14 +178,24 @@ def test_the_pool_waits_for_every_node_role(default_run: ProgramRun) -> None:
     run = default_run
     pool = run.one("azure-native:batch:Pool")
     node = identity_named(run, "-nodes-id")
-    node_grants = [r.urn for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == node["principalId"]]
+    node_grants = [
+        r.urn
+        for r in run.of_type(ROLE_ASSIGNMENT)
+        if r.inputs["principalId"] == node["principalId"]
+    ]
     assert len(node_grants) == 3
     assert set(node_grants) <= set(pool.dependencies)
 
 
 def test_pool_changes_batch_cannot_apply_in_place_replace_the_pool(default_run: ProgramRun) -> None:
     pool = default_run.one("azure-native:batch:Pool")
-    for prop in ("vmSize", "deploymentConfiguration", "identity", "taskSlotsPerNode", "networkConfiguration"):
+    for prop in (
+        "vmSize",
+        "deploymentConfiguration",
+        "identity",
+        "taskSlotsPerNode",
+        "networkConfiguration",
+    ):
         assert prop in pool.replace_on_changes
     assert "scaleSettings" not in pool.replace_on_changes  # the formula updates in place
     assert pool.delete_before_replace  # the fixed pool id must be free for the new pool
@@ -201,10 +219,20 @@ def test_stateful_resources_are_protected_when_config_asks(protect: bool) -> Non
 
 
 def test_the_image_prefetch_list_resolves_short_names_against_the_registry() -> None:
-    run = run_program({"prefetchImages": ["wordcount:1", "team/tool@sha256:" + "a" * 64, "mcr.microsoft.com/azure-cli:2.0"]})
+    run = run_program(
+        {
+            "prefetchImages": [
+                "wordcount:1",
+                "team/tool@sha256:" + "a" * 64,
+                "mcr.microsoft.com/azure-cli:2.0",
+            ]
+        }
+    )
     pool = run.one("azure-native:batch:Pool").inputs
     server = run.outputs["registry_login_server"]
-    containers = pool["deploymentConfiguration"]["virtualMachineConfiguration"]["containerConfiguration"]
+    containers = pool["deploymentConfiguration"]["virtualMachineConfiguration"][
+        "containerConfiguration"
+    ]
     assert containers["containerImageNames"] == [
         f"{server}/wordcount:1",
         f"{server}/team/tool@sha256:" + "a" * 64,
