@@ -135,7 +135,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             registered = self.resources[response.urn]
             self.registrations[response.urn] = Registration(
@@ -203,8 +203,8 @@ def config_string(value: Any) -> str:
     return str(value)
 
 
-def run_program(config: dict[str, Any] | None = None) -> ProgramRun:
-    """Run ``infra/`` with ``config`` (keys without the project namespace) and collect it."""
+def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_DIR) -> ProgramRun:
+    """Run ``program`` (``infra/``) with ``config`` (keys without namespace) and collect it."""
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": config_string(value) for key, value in (config or {}).items()}, []
     )
@@ -216,7 +216,10 @@ def run_program(config: dict[str, Any] | None = None) -> ProgramRun:
     stack.outputs.clear()  # type: ignore[attr-defined]
     SETTINGS.rpc_manager.clear()
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(INFRA_DIR), run_name="__main__")))
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")  # as Pulumi's Python host does
+
+    _sync_await(run_pulumi_func(run))
 
     exported: dict[str, Any] = dict(stack.outputs)  # type: ignore[attr-defined]
     outputs = {}

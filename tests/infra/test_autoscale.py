@@ -7,6 +7,7 @@ Batch formula language (tests/infra/formula.py) against made-up $PendingTasks hi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -24,7 +25,7 @@ def pool_formula(run: ProgramRun) -> str:
     return str(pool.inputs["scaleSettings"]["autoScale"]["formula"])
 
 
-def targets(formula: str, pending: list[float]) -> tuple[float, float]:
+def targets(formula: str, pending: Sequence[float]) -> tuple[float, float]:
     result = evaluate(formula, pending_tasks=pending)
     assert result["$NodeDeallocationOption"] == Symbol("taskcompletion")
     return result["$TargetDedicatedNodes"], result["$TargetLowPriorityNodes"]
