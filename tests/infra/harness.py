@@ -10,6 +10,7 @@ folder exactly as Pulumi's Python host does (``runpy.run_path``) and returns wha
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import uuid
 from dataclasses import dataclass, field
@@ -180,13 +181,30 @@ class ProgramRun:
         return next(r for r in self.resources if r.id == resource_id)
 
 
+class _WarningRecorder(logging.Handler):
+    """Keeps the warnings the program logs (pulumi.log.warn reaches the mock engine's logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 _MOCKS = AzureMocks()
 _MONITOR = RecordingMonitor(_MOCKS)
+_WARNINGS = _WarningRecorder()
+_LOGGER = logging.getLogger("tests.infra.pulumi-engine")
+_LOGGER.addHandler(_WARNINGS)
+_LOGGER.propagate = False
 
 
 def install_mocks() -> None:
     """Point the Pulumi runtime at the mocks; Pulumi keeps them process-wide, so once."""
-    pulumi.runtime.set_mocks(_MOCKS, project=PROJECT, stack=STACK, preview=False, monitor=_MONITOR)
+    pulumi.runtime.set_mocks(
+        _MOCKS, project=PROJECT, stack=STACK, preview=False, monitor=_MONITOR, logger=_LOGGER
+    )
 
 
 def declared_resources() -> list[Registration]:
@@ -211,6 +229,7 @@ def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_D
     _MONITOR.registrations.clear()
     _MONITOR.resources.clear()
     _MOCKS.invokes.clear()
+    _WARNINGS.messages.clear()
     stack = get_root_resource()
     assert stack is not None, "install_mocks() must run first (tests/infra/conftest.py)"
     stack.outputs.clear()  # type: ignore[attr-defined]
@@ -234,4 +253,5 @@ def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_D
         outputs=outputs,
         secret_outputs=secret_outputs,
         invokes=list(_MOCKS.invokes),
+        warnings=list(_WARNINGS.messages),
     )

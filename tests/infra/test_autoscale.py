@@ -58,8 +58,14 @@ def test_spot_config_switches_every_node_to_spot() -> None:
 
 
 def test_dedicated_config_never_asks_for_spot_nodes() -> None:
-    formula = pool_formula(run_program({"spot": False, "maxNodes": 7}))
-    assert targets(formula, [100] * FULL_WINDOW) == (7, 0)
+    run = run_program({"spot": False, "maxNodes": 7})
+    assert targets(pool_formula(run), [100] * FULL_WINDOW) == (7, 0)
+    assert not any("quota" in warning for warning in run.warnings)
+
+
+def test_choosing_spot_warns_that_its_core_quota_can_be_zero() -> None:
+    run = run_program({"spot": True})
+    assert any("Spot" in w and "quota can be 0" in w for w in run.warnings), run.warnings
 
 
 def test_the_pool_is_autoscaled_at_the_configured_interval() -> None:
