@@ -71,8 +71,8 @@ class ContainerPool(pulumi.ComponentResource):
         super().__init__("superbatch:infra:ContainerPool", name, None, opts)
         if args.spot:
             pulumi.log.warn(
-                "spot=true: the pool uses Spot nodes; a subscription's Spot (low-priority) "
-                "core quota can be 0, so check it in the Batch account's Quotas page.",
+                "spot=true: the pool uses Spot nodes, and a Batch account's Spot (low-priority) "
+                "core quota can be 0: check the account's Quotas page before running jobs.",
                 resource=self,
             )
         self.formula = autoscale_formula(
