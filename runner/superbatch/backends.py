@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from superbatch.backend import Backend
@@ -23,12 +24,17 @@ def open_backend(
     ``parallel``, ``engine``, ``container`` and ``home`` only apply to the local backend.
     Raises :class:`ConfigError` for a missing or contradictory choice.
     """
+    if not local and stack is None and outputs is None:
+        from superbatch.azure.outputs import OUTPUTS_ENV_VAR
+
+        from_env = os.environ.get(OUTPUTS_ENV_VAR)
+        outputs = Path(from_env) if from_env else None
     chosen = [
         flag for flag, on in (("--local", local), ("--stack", stack), ("--outputs", outputs)) if on
     ]
     if not chosen:
         raise ConfigError("say where to run: --local (this machine) or --stack NAME (Azure Batch)")
-    if local and len(chosen) > 1:
+    if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} contradict each other: pick one")
     if local:
         from superbatch.local import LocalBackend
@@ -45,4 +51,9 @@ def open_backend(
     ]
     if local_only:
         raise ConfigError(f"{', '.join(local_only)} only apply with --local")
-    raise ConfigError("the Azure backend is not in this build yet; use --local")
+    from superbatch.azure.backend import AzureBatchBackend
+
+    if outputs is not None:
+        return AzureBatchBackend.from_outputs_file(outputs)
+    assert stack is not None
+    return AzureBatchBackend.from_stack(stack)

@@ -121,16 +121,30 @@ def write_stack(tmp_path: Path, emulator: Any, azurite: Azurite) -> EmulatedStac
     )
 
 
+EMULATOR_MISSING = (
+    "the Batch emulator (tests/emulator, fixtures batch_emulator_https / azurite_https) is "
+    "not in this checkout: merge main once the emulator branch has landed"
+)
+
+
+def _emulator_fixture(request: pytest.FixtureRequest, name: str) -> Any:
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        pytest.fail(EMULATOR_MISSING)
+
+
 @pytest.fixture
 def stack(
     tmp_path: Path,
-    batch_emulator_https: Any,
-    azurite_https: Azurite,
+    request: pytest.FixtureRequest,
     fake_az_login: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> EmulatedStack:
     """A stack on loopback reached exactly like Azure: https, Entra tokens from the real
     DefaultAzureCredential chain (fake ``az`` on PATH), the test CA via REQUESTS_CA_BUNDLE."""
+    batch_emulator_https = _emulator_fixture(request, "batch_emulator_https")
+    azurite_https = _emulator_fixture(request, "azurite_https")
     assert batch_emulator_https.ca_bundle is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(batch_emulator_https.ca_bundle))
     return write_stack(tmp_path, batch_emulator_https, azurite_https)
@@ -139,12 +153,16 @@ def stack(
 @pytest.fixture
 def wide_stack(
     tmp_path: Path,
-    azurite_https: Azurite,
+    request: pytest.FixtureRequest,
     fake_az_login: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[EmulatedStack]:
     """Like ``stack`` with a 64-slot node, for jobs of thousands of no-op tasks."""
-    from tests.emulator.server import start_emulator
+    azurite_https = _emulator_fixture(request, "azurite_https")
+    try:
+        from tests.emulator.server import start_emulator
+    except ImportError:
+        pytest.fail(EMULATOR_MISSING)
 
     emulator = start_emulator(azurite=azurite_https, https=True, slots=64)
     try:

@@ -256,22 +256,27 @@ class AzureBatchBackend:
             raise error from exc
 
     def results(self, job_id: str, dest: Path) -> list[TaskResult]:
-        import superbatch.results as layout
+        from superbatch import results as layout
 
         download.download_job_outputs(self.results_container, job_id, dest)
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
-        for task in self._all_tasks(job_id):
-            status = monitor.task_status(task, None)
+        statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
+        if any(s.state is TaskState.FAILED for s in statuses if s.task_id != AGGREGATE_TASK_ID):
+            statuses = [
+                monitor.never_ran(s.task_id) if s.task_id == AGGREGATE_TASK_ID else s
+                for s in statuses
+            ]
+        for status in statuses:
             result = layout.task_result(
                 dest,
                 job_id,
-                task.id,
+                status.task_id,
                 state=status.state,
                 exit_code=status.exit_code,
                 attempts=status.attempts,
             )
-            if task.id == AGGREGATE_TASK_ID:
+            if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
             else:
                 results.append(result)

@@ -148,10 +148,14 @@ def job_status(
     failed: tuple[TaskStatus, ...] = ()
     if counts.failed:
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
-    extra: dict[str, Any] = {}
-    if "aggregate" in JobStatus.__dataclass_fields__:  # the foundation's model adds it
-        extra["aggregate"] = aggregate
-    return JobStatus(job_id, enum_text(job.state), counts, failed, **extra)
+        if aggregate is not None:
+            aggregate = never_ran(aggregate.task_id)
+    return JobStatus(job_id, enum_text(job.state), counts, failed, aggregate)
+
+
+def never_ran(task_id: str) -> TaskStatus:
+    """The aggregate step when a task failed: it waits on it and never runs (as --local)."""
+    return TaskStatus(task_id, TaskState.QUEUED)
 
 
 def _without(counts: TaskCounts, state: TaskState) -> TaskCounts:

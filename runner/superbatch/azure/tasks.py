@@ -178,9 +178,21 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
 
 
 def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
+    """The reduce step: shared files like every task, and ``results/<task>/...`` of all."""
     assert job.aggregate is not None
     results_dir = f"{STAGING_DIR}/results"
-    steps = [
+    resource_files = [
+        _resource_file(outputs.outputs_container_url, f"{job.job_id}/", outputs, results_dir)
+    ]
+    steps = []
+    if job.shared:
+        prefix = shared_prefix(job.job_id)
+        inputs_dir = f"{STAGING_DIR}/inputs"
+        resource_files.append(
+            _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
+        )
+        steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
+    steps += [
         "mkdir -p results",
         _link_into(f"{results_dir}/{job.job_id}", "results"),
         _forget(f"results/*/{LOGS_DIR} results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
@@ -190,9 +202,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
         "commandLine": command_line(_script(steps, job.aggregate.command)),
     }
     body.update(_common(job, outputs))
-    body["resourceFiles"] = [
-        _resource_file(outputs.outputs_container_url, f"{job.job_id}/", outputs, results_dir)
-    ]
+    body["resourceFiles"] = resource_files
     body["outputFiles"] = output_files(
         job.job_id, AGGREGATE_TASK_ID, job.aggregate.outputs, outputs
     )

@@ -1,0 +1,86 @@
+"""The same spec on --local and on (emulated) Azure Batch: same results tree, same manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from superbatch.local import LocalBackend
+from superbatch.run import run_job
+from superbatch.spec import load_spec
+from tests.azure.conftest import EmulatedStack
+
+SPECS = {
+    "wordcount": (
+        """
+name = "wordcount"
+command = '''mkdir -p out/deep && wc -w < {input} > out/{stem}.count \
+  && cat model.txt > out/deep/m.txt && echo $MODE {index}'''
+inputs = "data/*.txt"
+shared = ["model.txt"]
+outputs = ["out/**"]
+env = { MODE = "fast" }
+
+[aggregate]
+command = "cat results/*/out/*.count > total.txt && ls results > tasks.txt && cat model.txt"
+outputs = ["total.txt", "tasks.txt"]
+""",
+        {"data/a.txt": "one two", "data/b c.txt": "x y z", "data/it's.txt": "q", "model.txt": "M"},
+    ),
+    "params": (
+        """
+name = "params"
+command = "mkdir -p out && echo {label} {seed} > out/{label}.txt && echo seed=$seed >&2"
+tasks = "params.csv"
+outputs = ["out/*.txt"]
+""",
+        {"params.csv": "seed,label\n1,alpha\n2,beta\n3,gamma\n"},
+    ),
+    "failing": (
+        """
+name = "failing"
+command = "echo trying {n}; test {n} -ne 2 || { echo 'bad row' >&2; exit 7; }"
+tasks = "rows.csv"
+retries = 1
+
+[aggregate]
+command = "echo never"
+""",
+        {"rows.csv": "n\n1\n2\n3\n"},
+    ),
+}
+
+
+def _write_spec(root: Path, name: str) -> Path:
+    text, files = SPECS[name]
+    root.mkdir(parents=True)
+    for relative, content in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(content)
+    spec = root / "job.toml"
+    spec.write_text(text)
+    return spec
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("example", sorted(SPECS))
+def test_azure_results_match_local(tmp_path: Path, stack: EmulatedStack, example: str) -> None:
+    job = load_spec(_write_spec(tmp_path / "spec", example))
+
+    local = run_job(
+        LocalBackend(home=tmp_path / "home", container=False), job, results_root=tmp_path / "local"
+    )
+    azure = run_job(stack.backend(), job, results_root=tmp_path / "azure")
+
+    local_tree, azure_tree = _tree(local.results_dir), _tree(azure.results_dir)
+    local_manifest = json.loads(local_tree.pop("manifest.json"))
+    azure_manifest = json.loads(azure_tree.pop("manifest.json"))
+    assert azure_tree == local_tree
+    assert {**azure_manifest, "backend": "-"} == {**local_manifest, "backend": "-"}
+    assert (local_manifest["backend"], azure_manifest["backend"]) == ("local", "azure")
+    assert azure.status.ok == local.status.ok == (example != "failing")
