@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from superbatch.azure.credentials import BATCH_SCOPE, check_credential, default_credential
+from superbatch.azure.credentials import (
+    BATCH_SCOPE,
+    STORAGE_SCOPE,
+    check_credential,
+    default_credential,
+)
 from superbatch.azure.outputs import OUTPUTS_ENV_VAR, load_stack_outputs
 from superbatch.contract import OUTPUT_NAMES
 from superbatch.errors import ConfigError
@@ -21,9 +26,16 @@ def test_default_chain_gets_a_batch_token_from_the_cli(fake_az_login: Path) -> N
     credential = default_credential()
 
     token = credential.get_token(BATCH_SCOPE)
+    again = credential.get_token(BATCH_SCOPE)
+    storage = credential.get_token(STORAGE_SCOPE)
 
     assert _claims(token.token)["aud"] == "https://batch.core.windows.net/"
-    assert fake_az_login.read_text().splitlines() == ["https://batch.core.windows.net/"]
+    assert _claims(storage.token)["aud"] == "https://storage.azure.com"
+    assert again is token  # cached: `az` ran once per scope
+    assert fake_az_login.read_text().splitlines() == [
+        "https://batch.core.windows.net/",
+        "https://storage.azure.com",
+    ]
 
 
 def test_logged_out_cli_says_az_login(fake_az_login: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from superbatch.contract import StackOutputs
@@ -19,7 +21,7 @@ from superbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
-    from azure.core.credentials import TokenCredential
+    from azure.core.credentials import AccessToken, TokenCredential
     from azure.storage.blob import ContainerClient
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,12 +32,46 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 CONNECTION_POOL_SIZE = 64
 
 
+class CachedCredential:
+    """Reuses each scope's token until 5 minutes before it expires.
+
+    ``az login`` tokens cost a subprocess (about a second) per ``get_token``; the check
+    before staging, the Batch client, the blob clients and the uploader would each pay it.
+    Claims challenges (conditional access) always go to the wrapped credential.
+    """
+
+    _MARGIN_SECONDS = 300
+
+    def __init__(self, inner: TokenCredential) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, ...], AccessToken] = {}
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        if claims or tenant_id or enable_cae or kwargs:
+            return self._inner.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
+        with self._lock:
+            token = self._tokens.get(scopes)
+            if token is None or token.expires_on - time.time() < self._MARGIN_SECONDS:
+                token = self._tokens[scopes] = self._inner.get_token(*scopes)
+            return token
+
+
 def default_credential() -> TokenCredential:
     """The azure-identity chain; a bad ``AZURE_TOKEN_CREDENTIALS`` value is a config error."""
     from azure.identity import DefaultAzureCredential
 
     try:
-        return DefaultAzureCredential()
+        return CachedCredential(DefaultAzureCredential())
     except ValueError as exc:  # invalid AZURE_TOKEN_CREDENTIALS and the like
         raise ConfigError(f"Azure credentials are misconfigured: {exc}") from None
 
