@@ -50,7 +50,10 @@ def _describe(counts: TaskCounts) -> str:
 
 @contextlib.contextmanager
 def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
-    """A live bar on stderr with queued / running / succeeded / failed counts."""
+    """A live bar on stderr with queued / running / succeeded / failed counts.
+
+    It appears on the first update, so errors raised before any task runs stay one line.
+    """
     columns = (
         TextColumn(f"[bold]{escape(job_id)}[/]"),
         BarColumn(),
@@ -58,18 +61,27 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr, transient=False) as progress:
-        bar = progress.add_task("", total=None)
+    progress = Progress(*columns, console=stderr, transient=False)
+    bar = progress.add_task("", total=None)
+    started = False
 
-        def update(counts: TaskCounts) -> None:
-            progress.update(
-                bar,
-                total=counts.total,
-                completed=counts.succeeded + counts.failed,
-                description=_describe(counts),
-            )
+    def update(counts: TaskCounts) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
+        progress.update(
+            bar,
+            total=counts.total,
+            completed=counts.succeeded + counts.failed,
+            description=_describe(counts),
+        )
 
+    try:
         yield update
+    finally:
+        if started:
+            progress.stop()
 
 
 def status_json(status: JobStatus) -> dict[str, Any]:
@@ -96,8 +108,8 @@ def _task_json(task: TaskStatus) -> dict[str, Any]:
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
     data = status_json(outcome.status)
-    data["results_dir"] = str(outcome.results_dir)
-    data["manifest"] = str(outcome.manifest)
+    data["results_dir"] = str(outcome.results_dir.absolute())
+    data["manifest"] = str(outcome.manifest.absolute())
     return data
 
 

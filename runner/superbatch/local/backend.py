@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from superbatch.engine import find_engine
+from superbatch.engine import ENGINES, find_engine
 from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
 from superbatch.local.execute import ContainerRun, container_name, remove_container
 from superbatch.local.node import NodeLayout
@@ -54,6 +54,10 @@ class LocalBackend:
     ) -> None:
         if parallel is not None and parallel < 1:
             raise ConfigError(f"--parallel must be at least 1, not {parallel}")
+        if engine is not None and engine not in ENGINES:
+            raise ConfigError(f"unknown container engine {engine!r}: use docker or podman")
+        if engine is not None and not container:
+            raise ConfigError("--engine and --no-container contradict each other: pick one")
         self.home = (home or default_home()).absolute()
         self.parallel = parallel or os.cpu_count() or 1
         self.engine_name = engine  # None: auto (docker, then podman)
