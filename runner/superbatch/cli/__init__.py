@@ -7,6 +7,7 @@ Commands live in their own modules and are registered here, in one place. Librar
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -49,11 +50,25 @@ app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
 
 
+class _WarningHandler(logging.Handler):
+    """Library warnings become one yellow line on stderr (rich is imported only then)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from superbatch.cli.render import warning_line
+
+        warning_line(record.getMessage())
+
+
+def _route_warnings() -> None:
+    logger = logging.getLogger("superbatch")
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(_WarningHandler())
+    logger.propagate = False
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
-    from superbatch.cli.render import setup_logging
-
-    setup_logging()
+    _route_warnings()
     try:
         app()
     except SuperBatchError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -21,20 +20,12 @@ stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
 
 
-class _WarningHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        stderr.print(f"[yellow]warning:[/] {escape(record.getMessage())}")
-
-
-def setup_logging() -> None:
-    logger = logging.getLogger("superbatch")
-    logger.setLevel(logging.WARNING)
-    logger.addHandler(_WarningHandler())
-    logger.propagate = False
+def warning_line(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def error_line(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(message)}")
+    stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
