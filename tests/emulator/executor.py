@@ -322,7 +322,6 @@ class Node:
             "AZ_BATCH_NODE_STARTUP_DIR": str(self.root / "startup"),
             "AZ_BATCH_TASK_DIR": str(task_dir),
             "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
-            "AZ_BATCH_TASK_RETRY_COUNT": str(task.wire["executionInfo"]["retryCount"]),
         }
         for setting in [*common_env, *(task.wire.get("environmentSettings") or [])]:
             env[setting["name"]] = setting.get("value") or ""

@@ -247,7 +247,7 @@ class BatchEmulator:
         )
         self.node.hold = hold
         self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="batch-emulator"
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="batch-emulator"
         )
         self._thread.start()
         self.node.start()
