@@ -69,7 +69,7 @@ def authenticate(
     method: str, raw_path: str, headers: Mapping[str, str], account: str, key: str
 ) -> str:
     """``"sharedkey"`` or the bearer token; raises Batch's error when the request is refused."""
-    authorization = headers.get("authorization") or headers.get("Authorization") or ""
+    authorization = headers.get("authorization") or ""  # header names arrive lower-cased
     scheme, _, credentials = authorization.partition(" ")
     if scheme == "SharedKey":
         name, _, signature = credentials.partition(":")

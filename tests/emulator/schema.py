@@ -53,7 +53,7 @@ def fields(model: type) -> dict[str, Field]:
     """Wire name -> :class:`Field` for an SDK model class."""
     import azure.batch.models as models
 
-    model.__new__(model)  # the SDK fills in _attr_to_rest_field on first construction
+    typing.cast(Any, model).__new__(model)  # the SDK fills in _attr_to_rest_field here
     hints = typing.get_type_hints(model, localns={"_models": models})
     result: dict[str, Field] = {}
     for attr, rest_field in model._attr_to_rest_field.items():  # type: ignore[attr-defined]

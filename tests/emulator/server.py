@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from tests.emulator import routes
 from tests.emulator.auth import authenticate
 from tests.emulator.errors import BatchServiceError
-from tests.emulator.executor import Node, StorageAccess
+from tests.emulator.executor import Node
 from tests.emulator.faults import FaultPlan
+from tests.emulator.storage import StorageAccess
 from tests.emulator.store import Account, Pool
 
 if TYPE_CHECKING:
@@ -117,8 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "A required query parameter was not specified for this request.",
                     QueryParameterName="api-version",
                 )
+            headers = {k.lower(): v for k, v in self.headers.items()}
             principal = authenticate(
-                self.command, self.path, self.headers, emu.account_name, emu.account_key
+                self.command, self.path, headers, emu.account_name, emu.account_key
             )
             emu.record_principal(principal)
             scheme = "https" if emu.https else "http"
