@@ -38,9 +38,9 @@ def _working(name: str) -> Engine | None:
     if path is None:
         return None
     try:
-        result = subprocess.run(
-            [path, "info", "--format", "{{.ID}}"], capture_output=True, timeout=20, check=False
-        )
+        # No --format: podman's info has no {{.ID}} field, so a template would fail on a
+        # working podman. `docker info` exits non-zero when the daemon does not answer.
+        result = subprocess.run([path, "info"], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return Engine(name, path) if result.returncode == 0 else None
