@@ -209,6 +209,7 @@ class BatchEmulator:
         podman_env: dict[str, str] | None = None,
     ) -> None:
         self.account_name = account_name
+        self.started = self.stamp(time.time())
         # generated per run: a throwaway key for SharedKey tests, valid nowhere else
         self.account_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.pool_id = pool_id

@@ -7,11 +7,19 @@ from typing import Any
 
 import pytest
 from azure.batch import models as m
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.core.rest import HttpRequest
 
 from tests.emulator.helpers import new_job, wait_for_tasks
+from tests.emulator.schema import check_body
 from tests.emulator.server import BatchEmulator
+from tests.support.tokens import FakeTokenCredential
 
 API = {"api-version": "2025-06-01"}
 
@@ -136,3 +144,43 @@ def test_https_with_shared_key_and_reset(batch_emulator_https: BatchEmulator) ->
     with pytest.raises(ResourceNotFoundError):
         client.get_job("job-1")  # forgotten, and the fault is gone
     assert batch_emulator_https.requests == {"get_job": 1}
+
+
+def test_answers_carry_every_field_the_sdk_models_require(batch_emulator: BatchEmulator) -> None:
+    client = batch_emulator.client()
+    new_job(batch_emulator, client)
+    client.create_tasks(
+        "job-1",
+        [
+            m.BatchTaskCreateOptions(id="ok", command_line="true"),
+            m.BatchTaskCreateOptions(id="bad", command_line="false"),
+            m.BatchTaskCreateOptions(id="missing", command_line="no-such-program"),
+            m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"),
+        ],
+    )
+    while len({t["state"] for t in batch_emulator.tasks("job-1")}) < 2:
+        pass  # some completed, "slow" still running
+    for wire in batch_emulator.tasks("job-1"):
+        check_body(m.BatchTask, wire)
+    check_body(m.BatchJob, batch_emulator.job("job-1"))
+    counts = client.send_request(
+        HttpRequest("GET", f"{batch_emulator.url}/jobs/job-1/taskcounts", params=API)
+    )
+    check_body(m.BatchTaskCountsResult, counts.json())
+    pool = client.send_request(
+        HttpRequest("GET", f"{batch_emulator.url}/pools/{batch_emulator.pool_id}", params=API)
+    )
+    check_body(m.BatchPool, pool.json())
+    client.terminate_task("job-1", "slow")
+
+
+def test_bearer_token_for_another_audience_is_refused(
+    batch_emulator_https: BatchEmulator,
+) -> None:
+    class StorageTokens(FakeTokenCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return super().get_token("https://storage.azure.com/.default")
+
+    with pytest.raises(ClientAuthenticationError) as caught:
+        batch_emulator_https.client(StorageTokens()).get_job("job-1")
+    assert caught.value.status_code == 401
