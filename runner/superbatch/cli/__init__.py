@@ -1,0 +1,1 @@
+"""Command-line interface (the foundation branch provides the real package)."""
