@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from superbatch.errors import ConfigError
 
 ENGINES: tuple[str, ...] = ("docker", "podman")
+# A field each engine's ``info`` has: podman's has no ``.ID`` (its template would fail).
+_INFO_FORMAT = {"docker": "{{.ID}}", "podman": "{{.Host.Arch}}"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def _working(name: str) -> Engine | None:
         return None
     try:
         result = subprocess.run(
-            [path, "info", "--format", "{{.ID}}"], capture_output=True, timeout=20, check=False
+            [path, "info", "--format", _INFO_FORMAT[name]], capture_output=True, timeout=20, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections import deque
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,16 +52,22 @@ def check_tag(tag: str) -> None:
 
 
 def _run(engine: Engine, *args: str, output: IO[str] | None, what: str) -> None:
-    """Run the engine, streaming its progress to ``output`` (None: keep it for the error)."""
-    if output is not None:
-        result = subprocess.run(engine.command(*args), stdout=output, stderr=output, check=False)
-        tail = ""
-    else:
-        result = subprocess.run(engine.command(*args), capture_output=True, text=True, check=False)
-        lines = (result.stdout + result.stderr).strip().splitlines()
-        tail = ": " + " | ".join(lines[-3:]) if lines else ""
-    if result.returncode != 0:
-        raise RemoteError(f"{what} failed (exit {result.returncode}){tail}")
+    """Run the engine; its progress lines go to ``output`` as they come (if given), and the
+    last few are kept for the error message."""
+    tail: deque[str] = deque(maxlen=3)
+    with subprocess.Popen(
+        engine.command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if output is not None:
+                output.write(line)
+                output.flush()
+            if line.strip():
+                tail.append(line.strip())
+    if process.returncode != 0:
+        detail = ": " + " | ".join(tail) if tail else ""
+        raise RemoteError(f"{what} failed (exit {process.returncode}){detail}")
 
 
 def image_id(engine: Engine, ref: str) -> str | None:
