@@ -51,7 +51,9 @@ def images_env(
     )
     env = dict(podman_env)
     env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
-    env["REGISTRY_AUTH_FILE"] = str(root / "auth.json")
+    auth_file = root / "auth.json"
+    auth_file.write_text('{"auths": {}}\n')  # podman push stats it when the variable is set
+    env["REGISTRY_AUTH_FILE"] = str(auth_file)
     return env
 
 
