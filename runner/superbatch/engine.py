@@ -41,7 +41,10 @@ def _working(name: str) -> Engine | None:
         return None
     try:
         result = subprocess.run(
-            [path, "info", "--format", _INFO_FORMAT[name]], capture_output=True, timeout=20, check=False
+            [path, "info", "--format", _INFO_FORMAT[name]],
+            capture_output=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

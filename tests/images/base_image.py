@@ -18,7 +18,9 @@ from tests.support.podman import image_exists, podman
 PYTHON_BASE_IMAGE = "localhost/superbatch-test/debian-python:bookworm"
 SUITE = "bookworm"
 PACKAGES = "python3,python3-venv"
-INSTALL_HINT = "debootstrap is needed: apt-get install -y debootstrap (scripts/install-test-deps does it)"
+INSTALL_HINT = (
+    "debootstrap is needed: apt-get install -y debootstrap (scripts/install-test-deps does it)"
+)
 
 
 class BaseImageUnavailable(RuntimeError):
@@ -59,15 +61,28 @@ def _debootstrap(tarball: Path) -> None:
     with tempfile.TemporaryDirectory(dir=tarball.parent) as scratch:
         root = Path(scratch) / "rootfs"
         result = subprocess.run(
-            [debootstrap, "--variant=minbase", f"--include={PACKAGES}", SUITE, str(root), apt_mirror()],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                debootstrap,
+                "--variant=minbase",
+                f"--include={PACKAGES}",
+                SUITE,
+                str(root),
+                apt_mirror(),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
-            raise BaseImageUnavailable(f"debootstrap failed: {(result.stdout + result.stderr)[-800:]}")
+            raise BaseImageUnavailable(
+                f"debootstrap failed: {(result.stdout + result.stderr)[-800:]}"
+            )
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for path in (root / leftover).glob("*"):
                 if path.is_file():
                     path.unlink()
         partial = tarball.with_suffix(".partial")
-        subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(partial), "."], check=True)
+        subprocess.run(
+            ["tar", "-C", str(root), "--numeric-owner", "-cf", str(partial), "."], check=True
+        )
         partial.rename(tarball)

@@ -46,8 +46,11 @@ def images_env(
     root = tmp_path_factory.mktemp("engine")
     conf = root / "registries.conf"
     conf.write_text(
-        'unqualified-search-registries = []\n'
-        + "".join(f'\n[[registry]]\nlocation = "{host}"\ninsecure = true\n' for host in (local_registry.host, fake_acr.login_server))
+        "unqualified-search-registries = []\n"
+        + "".join(
+            f'\n[[registry]]\nlocation = "{host}"\ninsecure = true\n'
+            for host in (local_registry.host, fake_acr.login_server)
+        )
     )
     env = dict(podman_env)
     env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
@@ -71,7 +74,12 @@ def python_base(podman_env: dict[str, str]) -> str:
 @pytest.fixture
 def engine_environ(images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Run in-process CLI commands under images_env (their engine subprocesses inherit it)."""
-    for key in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE"):
+    for key in (
+        "CONTAINERS_CONF",
+        "CONTAINERS_STORAGE_CONF",
+        "CONTAINERS_REGISTRIES_CONF",
+        "REGISTRY_AUTH_FILE",
+    ):
         monkeypatch.setenv(key, images_env[key])
     return dict(os.environ)
 
@@ -88,10 +96,11 @@ def fake_az(tmp_path: Path, fake_acr: FakeAcr, monkeypatch: pytest.MonkeyPatch) 
     script = bin_dir / "az"
     script.write_text(
         "#!/bin/sh\n"
-        'if [ "$1 $2" = "account get-access-token" ]; then\n'
-        f'  printf \'{{"accessToken": "%s", "expires_on": 4102444800, "tenant": "{TENANT}", "tokenType": "Bearer"}}\\n\' "$FAKE_ENTRA_TOKEN"\n'
-        "  exit 0\nfi\n"
-        'echo "fake az: unsupported: $*" >&2\nexit 2\n'
+        '[ "$1 $2" = "account get-access-token" ] || { echo "fake az: no $*" >&2; exit 2; }\n'
+        "cat <<JSON\n"
+        '{"accessToken": "$FAKE_ENTRA_TOKEN", "expires_on": 4102444800, "tokenType": "Bearer",'
+        f' "tenant": "{TENANT}"}}\n'
+        "JSON\n"
     )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")

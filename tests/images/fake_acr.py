@@ -32,7 +32,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "authorization"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "authorization",
+}
 
 
 @dataclass
@@ -43,7 +51,9 @@ class FakeAcrState:
     entra_tokens: set[str] = field(default_factory=set)  # what the fake Entra ID issued
     refresh_tokens: set[str] = field(default_factory=set)
     access_tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> granted scopes
-    calls: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)  # method, path, form (tokens redacted)
+    calls: list[tuple[str, str, dict[str, list[str]]]] = field(
+        default_factory=list
+    )  # method, path, form (tokens redacted)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,7 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def _error(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         self._json(status, {"errors": [{"code": code, "message": message}]}, headers)
 
     def _body(self) -> bytes:
@@ -111,9 +123,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _form(self) -> dict[str, list[str]] | None:
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        if (
+            self.headers.get("Content-Type", "").split(";")[0].strip()
+            != "application/x-www-form-urlencoded"
+        ):
             self._body()
-            self._error(400, "BAD_REQUEST", "Content-Type must be application/x-www-form-urlencoded")
+            self._error(
+                400, "BAD_REQUEST", "Content-Type must be application/x-www-form-urlencoded"
+            )
             return None
         return urllib.parse.parse_qs(self._body().decode(), keep_blank_values=True)
 
@@ -166,10 +183,16 @@ class _Handler(BaseHTTPRequestHandler):
         state.calls.append(("GET", "/oauth2/token", query))
         auth = self.headers.get("Authorization", "")
         try:
-            user, _, password = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            user, _, password = (
+                base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            )
         except ValueError:
             user, password = "", ""
-        if not auth.startswith("Basic ") or user != NULL_GUID or password not in state.refresh_tokens:
+        if (
+            not auth.startswith("Basic ")
+            or user != NULL_GUID
+            or password not in state.refresh_tokens
+        ):
             return self._error(401, "UNAUTHORIZED", "authentication required")
         token = self._issue_access_token(query.get("scope", []))
         self._json(200, {"access_token": token, "token": token})
@@ -179,13 +202,19 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         needed = _required_scope(self.command, path)
         auth = self.headers.get("Authorization", "")
-        granted = state.access_tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        granted = (
+            state.access_tokens.get(auth.removeprefix("Bearer "))
+            if auth.startswith("Bearer ")
+            else None
+        )
         if granted is None or (needed is not None and not _granted(granted, needed)):
             body = self._body()
             del body
             scope = f',scope="{needed}"' if needed else ""
             challenge = f'Bearer realm="http://{state.login_server}/oauth2/token",service="{state.login_server}"{scope}'
-            return self._error(401, "UNAUTHORIZED", "authentication required", {"WWW-Authenticate": challenge})
+            return self._error(
+                401, "UNAUTHORIZED", "authentication required", {"WWW-Authenticate": challenge}
+            )
         self._proxy()
 
     def _proxy(self) -> None:
@@ -202,7 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in response.getheaders():
                 if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                     self.send_header(key, value)
-            length = response.getheader("Content-Length") if self.command == "HEAD" else str(len(payload))
+            length = (
+                response.getheader("Content-Length")
+                if self.command == "HEAD"
+                else str(len(payload))
+            )
             self.send_header("Content-Length", length or "0")
             self.end_headers()
             if self.command != "HEAD":
@@ -255,7 +288,11 @@ class FakeAcr:
         def part(data: dict[str, object]) -> str:
             return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-        claims = {"aud": "https://containerregistry.azure.net", "tid": tenant or self.state.tenant, "n": secrets.token_hex(8)}
+        claims = {
+            "aud": "https://containerregistry.azure.net",
+            "tid": tenant or self.state.tenant,
+            "n": secrets.token_hex(8),
+        }
         token = f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
         with self.state.lock:
             self.state.entra_tokens.add(token)
@@ -263,4 +300,8 @@ class FakeAcr:
 
     def all_secrets(self) -> set[str]:
         with self.state.lock:
-            return set(self.state.entra_tokens) | set(self.state.refresh_tokens) | set(self.state.access_tokens)
+            return (
+                set(self.state.entra_tokens)
+                | set(self.state.refresh_tokens)
+                | set(self.state.access_tokens)
+            )

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from tests.support.paths import free_port
 
-INSTALL_HINT = "docker-registry is needed: apt-get install -y docker-registry (scripts/install-test-deps does it)"
+INSTALL_HINT = (
+    "docker-registry is needed: apt-get install -y docker-registry "
+    "(scripts/install-test-deps does it)"
+)
 
 
 class RegistryUnavailable(RuntimeError):
@@ -53,7 +56,9 @@ def start_registry(root: Path) -> LocalRegistry:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RegistryUnavailable(f"docker-registry exited: {(root / 'registry.log').read_text()[-500:]}")
+            raise RegistryUnavailable(
+                f"docker-registry exited: {(root / 'registry.log').read_text()[-500:]}"
+            )
         try:
             with urllib.request.urlopen(f"http://{registry.host}/v2/", timeout=2) as answer:
                 if answer.status == 200:

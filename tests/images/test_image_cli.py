@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,24 +36,32 @@ def small_project(root: Path, base: str, *, message: str = "hello") -> Path:
 def test_build_tags_by_content_and_never_moves_a_tag(
     tmp_path: Path, engine_environ: dict[str, str], busybox_image: str
 ) -> None:
-    context = small_project(tmp_path / "proj", busybox_image)
+    context = small_project(tmp_path / "proj", busybox_image, message=uuid.uuid4().hex)  # fresh
     code, out, err, error = invoke("build", str(context), "--json", "--engine", "podman")
     assert code == 0, f"{error!r} {err}"
     first = json.loads(out)
     assert first["image"].startswith("proj:") and first["created"] is True
     code, out, _, _ = invoke("build", str(context), "--json", "--engine", "podman")
     again = json.loads(out)
-    assert again["image"] == first["image"] and again["created"] is False and again["id"] == first["id"]
+    assert (
+        again["image"] == first["image"]
+        and again["created"] is False
+        and again["id"] == first["id"]
+    )
 
     (context / "run.sh").write_text("echo changed\n")
     code, out, _, _ = invoke("build", str(context), "--engine", "podman")
     assert code == 0 and out.strip() != first["image"] and out.strip().startswith("proj:")
 
     # an explicit tag that already names other content is refused and left alone
-    code, _, _, error = invoke("build", str(context), "--tag", first["image"].split(":")[1], "--engine", "podman")
+    code, _, _, error = invoke(
+        "build", str(context), "--tag", first["image"].split(":")[1], "--engine", "podman"
+    )
     assert isinstance(error, ConfigError) and "never moved" in str(error)
     inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", f"localhost/{first['image']}"]
-    still = subprocess.run(inspect, env=engine_environ, capture_output=True, text=True, check=True).stdout.strip()
+    still = subprocess.run(
+        inspect, env=engine_environ, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert f"sha256:{still}" == first["id"]
 
     code, _, _, error = invoke("build", str(context), "--tag", "latest", "--engine", "podman")
@@ -84,10 +93,15 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*") if path.is_file()}
 
     # no IMAGE: builds the project's container/ first, then pushes under the content tag
-    code, out, err, error = invoke("push", "--registry", fake_acr.login_server, "--engine", "podman", "--json")
+    code, out, err, error = invoke(
+        "push", "--registry", fake_acr.login_server, "--engine", "podman", "--json"
+    )
     assert code == 0, f"{error!r} {err}"
     pushed = json.loads(out)
-    assert pushed["image"].startswith(f"{fake_acr.login_server}/secretproj:") and pushed["pushed"] is True
+    assert (
+        pushed["image"].startswith(f"{fake_acr.login_server}/secretproj:")
+        and pushed["pushed"] is True
+    )
     assert pushed["digest"].startswith("sha256:")
 
     # the engine was logged in with the ACR refresh token, which it keeps in its own store
@@ -96,10 +110,14 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     exchanges = [form for method, path, form in fake_acr.state.calls if path == "/oauth2/exchange"]
     assert exchanges and exchanges[-1]["grant_type"] == ["access_token"]
     # ... and podman itself traded it for access tokens (Basic auth with the null GUID user)
-    assert any(method == "GET" and path == "/oauth2/token" for method, path, _ in fake_acr.state.calls)
+    assert any(
+        method == "GET" and path == "/oauth2/token" for method, path, _ in fake_acr.state.calls
+    )
 
     # a second push of the same content is a no-op; list shows the tag
-    code, out, _, _ = invoke("push", pushed["image"].split("/", 1)[1], "--registry", fake_acr.login_server, "--json")
+    code, out, _, _ = invoke(
+        "push", pushed["image"].split("/", 1)[1], "--registry", fake_acr.login_server, "--json"
+    )
     assert json.loads(out)["pushed"] is False
     code, out, _, _ = invoke("list", "secretproj", "--registry", fake_acr.login_server, "--json")
     assert code == 0
@@ -114,22 +132,32 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
 
 
 def test_check_image_in_registry_for_the_azure_backend(
-    engine_environ: dict[str, str], busybox_image: str, fake_acr: FakeAcr, fake_az: str, tmp_path: Path
+    engine_environ: dict[str, str],
+    busybox_image: str,
+    fake_acr: FakeAcr,
+    fake_az: str,
+    tmp_path: Path,
 ) -> None:
     from azure.identity import AzureCliCredential
 
     context = small_project(tmp_path / "checked", busybox_image, message="checked")
-    code, out, _, error = invoke("push", "--dir", str(context), "--registry", fake_acr.login_server, "--json")
+    code, out, _, error = invoke(
+        "push", "--dir", str(context), "--registry", fake_acr.login_server, "--json"
+    )
     assert code == 0, repr(error)
     short = json.loads(out)["image"].split("/", 1)[1]
     digest = check_image_in_registry(short, fake_acr.login_server, credential=AzureCliCredential())
     assert digest == json.loads(out)["digest"]
-    with pytest.raises(SpecError, match="is not in registry .* run `superbatch image push`"):
-        check_image_in_registry("checked:000000000000", fake_acr.login_server, credential=AzureCliCredential())
+    with pytest.raises(SpecError, match=r"is not in registry .* run `superbatch image push`"):
+        check_image_in_registry(
+            "checked:000000000000", fake_acr.login_server, credential=AzureCliCredential()
+        )
     assert check_image_in_registry("ghcr.io/x/y:1", fake_acr.login_server, credential=None) is None
 
 
-def test_registry_choice_errors_are_one_line(tmp_path: Path, engine_environ: dict[str, str]) -> None:
+def test_registry_choice_errors_are_one_line(
+    tmp_path: Path, engine_environ: dict[str, str]
+) -> None:
     bad = tmp_path / "outputs.json"
     bad.write_text(json.dumps({"registry_login_server": "x.azurecr.io"}))
     cases = [
@@ -141,24 +169,38 @@ def test_registry_choice_errors_are_one_line(tmp_path: Path, engine_environ: dic
         (["build", str(tmp_path), "--build-arg", "NOEQUALS"], "no Dockerfile"),
     ]
     for args, message in cases:
-        code, _, _, error = invoke(*args)
+        _, _, _, error = invoke(*args)
         assert isinstance(error, ConfigError) and message in str(error), (args, error)
     result = subprocess.run(
-        ["python", "-m", "superbatch.cli.image", "push", "a:1"], capture_output=True, text=True, check=False
+        ["python", "-m", "superbatch.cli.image", "push", "a:1"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == ConfigError.exit_code
-    assert result.stderr.strip().count("\n") == 0 and "exactly one of" in result.stderr and result.stdout == ""
+    assert (
+        result.stderr.strip().count("\n") == 0
+        and "exactly one of" in result.stderr
+        and result.stdout == ""
+    )
 
 
 def test_push_to_a_registry_named_in_stack_outputs(
-    tmp_path: Path, engine_environ: dict[str, str], busybox_image: str, local_registry: LocalRegistry
+    tmp_path: Path,
+    engine_environ: dict[str, str],
+    busybox_image: str,
+    local_registry: LocalRegistry,
 ) -> None:
     from superbatch.contract import OUTPUT_NAMES
 
-    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES} | {"registry_login_server": local_registry.host}
+    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES} | {
+        "registry_login_server": local_registry.host
+    }
     outputs_file = tmp_path / "outputs.json"
     outputs_file.write_text(json.dumps(outputs))
     context = small_project(tmp_path / "viaoutputs", busybox_image)
-    code, out, _, error = invoke("push", "--dir", str(context), "--outputs", str(outputs_file), "--json")
+    code, out, _, error = invoke(
+        "push", "--dir", str(context), "--outputs", str(outputs_file), "--json"
+    )
     assert code == 0, repr(error)
     assert json.loads(out)["image"].startswith(f"{local_registry.host}/viaoutputs:")

@@ -26,9 +26,16 @@ CONTAINER_DIR = REPO_ROOT / "container"
 
 
 def run_like_batch(
-    image: str, node_root: Path, *, job: str, task: str, command: str, inputs: dict[str, str],
-    user: str | None, env: dict[str, str],
-) -> tuple[subprocess.CompletedProcess[str], Path]:  # fmt: skip
+    image: str,
+    node_root: Path,
+    *,
+    job: str,
+    task: str,
+    command: str,
+    inputs: dict[str, str],
+    user: str | None,
+    env: dict[str, str],
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     task_dir = node_root / "workitems" / job / "job-1" / task
     wd = task_dir / "wd"
     wd.mkdir(parents=True)
@@ -52,13 +59,19 @@ def run_like_batch(
     for key, value in batch_env.items():
         args += ["-e", f"{key}={value}"]
     result = subprocess.run(
-        [*args, image, "/bin/sh", "-c", command], env=env, capture_output=True, text=True, check=False
+        [*args, image, "/bin/sh", "-c", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result, wd
 
 
 def podman_out(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(["podman", *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["podman", *args], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_container_builds_pushes_pulls_by_digest_and_runs_a_task(
@@ -70,58 +83,103 @@ def test_container_builds_pushes_pulls_by_digest_and_runs_a_task(
     runner = CliRunner()
     build = runner.invoke(
         image_app,
-        ["build", str(CONTAINER_DIR), "--name", "wordcount", "--build-arg", f"BASE_IMAGE={python_base}", "--json"],
+        [
+            "build",
+            str(CONTAINER_DIR),
+            "--name",
+            "wordcount",
+            "--build-arg",
+            f"BASE_IMAGE={python_base}",
+            "--json",
+        ],
     )
     assert build.exit_code == 0, f"{build.exception!r} {build.stderr[-2000:]}"
     built = json.loads(build.stdout)
-    assert podman_out(engine_environ, "image", "inspect", "--format", "{{.Config.User}}", built["id"]) == "1000:1000"
+    assert (
+        podman_out(engine_environ, "image", "inspect", "--format", "{{.Config.User}}", built["id"])
+        == "1000:1000"
+    )
 
-    push = runner.invoke(image_app, ["push", built["image"], "--registry", local_registry.host, "--json"])
+    push = runner.invoke(
+        image_app, ["push", built["image"], "--registry", local_registry.host, "--json"]
+    )
     assert push.exit_code == 0, f"{push.exception!r} {push.stderr[-2000:]}"
     pushed = json.loads(push.stdout)
     pinned = pushed["pinned"]
     assert pinned == f"{local_registry.host}/wordcount@{pushed['digest']}"
 
     # forget the image entirely, then pull it back by digest: the registry really holds it
-    subprocess.run(["podman", "rmi", "--force", built["id"]], env=engine_environ, capture_output=True, check=True)
-    assert subprocess.run(["podman", "image", "exists", built["id"]], env=engine_environ).returncode == 1
+    subprocess.run(
+        ["podman", "rmi", "--force", built["id"]],
+        env=engine_environ,
+        capture_output=True,
+        check=True,
+    )
+    assert (
+        subprocess.run(["podman", "image", "exists", built["id"]], env=engine_environ).returncode
+        == 1
+    )
     podman_out(engine_environ, "pull", "-q", pinned)
-    assert f"sha256:{podman_out(engine_environ, 'image', 'inspect', '--format', '{{.Id}}', pinned)}" == built["id"]
+    assert (
+        f"sha256:{podman_out(engine_environ, 'image', 'inspect', '--format', '{{.Id}}', pinned)}"
+        == built["id"]
+    )
 
     text = "the quick brown fox jumps over the lazy dog the end\n"
     checks = (
         "python3 /app/worker.py 'my words.txt'"
         " && ! touch /app/tamper 2>/dev/null"  # the code is read-only for the task user
-        " && touch \"$HOME/.cache-probe\""  # but HOME is writable, even for an unknown uid
-        " && test \"$(command -v python3)\" = /opt/venv/bin/python3"  # the deps stage's venv
-        " && test -f \"$AZ_BATCH_NODE_SHARED_DIR/../workitems/$AZ_BATCH_JOB_ID/job-1/$AZ_BATCH_TASK_ID/wd/my words.txt\""
+        ' && touch "$HOME/.cache-probe"'  # but HOME is writable, even for an unknown uid
+        ' && test "$(command -v python3)" = /opt/venv/bin/python3'  # the deps stage's venv
+        ' && test -f "$AZ_BATCH_TASK_DIR/wd/my words.txt"'
     )
     # 1) as Batch runs it: the task user's uid, which the image has never heard of
     result, wd = run_like_batch(
-        pinned, tmp_path / "node", job="wordcount-1", task="0", command=checks,
-        inputs={"my words.txt": text}, user="4321:4321", env=engine_environ,
-    )  # fmt: skip
+        pinned,
+        tmp_path / "node",
+        job="wordcount-1",
+        task="0",
+        command=checks,
+        inputs={"my words.txt": text},
+        user="4321:4321",
+        env=engine_environ,
+    )
     assert result.returncode == 0, result.stderr
     assert "my words.txt: 11 words" in result.stdout
     assert json.loads((wd / "out" / "my words.json").read_text())["the"] == 3
     info = json.loads((wd / "out" / "task.json").read_text())
     assert (info["uid"], info["gid"], info["cwd"]) == (4321, 4321, str(wd))
     assert info["batch"]["AZ_BATCH_TASK_WORKING_DIR"] == str(wd)
-    assert info["batch"]["AZ_BATCH_JOB_ID"] == "wordcount-1" and info["batch"]["AZ_BATCH_TASK_ID"] == "0"
+    assert (
+        info["batch"]["AZ_BATCH_JOB_ID"] == "wordcount-1"
+        and info["batch"]["AZ_BATCH_TASK_ID"] == "0"
+    )
     assert {(p.stat().st_uid, p.stat().st_gid) for p in (wd / "out").iterdir()} == {(4321, 4321)}
 
     # 2) with the image's own user (no --user, like a plain `podman run`): non-root too
     result, wd = run_like_batch(
-        pinned, tmp_path / "node2", job="wordcount-1", task="1", command="python3 /app/worker.py a.txt",
-        inputs={"a.txt": "one two\n"}, user=None, env=engine_environ,
-    )  # fmt: skip
+        pinned,
+        tmp_path / "node2",
+        job="wordcount-1",
+        task="1",
+        command="python3 /app/worker.py a.txt",
+        inputs={"a.txt": "one two\n"},
+        user=None,
+        env=engine_environ,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((wd / "out" / "task.json").read_text())["uid"] == 1000
     assert (wd / "out" / "a.json").stat().st_uid == 1000
 
     # a failing input is a non-zero exit with the reason on stderr
     result, _ = run_like_batch(
-        pinned, tmp_path / "node3", job="wordcount-1", task="2", command="python3 /app/worker.py missing.txt",
-        inputs={}, user="4321:4321", env=engine_environ,
-    )  # fmt: skip
+        pinned,
+        tmp_path / "node3",
+        job="wordcount-1",
+        task="2",
+        command="python3 /app/worker.py missing.txt",
+        inputs={},
+        user="4321:4321",
+        env=engine_environ,
+    )
     assert result.returncode == 2 and "input missing.txt not found" in result.stderr

@@ -50,12 +50,20 @@ def test_exchange_sends_the_documented_form(fake_acr: FakeAcr) -> None:
 @pytest.mark.parametrize(
     ("make_token", "expected"),
     [
-        (lambda acr: "not-a-token-the-fake-issued", "HTTP 401: UNAUTHORIZED: invalid Entra access token"),
-        (lambda acr: acr.issue_entra_token(tenant="0" * 8), "HTTP 401: UNAUTHORIZED: tenant does not match"),
+        (
+            lambda acr: "not-a-token-the-fake-issued",
+            "HTTP 401: UNAUTHORIZED: invalid Entra access token",
+        ),
+        (
+            lambda acr: acr.issue_entra_token(tenant="0" * 8),
+            "HTTP 401: UNAUTHORIZED: tenant does not match",
+        ),
     ],
     ids=["unknown-token", "wrong-tenant"],
 )
-def test_exchange_errors_are_one_line_without_the_token(fake_acr: FakeAcr, make_token: object, expected: str) -> None:
+def test_exchange_errors_are_one_line_without_the_token(
+    fake_acr: FakeAcr, make_token: object, expected: str
+) -> None:
     token = make_token(fake_acr)  # type: ignore[operator]
     with pytest.raises(RemoteError) as caught:
         exchange_refresh_token(fake_acr.login_server, token)
@@ -81,7 +89,9 @@ def test_api_calls_answer_the_bearer_challenge(fake_acr: FakeAcr) -> None:
     assert client.list_tags("nothing-here") == []
 
 
-def test_without_an_identity_the_registry_refuses_clearly(fake_acr: FakeAcr, local_registry: LocalRegistry) -> None:
+def test_without_an_identity_the_registry_refuses_clearly(
+    fake_acr: FakeAcr, local_registry: LocalRegistry
+) -> None:
     assert needs_login(fake_acr.login_server) is True
     assert needs_login(local_registry.host) is False
     with pytest.raises(ConfigError, match="needs an Entra identity"):

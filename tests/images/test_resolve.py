@@ -19,7 +19,10 @@ ACR = "sbdevacr1a2b3c.azurecr.io"
         ("wordcount@sha256:" + "a" * 64, f"{ACR}/wordcount@sha256:" + "a" * 64),
         ("other.azurecr.io/wordcount:2", "other.azurecr.io/wordcount:2"),
         ("localhost:5000/wordcount:2", "localhost:5000/wordcount:2"),
-        ("ghcr.io/org/tool:latest@sha256:" + "b" * 64, "ghcr.io/org/tool:latest@sha256:" + "b" * 64),
+        (
+            "ghcr.io/org/tool:latest@sha256:" + "b" * 64,
+            "ghcr.io/org/tool:latest@sha256:" + "b" * 64,
+        ),
     ],
 )
 def test_resolve_for_azure(name: str, expected: str) -> None:
@@ -51,6 +54,11 @@ def test_bad_names_are_one_clear_line(name: str, message: str) -> None:
 
 def test_reference_parts() -> None:
     ref = parse_image_ref("127.0.0.1:5000/team/app:v1")
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == ("127.0.0.1:5000", "team/app", "v1", None)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        "127.0.0.1:5000",
+        "team/app",
+        "v1",
+        None,
+    )
     assert ref.reference == "v1"
     assert str(ref) == "127.0.0.1:5000/team/app:v1"

@@ -113,9 +113,18 @@ def test_context_files_match_what_the_engine_copies(
     with (context / ".dockerignore").open("a") as handle:
         handle.write("data/*.tmp\n")
     tag = f"localhost/superbatch-test/ignorecheck:{content_tag(context)}"
-    subprocess.run(["podman", "build", "-q", "-t", tag, str(context)], env=podman_env, check=True, capture_output=True)
+    subprocess.run(
+        ["podman", "build", "-q", "-t", tag, str(context)],
+        env=podman_env,
+        check=True,
+        capture_output=True,
+    )
     listed = subprocess.run(
-        ["podman", "run", "--rm", tag, "find", "/ctx"], env=podman_env, check=True, capture_output=True, text=True
+        ["podman", "run", "--rm", tag, "find", "/ctx"],
+        env=podman_env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     in_image = {p.removeprefix("/ctx/") for p in listed if p != "/ctx"}
     assert in_image == {rel for rel, _ in context_files(context)}

@@ -1,4 +1,4 @@
-"""``superbatch image build|push|list``: bundle code into an image and store it in the stack's registry.
+"""``superbatch image build|push|list``: bundle code into an image, store it in the registry.
 
 Thin over :mod:`superbatch.images`: parse, call, render. Engine progress goes to stderr;
 the result (the image reference to put in a job spec) to stdout, or JSON with ``--json``.
@@ -29,12 +29,19 @@ image_app = typer.Typer(
     help="Build, push and list container images (immutable tags, no admin passwords).",
 )
 
-EngineOption = Annotated[str | None, typer.Option("--engine", help="docker or podman (default: the first that works).")]
-StackOption = Annotated[str | None, typer.Option("--stack", help="Pulumi stack whose registry to use, e.g. dev.")]
-OutputsOption = Annotated[
-    Path | None, typer.Option("--outputs", help="Stack outputs JSON file (pulumi stack output --json).")
+EngineOption = Annotated[
+    str | None, typer.Option("--engine", help="docker or podman (default: the first that works).")
 ]
-RegistryOption = Annotated[str | None, typer.Option("--registry", help="Registry host, e.g. myacr.azurecr.io.")]
+StackOption = Annotated[
+    str | None, typer.Option("--stack", help="Pulumi stack whose registry to use, e.g. dev.")
+]
+OutputsOption = Annotated[
+    Path | None,
+    typer.Option("--outputs", help="Stack outputs JSON file (pulumi stack output --json)."),
+]
+RegistryOption = Annotated[
+    str | None, typer.Option("--registry", help="Registry host, e.g. myacr.azurecr.io.")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -44,13 +51,20 @@ def load_stack_outputs_with_pulumi(stack: str) -> StackOutputs:
 
     pulumi = shutil.which("pulumi")
     if pulumi is None:
-        raise ConfigError(f"--stack {stack} needs the pulumi CLI; or pass --outputs FILE / --registry HOST")
+        raise ConfigError(
+            f"--stack {stack} needs the pulumi CLI; or pass --outputs FILE / --registry HOST"
+        )
     result = subprocess.run(
-        [pulumi, "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
-        raise ConfigError(f"cannot read outputs of stack {stack}: {detail[-1] if detail else 'pulumi failed'}")
+        raise ConfigError(
+            f"cannot read outputs of stack {stack}: {detail[-1] if detail else 'pulumi failed'}"
+        )
     return _outputs_from_json(result.stdout, source=f"stack {stack}")
 
 
@@ -73,9 +87,15 @@ def _outputs_from_json(text: str, *, source: str) -> StackOutputs:
 
 def registry_host(stack: str | None, outputs: Path | None, registry: str | None) -> str:
     """The registry login server from exactly one of --stack, --outputs, --registry."""
-    given = [name for name, value in (("--stack", stack), ("--outputs", outputs), ("--registry", registry)) if value]
+    given = [
+        name
+        for name, value in (("--stack", stack), ("--outputs", outputs), ("--registry", registry))
+        if value
+    ]
     if len(given) != 1:
-        raise ConfigError("say which registry: give exactly one of --stack NAME, --outputs FILE, --registry HOST")
+        raise ConfigError(
+            "say which registry: give exactly one of --stack NAME, --outputs FILE, --registry HOST"
+        )
     if registry:
         host = registry.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
         if not host or "/" in host:
@@ -94,7 +114,9 @@ def _engine(preferred: str | None) -> Engine:
 
     engine = find_engine(preferred)
     if engine is None:
-        raise ConfigError("no container engine answers: install docker or podman (or choose one with --engine)")
+        raise ConfigError(
+            "no container engine answers: install docker or podman (or choose one with --engine)"
+        )
     return engine
 
 
@@ -121,11 +143,18 @@ def _emit(payload: dict[str, Any], text: str, *, as_json: bool) -> None:
 @image_app.command("build")
 def build(
     directory: Annotated[
-        Path | None, typer.Argument(help="Build context with a Dockerfile (default: ./container, else .).")
+        Path | None,
+        typer.Argument(help="Build context with a Dockerfile (default: ./container, else .)."),
     ] = None,
-    tag: Annotated[str | None, typer.Option("--tag", help="Tag to use instead of the content tag.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Repository name (default: the folder's name).")] = None,
-    build_arg: Annotated[list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, repeatable.")] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Tag to use instead of the content tag.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Repository name (default: the folder's name).")
+    ] = None,
+    build_arg: Annotated[
+        list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, repeatable.")
+    ] = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -134,8 +163,17 @@ def build(
 
     context = directory or default_context(Path.cwd())
     if not (context / "Dockerfile").is_file():
-        raise ConfigError(f"no Dockerfile in {context}: give the folder to build (superbatch image build DIR)")
-    built = build_image(_engine(engine), context, name=name, tag=tag, build_args=_build_args(build_arg or []), output=sys.stderr)
+        raise ConfigError(
+            f"no Dockerfile in {context}: give the folder to build (superbatch image build DIR)"
+        )
+    built = build_image(
+        _engine(engine),
+        context,
+        name=name,
+        tag=tag,
+        build_args=_build_args(build_arg or []),
+        output=sys.stderr,
+    )
     payload = {"image": built.ref, "id": built.image_id, "created": built.created}
     _emit(payload, built.ref, as_json=as_json)
 
@@ -143,14 +181,19 @@ def build(
 @image_app.command("push")
 def push(
     image: Annotated[
-        str | None, typer.Argument(help="Local image name:tag (default: build the project's image first).")
+        str | None,
+        typer.Argument(help="Local image name:tag (default: build the project's image first)."),
     ] = None,
-    directory: Annotated[Path | None, typer.Option("--dir", help="Build context when IMAGE is not given.")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Build context when IMAGE is not given.")
+    ] = None,
     stack: StackOption = None,
     outputs: OutputsOption = None,
     registry: RegistryOption = None,
     engine: EngineOption = None,
-    az_login: Annotated[bool, typer.Option("--az-login", help="Log the engine in with `az acr login` instead.")] = False,
+    az_login: Annotated[
+        bool, typer.Option("--az-login", help="Log the engine in with `az acr login` instead.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Push an image to the stack's registry, signing in with your Entra identity."""
@@ -169,7 +212,12 @@ def push(
         else:
             engine_login(chosen, login_server, refresh_token)
     pushed = push_image(chosen, image, login_server, registry=client, output=sys.stderr)
-    payload = {"image": pushed.remote_ref, "digest": pushed.digest, "pinned": pushed.pinned_ref, "pushed": pushed.pushed}
+    payload = {
+        "image": pushed.remote_ref,
+        "digest": pushed.digest,
+        "pinned": pushed.pinned_ref,
+        "pushed": pushed.pushed,
+    }
     note = "" if pushed.pushed else " (already there)"
     _emit(payload, f"{pushed.remote_ref}{note}\n{pushed.pinned_ref}", as_json=as_json)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections import deque
 import tempfile
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,11 @@ def _run(engine: Engine, *args: str, output: IO[str] | None, what: str) -> None:
     last few are kept for the error message."""
     tail: deque[str] = deque(maxlen=3)
     with subprocess.Popen(
-        engine.command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        engine.command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
@@ -72,7 +76,10 @@ def _run(engine: Engine, *args: str, output: IO[str] | None, what: str) -> None:
 
 def image_id(engine: Engine, ref: str) -> str | None:
     result = subprocess.run(
-        engine.command("image", "inspect", "--format", "{{.Id}}", ref), capture_output=True, text=True, check=False
+        engine.command("image", "inspect", "--format", "{{.Id}}", ref),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         return None
@@ -155,7 +162,10 @@ def push_image(
     check_tag(ref.tag)
     local_id = image_id(engine, local_ref)
     if local_id is None:
-        raise ConfigError(f"image {local_ref} is not in the local {engine.name} store: run `superbatch image build` first")
+        raise ConfigError(
+            f"image {local_ref} is not in the local {engine.name} store: "
+            "run `superbatch image build` first"
+        )
     remote = ref.with_registry(login_server)
     remote_ref = f"{login_server}/{ref.repository}:{ref.tag}"
     existing = registry.manifest(ref.repository, ref.tag)

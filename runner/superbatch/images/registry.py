@@ -93,9 +93,11 @@ def _acr_error(body: bytes) -> str:
 def _post_form(url: str, fields: Mapping[str, str], *, what: str) -> dict[str, Any]:
     data = urllib.parse.urlencode(fields).encode()
     request = urllib.request.Request(
-        url, data=data, method="POST",
+        url,
+        data=data,
+        method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
             payload = json.loads(response.read())
@@ -103,7 +105,9 @@ def _post_form(url: str, fields: Mapping[str, str], *, what: str) -> dict[str, A
         hint = ""
         if exc.code in (401, 403):
             hint = " (does your identity have the AcrPush role on this registry? `az login`?)"
-        raise RemoteError(f"{what} failed: HTTP {exc.code}: {_acr_error(exc.read())}{hint}") from None
+        raise RemoteError(
+            f"{what} failed: HTTP {exc.code}: {_acr_error(exc.read())}{hint}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise RemoteError(f"{what} failed: cannot reach {url}: {exc}") from None
     except ValueError:
@@ -132,16 +136,26 @@ def entra_access_token(credential: TokenCredential) -> str:
         return str(credential.get_token(ACR_SCOPE).token)
     except ClientAuthenticationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot get an Entra token for the registry (run `az login`): {first}") from None
+        raise ConfigError(
+            f"cannot get an Entra token for the registry (run `az login`): {first}"
+        ) from None
 
 
-def exchange_refresh_token(login_server: str, aad_access_token: str, *, tenant: str | None = None) -> str:
+def exchange_refresh_token(
+    login_server: str, aad_access_token: str, *, tenant: str | None = None
+) -> str:
     """``POST /oauth2/exchange``: an Entra access token for an ACR refresh token."""
-    fields = {"grant_type": "access_token", "service": login_server, "access_token": aad_access_token}
+    fields = {
+        "grant_type": "access_token",
+        "service": login_server,
+        "access_token": aad_access_token,
+    }
     tenant = tenant or tenant_of(aad_access_token)
     if tenant:
         fields["tenant"] = tenant
-    payload = _post_form(f"{registry_url(login_server)}/oauth2/exchange", fields, what="registry token exchange")
+    payload = _post_form(
+        f"{registry_url(login_server)}/oauth2/exchange", fields, what="registry token exchange"
+    )
     token = payload.get("refresh_token")
     if not isinstance(token, str) or not token:
         raise RemoteError("registry token exchange failed: no refresh_token in the answer")
@@ -149,8 +163,13 @@ def exchange_refresh_token(login_server: str, aad_access_token: str, *, tenant: 
 
 
 def exchange_access_token(challenge: BearerChallenge, refresh_token: str, scope: str) -> str:
-    """``POST <realm>`` (``/oauth2/token``): an ACR refresh token for an access token for ``scope``."""
-    fields = {"grant_type": "refresh_token", "service": challenge.service, "scope": scope, "refresh_token": refresh_token}
+    """``POST <realm>`` (``/oauth2/token``): an ACR refresh token -> access token for ``scope``."""
+    fields = {
+        "grant_type": "refresh_token",
+        "service": challenge.service,
+        "scope": scope,
+        "refresh_token": refresh_token,
+    }
     payload = _post_form(challenge.realm, fields, what=f"registry token for {scope}")
     token = payload.get("access_token")
     if not isinstance(token, str) or not token:
@@ -212,24 +231,32 @@ class RegistryClient:
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """``HEAD /v2/<repo>/manifests/<tag|digest>``: the digest, or None when absent."""
         response = self.request(
-            "HEAD", f"/v2/{repository}/manifests/{reference}",
-            scope=f"repository:{repository}:pull", accept=MANIFEST_TYPES,
-        )  # fmt: skip
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            scope=f"repository:{repository}:pull",
+            accept=MANIFEST_TYPES,
+        )
         if response.status == 404:
             return None
         if response.status != 200:
-            raise RemoteError(f"registry {self.login_server}: HEAD manifest answered {response.status}")
+            raise RemoteError(
+                f"registry {self.login_server}: HEAD manifest answered {response.status}"
+            )
         return response.headers.get("Docker-Content-Digest") or reference
 
     def manifest(self, repository: str, reference: str) -> dict[str, Any] | None:
         response = self.request(
-            "GET", f"/v2/{repository}/manifests/{reference}",
-            scope=f"repository:{repository}:pull", accept=MANIFEST_TYPES,
-        )  # fmt: skip
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scope=f"repository:{repository}:pull",
+            accept=MANIFEST_TYPES,
+        )
         if response.status == 404:
             return None
         if response.status != 200:
-            raise RemoteError(f"registry {self.login_server}: GET manifest answered {response.status}")
+            raise RemoteError(
+                f"registry {self.login_server}: GET manifest answered {response.status}"
+            )
         payload: dict[str, Any] = json.loads(response.body)
         return payload
 
@@ -241,7 +268,9 @@ class RegistryClient:
             if response.status == 404:
                 return items
             if response.status != 200:
-                raise RemoteError(f"registry {self.login_server}: GET {path} answered {response.status}")
+                raise RemoteError(
+                    f"registry {self.login_server}: GET {path} answered {response.status}"
+                )
             items.extend(json.loads(response.body).get(key) or [])
             link = re.match(r"\s*<([^>]+)>", response.headers.get("Link", ""))
             next_path = link.group(1) if link else None
@@ -250,7 +279,9 @@ class RegistryClient:
         return items
 
     def list_tags(self, repository: str) -> list[str]:
-        return self._paged(f"/v2/{repository}/tags/list", "tags", scope=f"repository:{repository}:pull")
+        return self._paged(
+            f"/v2/{repository}/tags/list", "tags", scope=f"repository:{repository}:pull"
+        )
 
     def list_repositories(self) -> list[str]:
         return self._paged("/v2/_catalog", "repositories", scope="registry:catalog:*")
@@ -263,10 +294,15 @@ def needs_login(login_server: str) -> bool:
         return False
     if response.status == 401 and parse_challenge(response.headers.get("WWW-Authenticate", "")):
         return True
-    raise RemoteError(f"{login_server} does not look like a container registry (GET /v2/ answered {response.status})")
+    raise RemoteError(
+        f"{login_server} does not look like a container registry "
+        f"(GET /v2/ answered {response.status})"
+    )
 
 
-def connect(login_server: str, credential: TokenCredential | None) -> tuple[RegistryClient, str | None]:
+def connect(
+    login_server: str, credential: TokenCredential | None
+) -> tuple[RegistryClient, str | None]:
     """A client for ``login_server`` and the ACR refresh token (None when none is needed)."""
     if not needs_login(login_server):
         return RegistryClient(login_server), None
@@ -279,12 +315,18 @@ def connect(login_server: str, credential: TokenCredential | None) -> tuple[Regi
 def engine_login(engine: Engine, login_server: str, refresh_token: str) -> None:
     """Log the engine in with the ACR refresh token on stdin (the engine stores it)."""
     result = subprocess.run(
-        engine.command("login", "--username", ACR_REFRESH_TOKEN_USERNAME, "--password-stdin", login_server),
-        input=refresh_token.encode(), capture_output=True, check=False,
-    )  # fmt: skip
+        engine.command(
+            "login", "--username", ACR_REFRESH_TOKEN_USERNAME, "--password-stdin", login_server
+        ),
+        input=refresh_token.encode(),
+        capture_output=True,
+        check=False,
+    )
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
-        raise RemoteError(f"{engine.name} login {login_server} failed: {detail[-1] if detail else 'no details'}")
+        raise RemoteError(
+            f"{engine.name} login {login_server} failed: {detail[-1] if detail else 'no details'}"
+        )
 
 
 def az_acr_login(login_server: str) -> None:
@@ -293,9 +335,13 @@ def az_acr_login(login_server: str) -> None:
 
     az = shutil.which("az")
     if az is None:
-        raise ConfigError("`az` is not installed: drop --az-login to use the built-in token exchange")
+        raise ConfigError(
+            "`az` is not installed: drop --az-login to use the built-in token exchange"
+        )
     name = login_server.split(".", 1)[0]
     result = subprocess.run([az, "acr", "login", "--name", name], capture_output=True, check=False)
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
-        raise RemoteError(f"az acr login --name {name} failed: {detail[-1] if detail else 'no details'}")
+        raise RemoteError(
+            f"az acr login --name {name} failed: {detail[-1] if detail else 'no details'}"
+        )
