@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from superbatch.errors import ConfigError
 
 ENGINES: tuple[str, ...] = ("docker", "podman")
-# A field each engine's ``info`` has: podman's has no ``.ID`` (its template would fail).
-_INFO_FORMAT = {"docker": "{{.ID}}", "podman": "{{.Host.Arch}}"}
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,9 @@ def _working(name: str) -> Engine | None:
     if path is None:
         return None
     try:
-        result = subprocess.run(
-            [path, "info", "--format", _INFO_FORMAT[name]],
-            capture_output=True,
-            timeout=20,
-            check=False,
-        )
+        # No --format: podman's info has no {{.ID}} field, so a template would fail on a
+        # working podman. `docker info` exits non-zero when the daemon does not answer.
+        result = subprocess.run([path, "info"], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return Engine(name, path) if result.returncode == 0 else None

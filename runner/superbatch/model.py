@@ -99,6 +99,22 @@ class JobStatus:
     state: str  # "active" | "completed" | "terminating" | ...
     counts: TaskCounts
     failed: tuple[TaskStatus, ...] = ()
+    aggregate: TaskStatus | None = None  # None when the job has no aggregate step
+
+    @property
+    def done(self) -> bool:
+        """Every task finished and the aggregate step (if any) finished or cannot run."""
+        if not self.counts.done:
+            return False
+        if self.aggregate is None or self.counts.failed:
+            return True
+        return self.aggregate.state in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+    @property
+    def ok(self) -> bool:
+        """Done, nothing failed."""
+        agg_ok = self.aggregate is None or self.aggregate.state == TaskState.SUCCEEDED
+        return self.done and self.counts.failed == 0 and agg_ok
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@
 returns an :class:`Azurite` whose ``connection_string`` / ``credential`` reach it with the
 well-known development account (the emulator's documented, public key: it exists only in
 Azurite and grants nothing in Azure). Tests that need it use the ``azurite`` fixture.
+
+``start_azurite(https=True)`` serves https with the throwaway certificate from
+:mod:`tests.support.tls` and ``--oauth basic``, so blob clients can also use a bearer-token
+credential (:class:`tests.support.tokens.FakeTokenCredential`); pass
+``connection_verify=str(azurite.ca_bundle)`` to those clients (``blob_client_kwargs()``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.paths import cache_dir, free_port
+from tests.support.tls import tls_material
 
 AZURITE_VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"
@@ -33,17 +39,28 @@ class Azurite:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    ca_bundle: Path | None = None  # set when served over https
+
+    @property
+    def https(self) -> bool:
+        return self.ca_bundle is not None
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
+        scheme = "https" if self.https else "http"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+            f"DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={DEV_KEY};"
             f"BlobEndpoint={self.blob_endpoint};"
         )
+
+    def blob_client_kwargs(self) -> dict[str, str]:
+        """Keyword arguments an azure-storage-blob client needs to trust this Azurite."""
+        return {"connection_verify": str(self.ca_bundle)} if self.ca_bundle else {}
 
     @property
     def credential(self) -> dict[str, str]:
@@ -93,34 +110,44 @@ def azurite_binary() -> Path:
     return binary
 
 
-def start_azurite(*, startup_timeout: float = 30.0) -> Azurite:
+def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azurite:
+    """Start ``azurite-blob`` in memory; ``https=True`` adds TLS and bearer-token auth."""
     binary = azurite_binary()
     port = free_port()
     log = cache_dir("logs") / f"azurite-{port}.log"
+    args = [
+        str(binary),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--silent",
+        "--disableTelemetry",
+    ]
+    ca_bundle = None
+    if https:
+        tls = tls_material()
+        ca_bundle = tls.ca_bundle
+        args += ["--oauth", "basic", "--cert", str(tls.cert), "--key", str(tls.key)]
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(binary),
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                str(port),
-                "--inMemoryPersistence",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--silent",
-                "--disableTelemetry",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    azurite = Azurite(process, port, log)
+        process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
+    azurite = Azurite(process, port, log, ca_bundle)
+    probe_context = None
+    if ca_bundle is not None:
+        import ssl
+
+        probe_context = ssl.create_default_context(cafile=str(ca_bundle))
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AzuriteUnavailable(f"azurite-blob exited early: {log.read_text()[-500:]}")
         try:
-            urllib.request.urlopen(f"{azurite.blob_endpoint}?comp=list", timeout=1)
+            urllib.request.urlopen(
+                f"{azurite.blob_endpoint}?comp=list", timeout=1, context=probe_context
+            )
         except urllib.error.HTTPError:
             return azurite  # it answered (403 without auth): it is up
         except OSError:

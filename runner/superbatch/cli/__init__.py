@@ -1,1 +1,72 @@
-"""Command-line interface (the foundation branch provides the real package)."""
+"""The ``superbatch`` command: a thin layer over the library, and the one error boundary.
+
+Commands live in their own modules and are registered here, in one place. Library errors
+(:class:`SuperBatchError`) become one red line on stderr and the error's exit code;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from superbatch.cli import jobs as _jobs
+from superbatch.cli import run as _run
+from superbatch.errors import SuperBatchError
+
+INTERRUPTED_EXIT_CODE = 130
+
+app = typer.Typer(
+    name="superbatch",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help: rendering it with rich would triple the time `superbatch --help` takes.
+    rich_markup_mode=None,
+    help="Run a job spec on this machine (--local) or on Azure Batch (--stack), "
+    "with the same results layout.",
+)
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """Global options (``--debug`` is read by :func:`main`)."""
+
+
+# Command registration: the one place that lists every command and command group.
+app.command("run")(_run.run_command)
+app.command("status")(_jobs.status_command)
+app.command("wait")(_jobs.wait_command)
+app.command("logs")(_jobs.logs_command)
+app.command("results")(_jobs.results_command)
+app.command("jobs")(_jobs.jobs_command)
+app.command("clean")(_jobs.clean_command)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:]
+    from superbatch.cli.render import setup_logging
+
+    setup_logging()
+    try:
+        app()
+    except SuperBatchError as exc:
+        if debug:
+            raise
+        from superbatch.cli.render import error_line
+
+        error_line(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        from superbatch.cli.render import error_line
+
+        error_line("interrupted: run the same command again to resume")
+        sys.exit(INTERRUPTED_EXIT_CODE)

@@ -1,0 +1,152 @@
+"""Pulumi entry point: one Batch environment per stack, wired from its settings.
+
+Pulumi runs this folder (``main: infra/``) with only the folder itself on ``sys.path``; the
+project root is added so the modules import as the ``infra`` package, as they do in tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi
+from pulumi_azure_native import authorization, resources
+
+from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
+from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
+from infra.naming import stack_names
+from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.registry import ImageRegistry, ImageRegistryArgs
+from infra.settings import load_settings
+from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
+from superbatch.contract import OUTPUT_NAMES
+
+
+def main() -> None:
+    settings = load_settings()
+    stack = pulumi.get_stack()
+    client = authorization.get_client_config_output()
+    subscription_id = client.subscription_id
+    names = subscription_id.apply(
+        lambda subscription: stack_names(
+            prefix=settings.prefix, stack=stack, subscription_id=subscription
+        )
+    )
+    tags = {"app": "superbatch", "superbatch-stack": stack}
+
+    group = resources.ResourceGroup(
+        "group",
+        resource_group_name=names.resource_group,
+        location=settings.location,
+        tags=tags,
+        opts=pulumi.ResourceOptions(protect=settings.protect),
+    )
+    data = JobStorage(
+        "storage",
+        JobStorageArgs(
+            resource_group_name=group.name,
+            location=settings.location,
+            account_name=names.storage_account,
+            retention_days=settings.retention_days,
+            protect=settings.protect,
+            tags=tags,
+        ),
+    )
+    registry = ImageRegistry(
+        "images",
+        ImageRegistryArgs(
+            resource_group_name=group.name,
+            location=settings.location,
+            registry_name=names.registry,
+            protect=settings.protect,
+            tags=tags,
+        ),
+    )
+    nodes = NodeIdentity(
+        "nodes",
+        NodeIdentityArgs(
+            resource_group_name=group.name,
+            location=settings.location,
+            identity_name=names.node_identity,
+            subscription_id=subscription_id,
+            registry_id=registry.registry_id,
+            inputs_container_id=data.inputs_container_id,
+            outputs_container_id=data.outputs_container_id,
+            tags=tags,
+        ),
+    )
+    account = BatchEnvironmentAccount(
+        "batch",
+        BatchAccountArgs(
+            resource_group_name=group.name,
+            location=settings.location,
+            account_name=names.batch_account,
+            identity_name=names.account_identity,
+            subscription_id=subscription_id,
+            storage_account_id=data.account_id,
+            node_identity_id=nodes.resource_id,
+            protect=settings.protect,
+            tags=tags,
+        ),
+    )
+    RunnerAccess(
+        "runner",
+        RunnerAccessArgs(
+            principal_id=settings.runner_principal_id or client.object_id,
+            principal_type=settings.runner_principal_type,
+            subscription_id=subscription_id,
+            batch_account_id=account.account_id,
+            registry_id=registry.registry_id,
+            inputs_container_id=data.inputs_container_id,
+            outputs_container_id=data.outputs_container_id,
+        ),
+    )
+    pool = ContainerPool(
+        "pool",
+        ContainerPoolArgs(
+            resource_group_name=group.name,
+            account_name=account.account_name,
+            pool_id=names.pool_id,
+            vm_size=settings.vm_size,
+            image=settings.image,
+            os_disk_size_gb=settings.os_disk_size_gb,
+            task_slots_per_node=settings.task_slots_per_node,
+            max_nodes=settings.max_nodes,
+            spot=settings.spot,
+            autoscale_interval_minutes=settings.autoscale_interval_minutes,
+            prefetch_images=settings.prefetch_images,
+            registry_login_server=registry.login_server,
+            node_identity_id=nodes.resource_id,
+            role_assignments=nodes.role_assignments,
+        ),
+    )
+
+    # The contract with the runner (superbatch.contract): exactly these names, no secrets.
+    outputs: dict[str, pulumi.Input[str]] = {
+        "batch_account_endpoint": account.endpoint,
+        "batch_account_name": account.account_name,
+        "pool_id": pool.pool_id,
+        "storage_account_name": data.account_name,
+        "blob_endpoint": data.blob_endpoint,
+        "inputs_container": INPUTS_CONTAINER,
+        "inputs_container_url": data.inputs_container_url,
+        "outputs_container": OUTPUTS_CONTAINER,
+        "outputs_container_url": data.outputs_container_url,
+        "registry_login_server": registry.login_server,
+        "node_identity_resource_id": nodes.resource_id,
+        "node_identity_client_id": nodes.client_id,
+        "resource_group": group.name,
+        "location": settings.location,
+    }
+    if set(outputs) != set(OUTPUT_NAMES):
+        raise AssertionError(
+            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}"
+        )
+    for name in OUTPUT_NAMES:
+        pulumi.export(name, outputs[name])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Who may do what: the nodes' identity and the runner principal's access.
+
+Least privilege, at the narrowest scope that works:
+- nodes: AcrPull on the registry, Blob Data Reader on ``inputs``, Blob Data Contributor on
+  ``outputs``; nothing else (they cannot touch the Batch account or other blobs);
+- runner: Batch Job Submitter on the account, Blob Data Contributor on both containers,
+  AcrPush on the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import managedidentity
+
+from infra import roles
+
+
+@dataclass(frozen=True)
+class NodeIdentityArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    identity_name: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+    inputs_container_id: pulumi.Input[str]
+    outputs_container_id: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+class NodeIdentity(pulumi.ComponentResource):
+    """User-assigned identity the pool's nodes use for registry pulls, inputs and outputs."""
+
+    resource_id: pulumi.Output[str]
+    client_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    role_assignments: list[pulumi.Resource]
+
+    def __init__(
+        self, name: str, args: NodeIdentityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("superbatch:infra:NodeIdentity", name, None, opts)
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            resource_name_=args.identity_name,
+            location=args.location,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.resource_id = identity.id
+        self.client_id = identity.client_id
+        self.principal_id = identity.principal_id
+
+        def grant(suffix: str, role: str, scope: pulumi.Input[str]) -> pulumi.Resource:
+            # "ServicePrincipal": a fresh managed identity may not have replicated yet, and
+            # naming its type spares ARM the lookup that would fail with PrincipalNotFound.
+            return roles.grant(
+                f"{name}-{suffix}",
+                role=role,
+                principal_id=identity.principal_id,
+                principal_type="ServicePrincipal",
+                scope=scope,
+                subscription_id=args.subscription_id,
+                parent=self,
+            )
+
+        self.role_assignments = [
+            grant("acr-pull", roles.ACR_PULL, args.registry_id),
+            grant("inputs-reader", roles.STORAGE_BLOB_DATA_READER, args.inputs_container_id),
+            grant("outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id),
+        ]
+        self.register_outputs({"resource_id": self.resource_id, "client_id": self.client_id})
+
+
+@dataclass(frozen=True)
+class RunnerAccessArgs:
+    principal_id: pulumi.Input[str]
+    principal_type: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    batch_account_id: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+    inputs_container_id: pulumi.Input[str]
+    outputs_container_id: pulumi.Input[str]
+
+
+class RunnerAccess(pulumi.ComponentResource):
+    """Roles for whoever runs ``superbatch run`` (the deploying user, or a CI principal)."""
+
+    role_assignments: list[pulumi.Resource]
+
+    def __init__(
+        self, name: str, args: RunnerAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("superbatch:infra:RunnerAccess", name, None, opts)
+
+        def grant(suffix: str, role: str, scope: pulumi.Input[str]) -> pulumi.Resource:
+            return roles.grant(
+                f"{name}-{suffix}",
+                role=role,
+                principal_id=args.principal_id,
+                principal_type=args.principal_type,
+                scope=scope,
+                subscription_id=args.subscription_id,
+                parent=self,
+            )
+
+        self.role_assignments = [
+            grant("job-submitter", roles.BATCH_JOB_SUBMITTER, args.batch_account_id),
+            grant("inputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.inputs_container_id),
+            grant("outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id),
+            grant("acr-push", roles.ACR_PUSH, args.registry_id),
+        ]
+        self.register_outputs({})

@@ -1,0 +1,58 @@
+"""Built-in Azure roles and one helper to grant them.
+
+GUIDs are Azure's built-in role definition ids (the same in every subscription).
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import authorization
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+BATCH_JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
+
+ROLE_NAMES = {
+    ACR_PULL: "AcrPull",
+    ACR_PUSH: "AcrPush",
+    STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
+    STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
+    BATCH_JOB_SUBMITTER: "Azure Batch Job Submitter",
+}
+
+
+def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
+    """Subscription-scoped id of the built-in role ``role`` (a GUID above)."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        "/providers/Microsoft.Authorization/roleDefinitions/",
+        role,
+    )
+
+
+def grant(
+    name: str,
+    *,
+    role: str,
+    principal_id: pulumi.Input[str],
+    principal_type: pulumi.Input[str],
+    scope: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> authorization.RoleAssignment:
+    """Give ``principal_id`` the built-in ``role`` on exactly ``scope``.
+
+    The assignment's own name (a GUID) is left to the provider, which keeps it in state.
+    """
+    return authorization.RoleAssignment(
+        name,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        role_definition_id=role_definition_id(subscription_id, role),
+        scope=scope,
+        description=f"SuperBatch: {ROLE_NAMES[role]}",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -1,0 +1,311 @@
+"""The stack's settings: every config key, read once into a typed, frozen object.
+
+``SETTINGS`` is the single list of keys (type, default, description); ``Pulumi.yaml`` declares
+the same keys with the same defaults, and a test keeps the two in step. Bad values stop the
+program before any resource is declared, with one line naming every offending key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from superbatch.errors import ConfigError
+
+PROJECT = "superbatch"
+
+PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(
+    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+class InvalidSettingError(ConfigError, pulumi.RunError):
+    """Stack config that cannot work. ``pulumi up`` prints it as one line, no traceback."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key as ``Pulumi.yaml`` declares it."""
+
+    key: str
+    type: str  # "string" | "integer" | "boolean" | "array" (of strings)
+    default: str | int | bool | tuple[str, ...]
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "location",
+        "string",
+        "westeurope",
+        "Azure region for every resource, e.g. westeurope.",
+    ),
+    Setting(
+        "prefix",
+        "string",
+        "sb",
+        "Start of every resource name: 1-12 lowercase letters, digits or hyphens.",
+    ),
+    Setting(
+        "vmSize",
+        "string",
+        "Standard_D2s_v5",
+        "VM size of the pool's nodes.",
+    ),
+    Setting(
+        "maxNodes",
+        "integer",
+        2,
+        "Most nodes the pool grows to (it idles at zero).",
+    ),
+    Setting(
+        "spot",
+        "boolean",
+        False,
+        "Use Spot nodes instead of dedicated ones (Spot core quota can be 0).",
+    ),
+    Setting(
+        "taskSlotsPerNode",
+        "integer",
+        1,
+        "Tasks that run at once on one node (1-256).",
+    ),
+    Setting(
+        "osDiskSizeGb",
+        "integer",
+        128,
+        "OS disk size of each node in GB; container images live there.",
+    ),
+    Setting(
+        "imagePublisher",
+        "string",
+        "microsoft-dsvm",
+        "Marketplace publisher of the node OS image.",
+    ),
+    Setting(
+        "imageOffer",
+        "string",
+        "ubuntu-hpc",
+        "Marketplace offer of the node OS image.",
+    ),
+    Setting(
+        "imageSku",
+        "string",
+        "2204",
+        "Marketplace SKU of the node OS image.",
+    ),
+    Setting(
+        "imageVersion",
+        "string",
+        "latest",
+        "Version of the node OS image.",
+    ),
+    Setting(
+        "nodeAgentSku",
+        "string",
+        "batch.node.ubuntu 22.04",
+        "Batch node agent SKU matching the image.",
+    ),
+    Setting(
+        "prefetchImages",
+        "array",
+        (),
+        "Container images every node pulls when it starts: full references, or short "
+        "names (wordcount:1) in the stack's registry. Add an image only once it is "
+        "pushed.",
+    ),
+    Setting(
+        "autoscaleIntervalMinutes",
+        "integer",
+        5,
+        "How often the autoscale formula runs, in minutes (5-10080).",
+    ),
+    Setting(
+        "retentionDays",
+        "integer",
+        30,
+        "Days after which job inputs, outputs and logs are deleted from storage.",
+    ),
+    Setting(
+        "runnerPrincipalId",
+        "string",
+        "",
+        "Object id of who runs jobs; empty means the principal running pulumi up.",
+    ),
+    Setting(
+        "runnerPrincipalType",
+        "string",
+        "User",
+        "Type of the runner principal: User, Group or ServicePrincipal.",
+    ),
+    Setting(
+        "protect",
+        "boolean",
+        False,
+        "Protect stateful resources (storage, registry, Batch account) from deletion.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PoolImage:
+    """Marketplace image and matching node agent for the pool."""
+
+    publisher: str
+    offer: str
+    sku: str
+    version: str
+    node_agent_sku_id: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs from the stack's config."""
+
+    location: str
+    prefix: str
+    vm_size: str
+    max_nodes: int
+    spot: bool
+    task_slots_per_node: int
+    os_disk_size_gb: int
+    image: PoolImage
+    prefetch_images: tuple[str, ...]
+    autoscale_interval_minutes: int
+    retention_days: int
+    runner_principal_id: str | None  # None: the principal running `pulumi up`
+    runner_principal_type: str
+    protect: bool
+
+
+def load_settings(config: pulumi.Config | None = None) -> Settings:
+    """Read and check the stack's config (the project namespace) once."""
+    config = config or pulumi.Config()
+    raw = {setting.key: config.get(setting.key) for setting in SETTINGS}
+    return parse_settings(raw, namespace=config.name)
+
+
+def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -> Settings:
+    """Check raw config strings (None: not set) and build :class:`Settings`.
+
+    Raises :class:`InvalidSettingError` naming every bad key, as ``namespace:key``.
+    """
+    reader = _Reader(raw, namespace)
+    settings = Settings(
+        location=reader.text("location", r"[a-z][a-z0-9]*", "a region name such as westeurope"),
+        prefix=reader.text(
+            "prefix",
+            r"[a-z][a-z0-9-]{0,11}",
+            "1-12 lowercase letters, digits or hyphens, starting with a letter",
+        ),
+        vm_size=reader.text(
+            "vmSize", r"[A-Za-z][A-Za-z0-9_]*", "a VM size such as Standard_D2s_v5"
+        ),
+        max_nodes=reader.integer("maxNodes", 1, 1000),
+        spot=reader.boolean("spot"),
+        task_slots_per_node=reader.integer("taskSlotsPerNode", 1, 256),
+        os_disk_size_gb=reader.integer("osDiskSizeGb", 30, 4095),
+        image=PoolImage(
+            publisher=reader.text("imagePublisher", r"\S+", "not empty"),
+            offer=reader.text("imageOffer", r"\S+", "not empty"),
+            sku=reader.text("imageSku", r"\S+", "not empty"),
+            version=reader.text("imageVersion", r"\S+", "not empty"),
+            node_agent_sku_id=reader.text("nodeAgentSku", r"\S(?:.*\S)?", "not empty"),
+        ),
+        prefetch_images=reader.image_list("prefetchImages"),
+        autoscale_interval_minutes=reader.integer("autoscaleIntervalMinutes", 5, 10080),
+        retention_days=reader.integer("retentionDays", 1, 36500),
+        runner_principal_id=reader.principal_id("runnerPrincipalId"),
+        runner_principal_type=reader.choice("runnerPrincipalType", PRINCIPAL_TYPES),
+        protect=reader.boolean("protect"),
+    )
+    if reader.problems:
+        raise InvalidSettingError("invalid stack config: " + "; ".join(reader.problems))
+    return settings
+
+
+_DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTINGS}
+
+
+class _Reader:
+    """Parses one key at a time, collecting problems instead of stopping at the first."""
+
+    def __init__(self, raw: Mapping[str, str | None], namespace: str) -> None:
+        self._raw = raw
+        self._namespace = namespace
+        self.problems: list[str] = []
+
+    def _parse(self, key: str, parse: Callable[[str], Any], expected: str) -> Any:
+        value = self._raw.get(key)
+        if value is None:
+            return _DEFAULTS[key]
+        try:
+            return parse(value)
+        except ValueError:
+            self.problems.append(f"{self._namespace}:{key} must be {expected} (got {value!r})")
+            return _DEFAULTS[key]
+
+    def text(self, key: str, pattern: str, expected: str) -> str:
+        def parse(value: str) -> str:
+            if not re.fullmatch(pattern, value):
+                raise ValueError(value)
+            return value
+
+        return str(self._parse(key, parse, expected))
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        def parse(value: str) -> int:
+            number = int(value.strip())
+            if not low <= number <= high:
+                raise ValueError(value)
+            return number
+
+        return int(self._parse(key, parse, f"a whole number from {low} to {high}"))
+
+    def boolean(self, key: str) -> bool:
+        def parse(value: str) -> bool:
+            lowered = value.strip().lower()
+            if lowered not in ("true", "false"):
+                raise ValueError(value)
+            return lowered == "true"
+
+        return bool(self._parse(key, parse, "true or false"))
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        def parse(value: str) -> str:
+            if value not in choices:
+                raise ValueError(value)
+            return value
+
+        return str(self._parse(key, parse, "one of " + ", ".join(choices)))
+
+    def principal_id(self, key: str) -> str | None:
+        def parse(value: str) -> str:
+            return str(uuid.UUID(value.strip())) if value.strip() else ""
+
+        return str(self._parse(key, parse, "an object id (a GUID) or empty")) or None
+
+    def image_list(self, key: str) -> tuple[str, ...]:
+        def parse(value: str) -> tuple[str, ...]:
+            try:
+                items = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(value) from error
+            if not isinstance(items, list) or not all(
+                isinstance(item, str) and IMAGE_REFERENCE.fullmatch(item) for item in items
+            ):
+                raise ValueError(value)
+            return tuple(items)
+
+        expected = 'a list of image references such as ["wordcount:1"]'
+        return tuple(self._parse(key, parse, expected))

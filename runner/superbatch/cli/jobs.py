@@ -1,0 +1,157 @@
+"""Reconnecting to jobs: ``status``, ``wait``, ``logs``, ``results``, ``jobs``, ``clean``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from superbatch.cli.options import (
+    EngineName,
+    JobId,
+    Json,
+    Local,
+    NoContainer,
+    Outputs,
+    Parallel,
+    ResultsDir,
+    Stack,
+    backend_from,
+)
+from superbatch.cli.run import FAILED_TASKS_EXIT_CODE
+
+
+class Stream(StrEnum):
+    both = "both"
+    stdout = "stdout"
+    stderr = "stderr"
+
+
+def status_command(
+    job_id: JobId,
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    json: Json = False,
+) -> None:
+    """Show a job's task counts and its failed tasks."""
+    from superbatch.cli import render
+
+    status = backend_from(local=local, stack=stack, outputs=outputs).status(job_id)
+    if json:
+        render.print_json(render.status_json(status))
+    else:
+        render.print_status(status)
+
+
+def wait_command(
+    job_id: JobId,
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    parallel: Parallel = None,
+    engine: EngineName = None,
+    no_container: NoContainer = False,
+    json: Json = False,
+) -> None:
+    """Wait for a job to finish (locally: follow its run, or finish an interrupted one)."""
+    from superbatch.cli import render
+
+    backend = backend_from(
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+    )
+    with render.progress_bar(job_id) as progress:
+        status = backend.wait(job_id, progress=progress)
+    if json:
+        render.print_json(render.status_json(status))
+    else:
+        render.print_status(status)
+    if not status.ok:
+        raise typer.Exit(FAILED_TASKS_EXIT_CODE)
+
+
+def logs_command(
+    job_id: JobId,
+    task_id: Annotated[str, typer.Argument(help="Task id, or _aggregate.")],
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    stream: Annotated[Stream, typer.Option("--stream", help="Which log to show.")] = Stream.both,
+) -> None:
+    """Print a task's stdout and stderr."""
+    backend = backend_from(local=local, stack=stack, outputs=outputs)
+    if stream is Stream.both:
+        for name in ("stdout", "stderr"):
+            text = backend.logs(job_id, task_id, stream=name)
+            sys.stdout.write(f"==> {name} <==\n{text}")
+            if text and not text.endswith("\n"):
+                sys.stdout.write("\n")
+    else:
+        sys.stdout.write(backend.logs(job_id, task_id, stream=str(stream)))
+
+
+def results_command(
+    job_id: JobId,
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    results: ResultsDir = Path("results"),
+    json: Json = False,
+) -> None:
+    """Bring a job's outputs and logs to results/<job>/ and write manifest.json."""
+    from superbatch.cli import render
+
+    task_results = backend_from(local=local, stack=stack, outputs=outputs).results(job_id, results)
+    from superbatch.results import MANIFEST_NAME
+
+    manifest = results / job_id / MANIFEST_NAME
+    if json:
+        render.print_json(
+            {
+                "job_id": job_id,
+                "results_dir": str(results / job_id),
+                "manifest": str(manifest),
+                "tasks": [asdict(r) for r in task_results],
+            }
+        )
+    else:
+        files = sum(len(r.files) for r in task_results)
+        render.stdout.print(f"{len(task_results)} tasks, {files} files in {results / job_id}/")
+
+
+def jobs_command(
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    json: Json = False,
+) -> None:
+    """List jobs."""
+    from superbatch.cli import render
+
+    jobs = backend_from(local=local, stack=stack, outputs=outputs).list()
+    if json:
+        render.print_json([asdict(j) for j in jobs])
+    else:
+        render.print_jobs(jobs)
+
+
+def clean_command(
+    job_id: JobId,
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+) -> None:
+    """Delete a job and everything the backend stored for it (never results/)."""
+    from superbatch.cli import render
+
+    backend_from(local=local, stack=stack, outputs=outputs).clean(job_id)
+    render.stdout.print(f"removed job {job_id} (results/ left untouched)")

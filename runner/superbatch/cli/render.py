@@ -1,0 +1,144 @@
+"""Rendering for people (rich: progress on stderr, summaries on stdout) and for scripts (JSON)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from superbatch.model import JobStatus, JobSummary, ProgressCallback, TaskCounts, TaskStatus
+from superbatch.run import RunOutcome
+
+stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)
+
+
+class _WarningHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        stderr.print(f"[yellow]warning:[/] {escape(record.getMessage())}")
+
+
+def setup_logging() -> None:
+    logger = logging.getLogger("superbatch")
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(_WarningHandler())
+    logger.propagate = False
+
+
+def error_line(message: str) -> None:
+    stderr.print(f"[bold red]error:[/] {escape(message)}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _describe(counts: TaskCounts) -> str:
+    return (
+        f"queued {counts.queued}  [cyan]running {counts.running}[/]  "
+        f"[green]succeeded {counts.succeeded}[/]  [red]failed {counts.failed}[/]"
+    )
+
+
+@contextlib.contextmanager
+def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
+    """A live bar on stderr with queued / running / succeeded / failed counts."""
+    columns = (
+        TextColumn(f"[bold]{escape(job_id)}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=False) as progress:
+        bar = progress.add_task("", total=None)
+
+        def update(counts: TaskCounts) -> None:
+            progress.update(
+                bar,
+                total=counts.total,
+                completed=counts.succeeded + counts.failed,
+                description=_describe(counts),
+            )
+
+        yield update
+
+
+def status_json(status: JobStatus) -> dict[str, Any]:
+    return {
+        "job_id": status.job_id,
+        "state": status.state,
+        "ok": status.ok,
+        "counts": asdict(status.counts),
+        "failed": [_task_json(t) for t in status.failed],
+        "aggregate": _task_json(status.aggregate) if status.aggregate else None,
+    }
+
+
+def _task_json(task: TaskStatus) -> dict[str, Any]:
+    return {
+        "task": task.task_id,
+        "state": str(task.state),
+        "exit_code": task.exit_code,
+        "attempts": task.attempts,
+        "failure": task.failure,
+        "stderr_tail": task.stderr_tail,
+    }
+
+
+def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
+    data = status_json(outcome.status)
+    data["results_dir"] = str(outcome.results_dir)
+    data["manifest"] = str(outcome.manifest)
+    return data
+
+
+def print_status(status: JobStatus) -> None:
+    counts = status.counts
+    colour = "green" if status.ok else ("red" if status.done else "cyan")
+    stdout.print(
+        f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: {counts.total} tasks, "
+        + _describe(counts)
+    )
+    for task in status.failed:
+        _print_failure(task)
+    agg = status.aggregate
+    if agg is not None:
+        if agg.state == "failed":
+            _print_failure(agg)
+        elif status.done and counts.failed:
+            stdout.print("aggregate step not run: some tasks failed")
+        else:
+            stdout.print(f"aggregate step: {agg.state}")
+
+
+def _print_failure(task: TaskStatus) -> None:
+    reason = task.failure or "failed"
+    stdout.print(f"[red]task {escape(task.task_id)} failed[/]: {escape(reason)}")
+    if task.stderr_tail:
+        for line in task.stderr_tail.splitlines():
+            stdout.print(f"  [dim]|[/] {escape(line)}")
+
+
+def print_outcome(outcome: RunOutcome) -> None:
+    print_status(outcome.status)
+    stdout.print(f"results: {escape(str(outcome.results_dir))}/ (manifest.json lists every file)")
+
+
+def print_jobs(jobs: list[JobSummary]) -> None:
+    if not jobs:
+        stdout.print("no jobs")
+        return
+    for job in jobs:
+        stdout.print(
+            f"{escape(job.job_id)}  {job.state:<11}  {job.created or '':<20}  "
+            f"{job.counts.total} tasks: {_describe(job.counts)}"
+        )

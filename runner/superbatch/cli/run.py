@@ -1,0 +1,58 @@
+"""``superbatch run SPEC``: validate, run everywhere the same way, show progress, get results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from superbatch.cli.options import (
+    EngineName,
+    Json,
+    Local,
+    NoContainer,
+    Outputs,
+    Parallel,
+    ResultsDir,
+    Stack,
+    backend_from,
+)
+
+FAILED_TASKS_EXIT_CODE = 1
+
+
+def run_command(
+    spec: Annotated[Path, typer.Argument(help="The job spec (TOML).")],
+    local: Local = False,
+    stack: Stack = None,
+    outputs: Outputs = None,
+    parallel: Parallel = None,
+    engine: EngineName = None,
+    no_container: NoContainer = False,
+    new: Annotated[bool, typer.Option("--new", help="Start a fresh job, do not resume.")] = False,
+    results: ResultsDir = Path("results"),
+    json: Json = False,
+) -> None:
+    """Run a job spec to completion and bring every task's outputs and logs back."""
+    from superbatch.cli import render
+    from superbatch.run import run_job
+    from superbatch.spec import load_spec
+
+    job = load_spec(spec, new=new)  # every spec error comes before anything is created
+    backend = backend_from(
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+    )
+    with render.progress_bar(job.job_id) as progress:
+        outcome = run_job(backend, job, results_root=results, progress=progress)
+    if json:
+        render.print_json(render.outcome_json(outcome))
+    else:
+        render.print_outcome(outcome)
+    if not outcome.ok:
+        raise typer.Exit(FAILED_TASKS_EXIT_CODE)

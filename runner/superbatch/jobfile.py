@@ -1,0 +1,65 @@
+"""A :class:`ResolvedJob` to and from JSON, so a backend can store the job it runs.
+
+The local backend keeps it in its state dir (to reconnect from another terminal); input
+paths are stored absolute.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+
+
+def _files_json(files: tuple[InputFile, ...]) -> list[list[str]]:
+    return [[str(f.source), f.dest] for f in files]
+
+
+def _files(items: list[list[str]]) -> tuple[InputFile, ...]:
+    return tuple(InputFile(Path(source), dest) for source, dest in items)
+
+
+def job_to_json(job: ResolvedJob) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "name": job.name,
+        "image": job.image,
+        "outputs": list(job.outputs),
+        "shared": _files_json(job.shared),
+        "env": job.env,
+        "retries": job.retries,
+        "timeout_seconds": job.timeout.total_seconds() if job.timeout else None,
+        "aggregate": (
+            {"command": job.aggregate.command, "outputs": list(job.aggregate.outputs)}
+            if job.aggregate
+            else None
+        ),
+        "tasks": [
+            {"id": t.id, "command": t.command, "env": t.env, "inputs": _files_json(t.inputs)}
+            for t in job.tasks
+        ],
+    }
+
+
+def job_from_json(data: dict[str, Any]) -> ResolvedJob:
+    aggregate = data.get("aggregate")
+    timeout = data.get("timeout_seconds")
+    return ResolvedJob(
+        job_id=data["job_id"],
+        name=data["name"],
+        image=data.get("image"),
+        tasks=tuple(
+            TaskSpec(t["id"], t["command"], dict(t["env"]), _files(t["inputs"]))
+            for t in data["tasks"]
+        ),
+        outputs=tuple(data["outputs"]),
+        shared=_files(data["shared"]),
+        env=dict(data["env"]),
+        retries=int(data["retries"]),
+        timeout=timedelta(seconds=timeout) if timeout is not None else None,
+        aggregate=(
+            AggregateSpec(aggregate["command"], tuple(aggregate["outputs"])) if aggregate else None
+        ),
+    )

@@ -1,0 +1,259 @@
+"""LocalBackend: runs a resolved job on this machine the way a Batch node would.
+
+``submit`` records the job in the state dir (``.superbatch/`` or ``$SUPERBATCH_HOME``);
+``wait`` runs whatever is not finished yet, in parallel, or follows the process that is
+already running it; ``results`` mirrors the collected files into ``results/<job>/`` and
+writes the manifest. A re-run of the same job id only runs tasks that did not succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from superbatch.engine import find_engine
+from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
+from superbatch.local.execute import ContainerRun, container_name, remove_container
+from superbatch.local.node import NodeLayout
+from superbatch.local.scheduler import Scheduler
+from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
+from superbatch.model import (
+    AGGREGATE_TASK_ID,
+    JobStatus,
+    JobSummary,
+    ProgressCallback,
+    ResolvedJob,
+    TaskCounts,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+)
+from superbatch.results import Manifest, mirror_dir, scan_files, write_manifest
+from superbatch.validate import LOGS_DIR
+
+log = logging.getLogger("superbatch.local")
+STDERR_TAIL_LINES = 10
+FOLLOW_INTERVAL = 0.5
+
+
+class LocalBackend:
+    """Run jobs on this machine: in the job's image when an engine has it, else on the host."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        home: Path | None = None,
+        parallel: int | None = None,
+        engine: str | None = None,
+        container: bool = True,
+    ) -> None:
+        if parallel is not None and parallel < 1:
+            raise ConfigError(f"--parallel must be at least 1, not {parallel}")
+        self.home = (home or default_home()).absolute()
+        self.parallel = parallel or os.cpu_count() or 1
+        self.engine_name = engine  # None: auto (docker, then podman)
+        self.use_container = container
+        self.node = NodeLayout(self.home / "node")
+        self._plans: dict[str, ContainerRun | None] = {}
+
+    # -- Backend protocol ---------------------------------------------------------------
+
+    def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        self.container_plan(job)  # may refuse (explicit engine without the image): first
+        store = self._store(job.job_id)
+        if not store.exists():
+            store.create(job)
+            return
+        if store.runner_alive():
+            raise ConfigError(
+                f"job {job.job_id} is already running in another process; follow it with "
+                f"`superbatch wait {job.job_id} --local`"
+            )
+        failed = [t for t, r in store.records().items() if r.state == TaskState.FAILED]
+        store.append(*({"task": t, "event": "reset"} for t in failed))
+
+    def status(self, job_id: str) -> JobStatus:
+        store = self._existing_store(job_id)
+        return self._status(store.load(), store.records(), alive=store.runner_alive())
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> JobStatus:
+        store = self._existing_store(job_id)
+        job = store.load()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with store.runner_lock() as ours:
+                if ours:
+                    self._scheduler(job, store).run(progress)
+                    return self._status(job, store.records(), alive=False)
+            status = self._status(job, store.records(), alive=True)
+            if progress is not None:
+                progress(status.counts)
+            if status.done or (deadline is not None and time.monotonic() >= deadline):
+                return status
+            time.sleep(FOLLOW_INTERVAL)
+
+    def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
+        if stream not in ("stdout", "stderr"):
+            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
+        job = self._existing_store(job_id).load()
+        if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
+            raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
+        for path in (
+            self.node.task_dir(job_id, task_id) / f"{stream}.txt",
+            self.storage_dir(job_id) / task_id / LOGS_DIR / f"{stream}.txt",
+        ):
+            if path.is_file():
+                return path.read_text(encoding="utf-8", errors="replace")
+        return ""
+
+    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+        store = self._existing_store(job_id)
+        job = store.load()
+        records = store.records()
+        ids = [t.id for t in job.tasks] + ([AGGREGATE_TASK_ID] if job.aggregate else [])
+        results = []
+        for task_id in ids:
+            record = records.get(task_id, TaskRecord())
+            source = self.storage_dir(job_id) / task_id
+            target = dest / job_id / task_id
+            finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
+            if finished and source.is_dir():
+                mirror_dir(source, target)
+            files = scan_files(target) if finished else ()
+            state = record.state if finished else TaskState.QUEUED
+            results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
+        tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
+        aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
+        write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
+        return results
+
+    def list(self) -> list[JobSummary]:
+        summaries = []
+        for job_id in list_job_ids(self.home):
+            store = self._store(job_id)
+            status = self.status(job_id)
+            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(store.created()))
+            summaries.append(JobSummary(job_id, status.state, status.counts, created))
+        return summaries
+
+    def clean(self, job_id: str) -> None:
+        store = self._existing_store(job_id)
+        if store.runner_alive():
+            raise ConfigError(f"job {job_id} is running in another process; stop it first")
+        job = store.load()
+        plan = self._plans.get(job_id)
+        if plan is not None:
+            for task in job.tasks:
+                remove_container(plan, container_name(job_id, task.id))
+        for path in (self.node.job_dir(job_id), self.storage_dir(job_id), store.dir):
+            shutil.rmtree(path, ignore_errors=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def storage_dir(self, job_id: str) -> Path:
+        """Where finished tasks' outputs and logs are kept (the local 'outputs container')."""
+        return self.home / "storage" / job_id
+
+    def container_plan(self, job: ResolvedJob) -> ContainerRun | None:
+        """How tasks of ``job`` run: in its image (engine + image present) or on the host."""
+        if job.job_id in self._plans:
+            return self._plans[job.job_id]
+        plan: ContainerRun | None = None
+        if self.use_container and job.image is not None:
+            engine = find_engine(self.engine_name)  # explicit and not working: ConfigError
+            if engine is None:
+                log.warning(
+                    "no working container engine (docker or podman): running %s's tasks on "
+                    "this machine, not in %s",
+                    job.name,
+                    job.image,
+                )
+            elif engine.image_exists(job.image):
+                plan = ContainerRun(engine, job.image, self.node.root)
+            elif self.engine_name is not None:
+                raise ConfigError(
+                    f"image {job.image} is not in {engine.name}'s local images: build it "
+                    "(or pull it) first, or use --no-container"
+                )
+            else:
+                log.warning(
+                    "image %s is not in %s's local images: running tasks on this machine "
+                    "instead (build the image to use it; --no-container to silence this)",
+                    job.image,
+                    engine.name,
+                )
+        self._plans[job.job_id] = plan
+        return plan
+
+    def _store(self, job_id: str) -> JobStore:
+        return JobStore(self.home, job_id)
+
+    def _existing_store(self, job_id: str) -> JobStore:
+        store = self._store(job_id)
+        if not store.exists():
+            raise JobNotFoundError(
+                f"no local job {job_id!r} (jobs live in {self.home}; `superbatch jobs --local` "
+                "lists them)"
+            )
+        return store
+
+    def _scheduler(self, job: ResolvedJob, store: JobStore) -> Scheduler:
+        return Scheduler(
+            job,
+            store,
+            node=self.node,
+            storage=self.storage_dir(job.job_id),
+            parallel=self.parallel,
+            container=self.container_plan(job),
+        )
+
+    def _status(
+        self, job: ResolvedJob, records: dict[str, TaskRecord], *, alive: bool
+    ) -> JobStatus:
+        tally = dict.fromkeys(TaskState, 0)
+        failed = []
+        for task in job.tasks:
+            record = records.get(task.id, TaskRecord())
+            state = record.state
+            if state == TaskState.RUNNING and not alive:
+                state = TaskState.QUEUED  # interrupted: a re-run (or `wait`) runs it again
+            tally[state] += 1
+            if state == TaskState.FAILED:
+                failed.append(self._task_status(job.job_id, task.id, record))
+        aggregate = None
+        if job.aggregate is not None:
+            record = records.get(AGGREGATE_TASK_ID, TaskRecord())
+            if record.state == TaskState.RUNNING and not alive:
+                record = TaskRecord()
+            aggregate = self._task_status(job.job_id, AGGREGATE_TASK_ID, record)
+        counts = TaskCounts(
+            tally[TaskState.QUEUED],
+            tally[TaskState.RUNNING],
+            tally[TaskState.SUCCEEDED],
+            tally[TaskState.FAILED],
+        )
+        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate)
+        label = "completed" if status.done else ("active" if alive else "interrupted")
+        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate)
+
+    def _task_status(self, job_id: str, task_id: str, record: TaskRecord) -> TaskStatus:
+        tail = ""
+        if record.state == TaskState.FAILED:
+            stderr = self.storage_dir(job_id) / task_id / LOGS_DIR / "stderr.txt"
+            if stderr.is_file():
+                lines = stderr.read_text(encoding="utf-8", errors="replace").splitlines()
+                tail = "\n".join(lines[-STDERR_TAIL_LINES:])
+        return TaskStatus(
+            task_id, record.state, record.exit_code, record.attempts, record.failure, tail
+        )

@@ -1,0 +1,137 @@
+"""Running one task attempt: ``/bin/sh -c <command>`` on the host or in a container.
+
+Every attempt runs in its own process group (session), so a timeout or Ctrl-C kills the
+shell and everything it started. In a container the node root is mounted at the same path
+and the working dir is the task's ``wd/``, as Batch does it; on timeout the container is
+killed and removed too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from superbatch.engine import Engine
+
+
+@dataclass(frozen=True)
+class Attempt:
+    exit_code: int | None  # None when it was killed (timeout, interrupt)
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    engine: Engine
+    image: str
+    node_root: Path
+
+
+class ProcessTable:
+    """The attempts running right now, so an interrupt can kill them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[subprocess.Popen[bytes], ContainerRun | None, str]] = {}
+        self.stopping = False
+
+    def add(self, proc: subprocess.Popen[bytes], container: ContainerRun | None, name: str) -> None:
+        with self._lock:
+            self._running[proc.pid] = (proc, container, name)
+
+    def remove(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.pop(proc.pid, None)
+
+    def kill_all(self) -> None:
+        self.stopping = True
+        with self._lock:
+            running = list(self._running.values())
+        for proc, container, name in running:
+            kill_attempt(proc, container, name)
+
+
+def container_name(job_id: str, task_id: str) -> str:
+    return f"sb-{job_id}-{task_id}"
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def remove_container(container: ContainerRun, name: str) -> None:
+    subprocess.run(
+        container.engine.command("rm", "-f", "-t", "0", name),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def kill_attempt(proc: subprocess.Popen[bytes], container: ContainerRun | None, name: str) -> None:
+    kill_group(proc.pid)
+    if container is not None:
+        remove_container(container, name)
+
+
+def run_attempt(
+    command: str,
+    *,
+    task_dir: Path,
+    env: dict[str, str],
+    timeout: float | None,
+    container: ContainerRun | None,
+    name: str,
+    table: ProcessTable,
+    on_start: Callable[[int], None] | None = None,
+) -> Attempt:
+    """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``."""
+    working_dir = task_dir / "wd"
+    if container is None:
+        argv = ["/bin/sh", "-c", command]
+        proc_env = {**os.environ, **env}
+        cwd: Path | None = working_dir
+    else:
+        root = str(container.node_root)
+        argv = container.engine.command(
+            "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", str(working_dir)
+        )
+        for key, value in env.items():
+            argv += ["-e", f"{key}={value}"]
+        argv += [container.image, "/bin/sh", "-c", command]
+        proc_env = dict(os.environ)
+        cwd = None
+    with (task_dir / "stdout.txt").open("wb") as out, (task_dir / "stderr.txt").open("wb") as err:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=proc_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    table.add(proc, container, name)
+    try:
+        if on_start is not None:
+            on_start(proc.pid)
+        if table.stopping:
+            kill_attempt(proc, container, name)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_attempt(proc, container, name)
+            proc.wait()
+            return Attempt(None, timed_out=True)
+        if table.stopping:
+            return Attempt(None)
+        return Attempt(code)
+    finally:
+        table.remove(proc)

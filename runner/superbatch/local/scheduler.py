@@ -1,0 +1,257 @@
+"""Runs a job's unfinished tasks in parallel, then its aggregate step.
+
+Per task: fresh task dir, inputs and shared files staged into ``wd/``, ``/bin/sh -c`` with
+the Batch environment, retries, timeout; then its outputs (by pattern) and logs are copied
+into storage and only then is the task recorded as finished. An interrupt kills every
+running process group; what was not recorded as finished runs again next time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from superbatch.errors import SuperBatchError
+from superbatch.local.execute import (
+    Attempt,
+    ContainerRun,
+    ProcessTable,
+    container_name,
+    kill_group,
+    remove_container,
+    run_attempt,
+)
+from superbatch.local.node import NodeLayout, prepare_task_dir, stage_tree
+from superbatch.local.state import JobStore, TaskRecord
+from superbatch.model import (
+    AGGREGATE_TASK_ID,
+    InputFile,
+    ProgressCallback,
+    ResolvedJob,
+    TaskCounts,
+    TaskSpec,
+    TaskState,
+)
+from superbatch.patterns import match_outputs
+from superbatch.validate import LOGS_DIR, format_duration
+
+REPORT_INTERVAL = 0.1
+
+
+class Interrupted(Exception):
+    """The run is stopping (Ctrl-C): the attempt was killed and is not recorded."""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        job: ResolvedJob,
+        store: JobStore,
+        *,
+        node: NodeLayout,
+        storage: Path,
+        parallel: int,
+        container: ContainerRun | None,
+    ) -> None:
+        self.job = job
+        self.store = store
+        self.node = node
+        self.storage = storage
+        self.parallel = parallel
+        self.container = container
+        self.table = ProcessTable()
+        self._lock = threading.Lock()
+        self._tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
+
+    def run(self, progress: ProgressCallback | None) -> None:
+        records = self.store.records()
+        self._clear_leftovers(records)
+        self.node.shared_dir.mkdir(parents=True, exist_ok=True)
+        pending = []
+        for task in self.job.tasks:
+            state = records.get(task.id, TaskRecord()).state
+            if state in (TaskState.SUCCEEDED, TaskState.FAILED):
+                self._tally[state] += 1
+            else:
+                self._tally[TaskState.QUEUED] += 1
+                pending.append(task)
+        try:
+            self._run_tasks(pending, progress)
+            if self.job.aggregate is not None and self._tally[TaskState.FAILED] == 0:
+                record = self.store.records().get(AGGREGATE_TASK_ID, TaskRecord())
+                if record.state not in (TaskState.SUCCEEDED, TaskState.FAILED):
+                    self._run_aggregate()
+        except BaseException:
+            self.table.kill_all()
+            raise
+
+    def _counts(self) -> TaskCounts:
+        with self._lock:
+            t = self._tally
+            return TaskCounts(
+                t[TaskState.QUEUED], t[TaskState.RUNNING], t[TaskState.SUCCEEDED],
+                t[TaskState.FAILED],
+            )  # fmt: skip
+
+    def _move(self, old: TaskState, new: TaskState) -> None:
+        with self._lock:
+            self._tally[old] -= 1
+            self._tally[new] += 1
+
+    def _run_tasks(self, pending: list[TaskSpec], progress: ProgressCallback | None) -> None:
+        if progress is not None:
+            progress(self._counts())
+        if not pending:
+            return
+        last = None
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix="superbatch-task") as pool:
+            futures: set[Future[None]] = set()
+            try:
+                for task in pending:
+                    files = (*self.job.shared, *task.inputs)
+                    env = {**self.job.env, **task.env}
+                    futures.add(pool.submit(self._run_one, task.id, task.command, env, files, None))
+                while futures:
+                    done, futures = wait(
+                        futures, timeout=REPORT_INTERVAL, return_when=FIRST_EXCEPTION
+                    )
+                    for future in done:
+                        future.result()
+                    counts = self._counts()
+                    if progress is not None and counts != last:
+                        progress(counts)
+                        last = counts
+            except BaseException:
+                self.table.kill_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    def _run_aggregate(self) -> None:
+        assert self.job.aggregate is not None
+        tasks_storage = self.storage
+
+        def stage(working_dir: Path) -> None:
+            for task in self.job.tasks:
+                stage_tree(
+                    tasks_storage / task.id, working_dir / "results" / task.id, skip_top=LOGS_DIR
+                )
+
+        self._run_one(
+            AGGREGATE_TASK_ID,
+            self.job.aggregate.command,
+            dict(self.job.env),
+            self.job.shared,
+            stage,
+            outputs=self.job.aggregate.outputs,
+            counted=False,
+        )
+
+    def _run_one(
+        self,
+        task_id: str,
+        command: str,
+        env: dict[str, str],
+        files: tuple[InputFile, ...],
+        stage: Callable[[Path], None] | None,
+        *,
+        outputs: tuple[str, ...] | None = None,
+        counted: bool = True,
+    ) -> None:
+        if self.table.stopping:
+            raise Interrupted()
+        task_dir = self.node.task_dir(self.job.job_id, task_id)
+        full_env = {**self.node.batch_env(self.job.job_id, task_id), **env}
+        timeout = self.job.timeout.total_seconds() if self.job.timeout else None
+        name = container_name(self.job.job_id, task_id)
+        attempts = 0
+        result = Attempt(None)
+        if counted:
+            self._move(TaskState.QUEUED, TaskState.RUNNING)
+        try:
+            for attempt in range(1, self.job.retries + 2):
+                attempts = attempt
+                working_dir = prepare_task_dir(task_dir, files)
+                if stage is not None:
+                    stage(working_dir)
+                result = run_attempt(
+                    command,
+                    task_dir=task_dir,
+                    env=full_env,
+                    timeout=timeout,
+                    container=self.container,
+                    name=name,
+                    table=self.table,
+                    on_start=functools.partial(self._started, task_id, attempt),
+                )
+                if self.table.stopping:
+                    raise Interrupted()
+                if result.exit_code == 0:
+                    break
+            self._collect(task_id, task_dir, self.job.outputs if outputs is None else outputs)
+        except OSError as exc:
+            raise SuperBatchError(f"task {task_id}: {exc}") from exc
+        state = TaskState.SUCCEEDED if result.exit_code == 0 else TaskState.FAILED
+        failure = None
+        if result.timed_out:
+            assert self.job.timeout is not None
+            failure = f"timed out after {format_duration(self.job.timeout)}"
+        elif result.exit_code != 0:
+            failure = f"exit code {result.exit_code}"
+        if failure is not None and attempts > 1:
+            failure += f" (after {attempts} attempts)"
+        self.store.append(
+            {
+                "task": task_id,
+                "event": "finished",
+                "state": str(state),
+                "exit_code": result.exit_code,
+                "attempts": attempts,
+                "failure": failure,
+            }
+        )
+        if counted:
+            self._move(TaskState.RUNNING, state)
+
+    def _started(self, task_id: str, attempt: int, pid: int) -> None:
+        self.store.append({"task": task_id, "event": "started", "attempt": attempt, "pid": pid})
+
+    def _collect(self, task_id: str, task_dir: Path, patterns: tuple[str, ...]) -> None:
+        """Copy outputs and logs into storage, replacing an earlier copy in one rename."""
+        final = self.storage / task_id
+        partial = self.storage / f".{task_id}.partial"
+        if partial.exists():
+            shutil.rmtree(partial)
+        (partial / LOGS_DIR).mkdir(parents=True)
+        working_dir = task_dir / "wd"
+        for relative in match_outputs(working_dir, patterns):
+            target = partial / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(working_dir / relative, target)
+        for stream in ("stdout.txt", "stderr.txt"):
+            source = task_dir / stream
+            if source.is_file():
+                shutil.copyfile(source, partial / LOGS_DIR / stream)
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(partial, final)
+
+    def _clear_leftovers(self, records: dict[str, TaskRecord]) -> None:
+        """Kill what a killed run left behind (its process groups, its containers)."""
+        for task_id, record in records.items():
+            if record.state != TaskState.RUNNING:
+                continue
+            if record.pid is not None:
+                marker = str(self.node.task_dir(self.job.job_id, task_id)).encode()
+                with contextlib.suppress(OSError):
+                    environ = Path(f"/proc/{record.pid}/environ").read_bytes()
+                    cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
+                    if marker in environ or marker in cmdline:
+                        kill_group(record.pid)
+            if self.container is not None:
+                remove_container(self.container, container_name(self.job.job_id, task_id))

@@ -1,0 +1,144 @@
+"""The local backend's state dir: what lets another terminal reconnect, and a re-run resume.
+
+::
+
+    <home>/jobs/<job>/job.json      the resolved job (written once, atomically)
+    <home>/jobs/<job>/events.jsonl  append-only task events: started / finished / reset
+    <home>/jobs/<job>/lock          flock held by the one process running the job's tasks
+    <home>/node/...                 the Batch-like node (see superbatch.local.node)
+    <home>/storage/<job>/<task>/    collected outputs and _logs (like the outputs container)
+
+Events are appended one JSON line at a time, so a killed process leaves at worst a torn
+last line, which the reader ignores. A task is only recorded as finished after its files
+are in storage, so "finished" always means "results available".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from superbatch.errors import ConfigError, JobNotFoundError
+from superbatch.jobfile import job_from_json, job_to_json
+from superbatch.model import ResolvedJob, TaskState
+from superbatch.results import atomic_write_bytes
+
+HOME_ENV = "SUPERBATCH_HOME"
+DEFAULT_HOME = ".superbatch"
+
+
+def default_home() -> Path:
+    """``$SUPERBATCH_HOME``, else ``.superbatch/`` in the current directory (absolute)."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).absolute()
+
+
+@dataclass
+class TaskRecord:
+    """What the events say about one task."""
+
+    state: TaskState = TaskState.QUEUED
+    exit_code: int | None = None
+    attempts: int = 0
+    failure: str | None = None
+    pid: int | None = None  # process group of the attempt that was started last
+
+
+class JobStore:
+    """One job's state files."""
+
+    def __init__(self, home: Path, job_id: str) -> None:
+        self.job_id = job_id
+        self.dir = home / "jobs" / job_id
+        self.job_file = self.dir / "job.json"
+        self.events_file = self.dir / "events.jsonl"
+        self.lock_file = self.dir / "lock"
+
+    def exists(self) -> bool:
+        return self.job_file.is_file()
+
+    def create(self, job: ResolvedJob) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(job_to_json(job), indent=1).encode()
+        atomic_write_bytes(self.job_file, data)
+
+    def load(self) -> ResolvedJob:
+        if not self.exists():
+            raise JobNotFoundError(f"no local job {self.job_id!r} in {self.dir.parent}")
+        try:
+            data: dict[str, Any] = json.loads(self.job_file.read_text(encoding="utf-8"))
+            return job_from_json(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{self.job_file} is damaged ({exc}); `clean` the job") from None
+
+    def created(self) -> float:
+        return self.job_file.stat().st_mtime
+
+    def append(self, *events: dict[str, Any]) -> None:
+        lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        with self.events_file.open("a", encoding="utf-8") as handle:
+            handle.write(lines)
+
+    def records(self) -> dict[str, TaskRecord]:
+        """Task id -> its latest record (tasks without events are missing: queued)."""
+        records: dict[str, TaskRecord] = {}
+        try:
+            text = self.events_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return records
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+                task, kind = event["task"], event["event"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line from a killed process
+            if kind == "reset":
+                records.pop(task, None)
+                continue
+            record = records.setdefault(task, TaskRecord())
+            if kind == "started":
+                record.state = TaskState.RUNNING
+                record.attempts = event.get("attempt", record.attempts)
+                record.pid = event.get("pid")
+            elif kind == "finished":
+                record.state = TaskState(event["state"])
+                record.exit_code = event.get("exit_code")
+                record.attempts = event.get("attempts", record.attempts)
+                record.failure = event.get("failure")
+                record.pid = None
+        return records
+
+    @contextlib.contextmanager
+    def runner_lock(self) -> Iterator[bool]:
+        """Hold the job's run lock if free; yields False when another process holds it."""
+        handle: IO[str] = self.lock_file.open("a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+    def runner_alive(self) -> bool:
+        if not self.lock_file.exists():
+            return False
+        with self.runner_lock() as acquired:
+            return not acquired
+
+
+def list_job_ids(home: Path) -> list[str]:
+    jobs = home / "jobs"
+    if not jobs.is_dir():
+        return []
+    return sorted(p.name for p in jobs.iterdir() if (p / "job.json").is_file())

@@ -1,0 +1,207 @@
+"""The local results layout and its manifest, identical for every backend.
+
+::
+
+    results/<job>/manifest.json
+    results/<job>/<task>/<output path>           outputs, as matched in the working dir
+    results/<job>/<task>/_logs/stdout.txt        the task's stdout and stderr
+    results/<job>/<task>/_logs/stderr.txt
+    results/<job>/_aggregate/...                 the aggregate step, same shape
+
+``manifest.json`` lists, per task, its state, exit code, attempts and every file under its
+results dir (outputs and logs) with size and sha256, sorted by path. It holds no timings, so
+the same job gives the same manifest locally and on Azure. It is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from superbatch.errors import SuperBatchError
+from superbatch.model import AGGREGATE_TASK_ID, ResultFile, TaskResult, TaskState
+from superbatch.validate import LOGS_DIR
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    job_id: str
+    backend: str
+    tasks: tuple[TaskResult, ...]
+    aggregate: TaskResult | None
+
+
+def job_results_dir(results_root: Path, job_id: str) -> Path:
+    return results_root / job_id
+
+
+def task_results_dir(results_root: Path, job_id: str, task_id: str) -> Path:
+    """``results/<job>/<task>/``; the aggregate step uses task id ``_aggregate``."""
+    return results_root / job_id / task_id
+
+
+def logs_dir(task_dir: Path) -> Path:
+    return task_dir / LOGS_DIR
+
+
+def file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def scan_files(task_dir: Path) -> tuple[ResultFile, ...]:
+    """Every regular file under ``task_dir`` (outputs and ``_logs``), sorted by path."""
+    files = []
+    if task_dir.is_dir():
+        for path in task_dir.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                relative = path.relative_to(task_dir).as_posix()
+                files.append(ResultFile(relative, path.stat().st_size, file_sha256(path)))
+    return tuple(sorted(files, key=lambda f: f.path))
+
+
+def same_file(path: Path, expected: ResultFile) -> bool:
+    """True when ``path`` already holds exactly ``expected`` (size, then sha256)."""
+    try:
+        return path.stat().st_size == expected.size and file_sha256(path) == expected.sha256
+    except OSError:
+        return False
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same dir and ``os.replace``: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def mirror_dir(source: Path, dest: Path) -> None:
+    """Make ``dest`` hold exactly the files of ``source``: copy new or changed, drop extras.
+
+    Used to bring a task's collected files into ``results/<job>/<task>/``; a file already in
+    place with the same size and hash is not copied again.
+    """
+    wanted = {p.relative_to(source).as_posix(): p for p in source.rglob("*") if p.is_file()}
+    if dest.is_dir():
+        for path in sorted(dest.rglob("*"), reverse=True):
+            relative = path.relative_to(dest).as_posix()
+            if path.is_file() and relative not in wanted:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    for relative, path in wanted.items():
+        target = dest / relative
+        same_size = target.is_file() and target.stat().st_size == path.stat().st_size
+        if same_size and file_sha256(target) == file_sha256(path):
+            continue
+        atomic_copy(path, target)
+    dest.mkdir(parents=True, exist_ok=True)
+
+
+def task_result(
+    results_root: Path,
+    job_id: str,
+    task_id: str,
+    *,
+    state: TaskState,
+    exit_code: int | None,
+    attempts: int,
+) -> TaskResult:
+    """A :class:`TaskResult` whose files are scanned from ``results/<job>/<task>/``."""
+    files = scan_files(task_results_dir(results_root, job_id, task_id))
+    return TaskResult(task_id, state, exit_code, attempts, files)
+
+
+def _result_json(result: TaskResult) -> dict[str, Any]:
+    return {
+        "task": result.task_id,
+        "state": str(result.state),
+        "exit_code": result.exit_code,
+        "attempts": result.attempts,
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in result.files],
+    }
+
+
+def manifest_json(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "version": MANIFEST_VERSION,
+        "job_id": manifest.job_id,
+        "backend": manifest.backend,
+        "tasks": [_result_json(t) for t in manifest.tasks],
+        "aggregate": _result_json(manifest.aggregate) if manifest.aggregate else None,
+    }
+
+
+def write_manifest(results_root: Path, manifest: Manifest) -> Path:
+    """Write ``results/<job>/manifest.json`` atomically; returns its path."""
+    path = job_results_dir(results_root, manifest.job_id) / MANIFEST_NAME
+    text = json.dumps(manifest_json(manifest), indent=2, sort_keys=False) + "\n"
+    atomic_write_bytes(path, text.encode())
+    return path
+
+
+def _result_from_json(item: dict[str, Any]) -> TaskResult:
+    files = tuple(ResultFile(f["path"], int(f["size"]), f["sha256"]) for f in item["files"])
+    return TaskResult(
+        item["task"], TaskState(item["state"]), item["exit_code"], int(item["attempts"]), files
+    )
+
+
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tasks = tuple(_result_from_json(t) for t in data["tasks"])
+        aggregate = _result_from_json(data["aggregate"]) if data.get("aggregate") else None
+        return Manifest(data["job_id"], data["backend"], tasks, aggregate)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SuperBatchError(f"{path}: not a readable SuperBatch manifest: {exc}") from None
+
+
+__all__ = [
+    "AGGREGATE_TASK_ID",
+    "MANIFEST_NAME",
+    "Manifest",
+    "atomic_copy",
+    "atomic_write_bytes",
+    "file_sha256",
+    "job_results_dir",
+    "logs_dir",
+    "manifest_json",
+    "mirror_dir",
+    "read_manifest",
+    "same_file",
+    "scan_files",
+    "task_result",
+    "task_results_dir",
+    "write_manifest",
+]

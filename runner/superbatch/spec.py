@@ -1,0 +1,294 @@
+"""Job specs: TOML (or the Python API) -> a validated :class:`ResolvedJob`.
+
+Two steps. :func:`parse_spec` reads a TOML file into a :class:`JobDraft` (types and keys
+checked); :class:`superbatch.Job` builds the same draft in code. :func:`resolve` then checks
+everything that needs the file system (globs, CSV rows, shared files), fills the
+placeholders and computes the job id. Nothing is created and nothing runs before
+:func:`resolve` returns.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from superbatch.errors import SpecError
+from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+from superbatch.placeholders import check_placeholders, render
+from superbatch.results import file_sha256
+from superbatch.validate import (
+    JOB_HASH_LENGTH,
+    check_env,
+    check_env_name,
+    check_name,
+    check_output_pattern,
+    check_retries,
+    check_string_list,
+    format_duration,
+    parse_duration,
+)
+
+INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
+TOP_KEYS = (
+    "name", "image", "command", "inputs", "tasks", "shared", "outputs",
+    "retries", "timeout", "env", "aggregate",
+)  # fmt: skip
+AGGREGATE_KEYS = ("command", "outputs")
+
+
+@dataclass
+class JobDraft:
+    """An unresolved job: what a TOML spec or the Python API describes."""
+
+    name: str
+    command: str
+    base_dir: Path  # relative paths (globs, CSV, shared) are relative to this
+    source: str  # how messages name the spec, e.g. "job.toml"
+    image: str | None = None
+    inputs: list[str] | None = None  # globs: one task per matching file ...
+    rows: list[dict[str, str]] | None = None  # ... or one task per row
+    rows_source: str = "tasks"
+    shared: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    timeout: timedelta | None = None
+    aggregate: AggregateSpec | None = None
+
+
+def load_spec(path: Path, *, new: bool = False) -> ResolvedJob:
+    """Read, validate and resolve the TOML job spec at ``path``."""
+    return resolve(parse_spec(path), new=new)
+
+
+def parse_spec(path: Path) -> JobDraft:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{where}: no such job spec file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{where}: is a directory, not a job spec file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{where}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    _check_keys(data, TOP_KEYS, where=where)
+    for key in ("name", "command"):
+        if key not in data:
+            raise SpecError(f"{where}: missing required key {key!r}")
+    command = _command(data["command"], where=where)
+    draft = JobDraft(
+        name=check_name(data["name"], where=where),
+        command=command,
+        base_dir=path.resolve().parent,
+        source=where,
+    )
+    if "image" in data:
+        draft.image = _image(data["image"], where=where)
+    if "inputs" in data and "tasks" in data:
+        raise SpecError(f"{where}: give either inputs (files) or tasks (a CSV file), not both")
+    if "inputs" in data:
+        draft.inputs = check_string_list(data["inputs"], key="inputs", where=where)
+    elif "tasks" in data:
+        if not isinstance(data["tasks"], str) or not data["tasks"]:
+            raise SpecError(f"{where}: tasks must be the path of a CSV file")
+        draft.rows = read_csv_rows(draft.base_dir / data["tasks"], where=where)
+        draft.rows_source = data["tasks"]
+    else:
+        raise SpecError(
+            f'{where}: say what the tasks are: inputs = "data/*.txt" (one task per file) '
+            'or tasks = "params.csv" (one task per row)'
+        )
+    if "shared" in data:
+        draft.shared = check_string_list(data["shared"], key="shared", where=where)
+    if "outputs" in data:
+        outputs = check_string_list(data["outputs"], key="outputs", where=where)
+        draft.outputs = [check_output_pattern(p, where=where) for p in outputs]
+    if "retries" in data:
+        draft.retries = check_retries(data["retries"], where=where)
+    if "timeout" in data:
+        draft.timeout = parse_duration(data["timeout"], where=where)
+    if "env" in data:
+        draft.env = check_env(data["env"], where=where)
+    if "aggregate" in data:
+        draft.aggregate = parse_aggregate(data["aggregate"], where=f"{where} [aggregate]")
+    return draft
+
+
+def parse_aggregate(value: object, *, where: str) -> AggregateSpec:
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: must be a table with command and outputs")
+    _check_keys(value, AGGREGATE_KEYS, where=where)
+    if "command" not in value:
+        raise SpecError(f"{where}: missing required key 'command'")
+    command = _command(value["command"], where=where)
+    check_placeholders(command, (), where=where)
+    outputs = check_string_list(value.get("outputs", []), key="outputs", where=where)
+    return AggregateSpec(command, tuple(check_output_pattern(p, where=where) for p in outputs))
+
+
+def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
+    name = path.name
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            rows = [(reader.line_num, row) for row in reader if row]
+    except FileNotFoundError:
+        raise SpecError(f"{where}: tasks file {name} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SpecError(f"{where}: cannot read tasks file {name}: {exc}") from None
+    if not header:
+        raise SpecError(f"{where}: tasks file {name} is empty; it needs a header row")
+    columns = [c.strip() for c in header]
+    for column in columns:
+        if not column:
+            raise SpecError(f"{where}: tasks file {name} has an empty column name")
+        check_env_name(column, where=f"{where}: {name} column")
+        if column in INPUT_PLACEHOLDERS:
+            raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
+    if len(set(columns)) != len(columns):
+        raise SpecError(f"{where}: tasks file {name} repeats a column name")
+    if not rows:
+        raise SpecError(f"{where}: tasks file {name} has a header but no rows")
+    result = []
+    for line, row in rows:
+        if len(row) != len(columns):
+            raise SpecError(
+                f"{where}: {name} line {line} has {len(row)} values; the header has "
+                f"{len(columns)} ({', '.join(columns)})"
+            )
+        result.append(dict(zip(columns, row, strict=True)))
+    return result
+
+
+def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
+    """Check a draft against the file system, fill placeholders and compute the job id."""
+    where = draft.source
+    shared = tuple(_shared_files(draft))
+    taken = {f.dest for f in shared}
+    tasks: list[TaskSpec] = []
+    if draft.inputs is not None:
+        check_placeholders(draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command")
+        for index, source in enumerate(_matching_files(draft)):
+            dest = _staged_name(source, draft.base_dir)
+            if dest in taken:
+                raise SpecError(f"{where}: input {dest} has the same path as a shared file")
+            values = {"input": dest, "name": source.name, "stem": source.stem, "index": str(index)}
+            command = render(draft.command, values)
+            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),)))
+    elif draft.rows is not None:
+        columns = list(draft.rows[0]) if draft.rows else []
+        check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
+        for index, row in enumerate(draft.rows):
+            values = {**row, "index": str(index)}
+            tasks.append(TaskSpec(str(index), render(draft.command, values), dict(row)))
+    if not tasks:
+        raise SpecError(f"{where}: the job has no tasks")
+    job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
+    return ResolvedJob(
+        job_id=job_id,
+        name=draft.name,
+        image=draft.image,
+        tasks=tuple(tasks),
+        outputs=tuple(draft.outputs),
+        shared=shared,
+        env=dict(draft.env),
+        retries=draft.retries,
+        timeout=draft.timeout,
+        aggregate=draft.aggregate,
+    )
+
+
+def _matching_files(draft: JobDraft) -> list[Path]:
+    found: dict[Path, None] = {}
+    for pattern in draft.inputs or []:
+        full = pattern if os.path.isabs(pattern) else os.path.join(draft.base_dir, pattern)
+        matches = sorted(Path(m) for m in glob.glob(full, recursive=True) if os.path.isfile(m))
+        if not matches:
+            raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
+        for match in matches:
+            found.setdefault(match.resolve(), None)
+    return list(found)
+
+
+def _shared_files(draft: JobDraft) -> list[InputFile]:
+    files: dict[str, InputFile] = {}
+    for item in draft.shared:
+        source = (draft.base_dir / item).resolve()
+        if not source.is_file():
+            raise SpecError(f"{draft.source}: shared file {item} does not exist")
+        dest = _staged_name(source, draft.base_dir)
+        if dest in files:
+            raise SpecError(f"{draft.source}: two shared files would both land at {dest}")
+        files[dest] = InputFile(source, dest)
+    return list(files.values())
+
+
+def _staged_name(source: Path, base_dir: Path) -> str:
+    """Path in the working dir: as written relative to the spec, else the bare file name."""
+    try:
+        return source.relative_to(base_dir).as_posix()
+    except ValueError:
+        return source.name
+
+
+def _fingerprint(
+    draft: JobDraft, tasks: list[TaskSpec], shared: tuple[InputFile, ...], *, new: bool
+) -> str:
+    """Short hash of everything that defines the job, including input contents."""
+    digests: dict[Path, str] = {}
+
+    def digest(path: Path) -> str:
+        if path not in digests:
+            digests[path] = file_sha256(path)
+        return digests[path]
+
+    agg = draft.aggregate
+    identity: dict[str, Any] = {
+        "name": draft.name,
+        "image": draft.image,
+        "outputs": draft.outputs,
+        "env": draft.env,
+        "retries": draft.retries,
+        "timeout": format_duration(draft.timeout) if draft.timeout else None,
+        "aggregate": [agg.command, list(agg.outputs)] if agg else None,
+        "shared": [[f.dest, digest(f.source)] for f in shared],
+        "tasks": [
+            [t.id, t.command, t.env, [[f.dest, digest(f.source)] for f in t.inputs]] for t in tasks
+        ],
+    }
+    if new:
+        identity["nonce"] = secrets.token_hex(8)
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:JOB_HASH_LENGTH]
+
+
+def _check_keys(data: dict[str, Any], known: tuple[str, ...], *, where: str) -> None:
+    for key in data:
+        if key not in known:
+            raise SpecError(f"{where}: unknown key {key!r} (known keys: {', '.join(known)})")
+
+
+def _command(value: object, *, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{where}: command must be a non-empty string")
+    return value
+
+
+def _image(value: object, *, where: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise SpecError(f'{where}: image must be an image reference such as "wordcount:1"')
+    return value

@@ -1,0 +1,101 @@
+"""The pool's autoscale formula: zero nodes when idle, dedicated or Spot by config.
+
+The formula text the program gives the pool is evaluated with a small interpreter of the
+Batch formula language (tests/infra/formula.py) against made-up $PendingTasks histories.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from infra.autoscale import autoscale_formula
+
+from tests.infra.formula import FormulaError, Symbol, evaluate
+from tests.infra.harness import ProgramRun, run_program
+
+FULL_WINDOW = 6  # 180 s of samples, one every 30 s
+
+
+def pool_formula(run: ProgramRun) -> str:
+    pool = run.one("azure-native:batch:Pool")
+    return str(pool.inputs["scaleSettings"]["autoScale"]["formula"])
+
+
+def targets(formula: str, pending: list[float]) -> tuple[float, float]:
+    result = evaluate(formula, pending_tasks=pending)
+    assert result["$NodeDeallocationOption"] == Symbol("taskcompletion")
+    return result["$TargetDedicatedNodes"], result["$TargetLowPriorityNodes"]
+
+
+def test_the_default_pool_idles_at_zero_nodes(default_run: ProgramRun) -> None:
+    formula = pool_formula(default_run)
+    assert targets(formula, [0] * FULL_WINDOW) == (0, 0)
+    assert targets(formula, [0]) == (0, 0)  # a fresh pool with one sample
+
+
+def test_the_default_pool_grows_with_pending_tasks_up_to_max_nodes(default_run: ProgramRun) -> None:
+    formula = pool_formula(default_run)  # maxNodes 2, one slot per node, dedicated
+    assert targets(formula, [1] * FULL_WINDOW) == (1, 0)
+    assert targets(formula, [50] * FULL_WINDOW) == (2, 0)
+    assert targets(formula, [0] * 5 + [3]) == (2, 0)  # a burst scales up without waiting
+
+
+def test_pending_tasks_fill_every_slot_before_another_node() -> None:
+    formula = pool_formula(run_program({"taskSlotsPerNode": 4, "maxNodes": 10}))
+    assert targets(formula, [4] * FULL_WINDOW) == (1, 0)
+    assert targets(formula, [5] * FULL_WINDOW) == (2, 0)
+    assert targets(formula, [400] * FULL_WINDOW) == (10, 0)
+
+
+def test_spot_config_switches_every_node_to_spot() -> None:
+    formula = pool_formula(run_program({"spot": True, "maxNodes": 7}))
+    assert targets(formula, [100] * FULL_WINDOW) == (0, 7)
+    assert targets(formula, [0] * FULL_WINDOW) == (0, 0)
+
+
+def test_dedicated_config_never_asks_for_spot_nodes() -> None:
+    formula = pool_formula(run_program({"spot": False, "maxNodes": 7}))
+    assert targets(formula, [100] * FULL_WINDOW) == (7, 0)
+
+
+def test_the_pool_is_autoscaled_at_the_configured_interval() -> None:
+    pool = run_program({"autoscaleIntervalMinutes": 15}).one("azure-native:batch:Pool")
+    assert pool.inputs["scaleSettings"]["autoScale"]["evaluationInterval"] == "PT15M"
+    assert "fixedScale" not in pool.inputs["scaleSettings"]
+
+
+@given(
+    pending=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
+    max_nodes=st.integers(1, 1000),
+    slots=st.integers(1, 256),
+    spot=st.booleans(),
+)
+def test_the_formula_stays_between_zero_and_max_nodes(
+    pending: list[int], max_nodes: int, slots: int, spot: bool
+) -> None:
+    formula = autoscale_formula(max_nodes=max_nodes, task_slots_per_node=slots, spot=spot)
+    dedicated, low_priority = targets(formula, [float(p) for p in pending])
+    nodes = low_priority if spot else dedicated
+    assert (dedicated if spot else low_priority) == 0
+    assert 0 <= nodes <= max_nodes
+    assert nodes == int(nodes)
+    if all(p == 0 for p in pending):
+        assert nodes == 0
+    if pending[-1] > 0:  # work waiting now always gets at least the nodes it fills
+        assert nodes >= min(max_nodes, math.ceil(pending[-1] / slots))
+
+
+def test_the_interpreter_rejects_what_batch_would_reject() -> None:
+    with pytest.raises(FormulaError):
+        evaluate("x = $PendingTasks.GetSample(3);", pending_tasks=[1])
+    with pytest.raises(FormulaError):
+        evaluate("x = nosuch(1);", pending_tasks=[1])
+
+
+@pytest.mark.parametrize(("max_nodes", "slots"), [(0, 1), (1, 0)])
+def test_a_formula_needs_at_least_one_node_and_slot(max_nodes: int, slots: int) -> None:
+    with pytest.raises(ValueError):
+        autoscale_formula(max_nodes=max_nodes, task_slots_per_node=slots, spot=False)
