@@ -3,7 +3,8 @@ pull it back by digest, and run a task in it the way Batch (and ``--local``) doe
 
 Batch runs a Linux container task with the node root dir mounted at the same path, the task's
 working dir as the container's working dir, the AZ_BATCH_* variables, and the task user's
-uid:gid (the task dir belongs to that user). ``run_like_batch`` does exactly that with podman.
+uid:gid (the task dir belongs to that user). ``run_like_batch`` does exactly that with podman,
+on the LocalBackend's own node layout.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from superbatch.cli.image import image_app
+from superbatch.local.node import NodeLayout, prepare_task_dir
+from superbatch.model import InputFile
 from tests.images.local_registry import LocalRegistry
 from tests.support.paths import REPO_ROOT
 
@@ -36,27 +39,26 @@ def run_like_batch(
     user: str | None,
     env: dict[str, str],
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    task_dir = node_root / "workitems" / job / "job-1" / task
-    wd = task_dir / "wd"
-    wd.mkdir(parents=True)
-    (node_root / "shared").mkdir(exist_ok=True)
+    """The LocalBackend's node layout, AZ_BATCH_* variables and ``podman run`` arguments (root
+    mounted at the same path, ``-w`` the working dir, ``/bin/sh -c``), plus what Batch adds on
+    a Linux node: the task dir belongs to the task user and the container runs as that uid."""
+    layout = NodeLayout(node_root)
+    task_dir = layout.task_dir(job, task)
+    sources = node_root.parent / f"{node_root.name}-inputs"
+    sources.mkdir(parents=True)
+    staged = []
     for name, text in inputs.items():
-        (wd / name).write_text(text)
+        (sources / name).write_text(text)
+        staged.append(InputFile(sources / name, name))
+    wd = prepare_task_dir(task_dir, staged)
+    layout.shared_dir.mkdir(exist_ok=True)
     owner = int((user or "1000:1000").split(":")[0])
     for path in [task_dir, *task_dir.rglob("*")]:
         os.chown(path, owner, owner)
-    batch_env = {
-        "AZ_BATCH_NODE_ROOT_DIR": str(node_root),
-        "AZ_BATCH_NODE_SHARED_DIR": str(node_root / "shared"),
-        "AZ_BATCH_JOB_ID": job,
-        "AZ_BATCH_TASK_ID": task,
-        "AZ_BATCH_TASK_DIR": str(task_dir),
-        "AZ_BATCH_TASK_WORKING_DIR": str(wd),
-    }
     args = ["podman", "run", "--rm", "-v", f"{node_root}:{node_root}", "-w", str(wd)]
     if user:
         args += ["--user", user]
-    for key, value in batch_env.items():
+    for key, value in layout.batch_env(job, task).items():
         args += ["-e", f"{key}={value}"]
     result = subprocess.run(
         [*args, image, "/bin/sh", "-c", command],
