@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from superbatch.cli import jobs as _jobs
+from superbatch.cli.image import image_app
 from superbatch.cli import run as _run
 from superbatch.errors import SuperBatchError
 
@@ -47,6 +48,7 @@ app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
+app.add_typer(image_app, name="image")
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 image_app = typer.Typer(
     name="image",
     no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
     help="Build, push and list container images (immutable tags, no admin passwords).",
 )
 
