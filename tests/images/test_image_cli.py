@@ -172,8 +172,9 @@ def test_registry_choice_errors_are_one_line(
     for args, message in cases:
         _, _, _, error = invoke(*args)
         assert isinstance(error, ConfigError) and message in str(error), (args, error)
+    superbatch = str(Path(sys.executable).parent / "superbatch")  # the real entry point
     result = subprocess.run(
-        ["python", "-m", "superbatch.cli.image", "push", "a:1"],
+        [superbatch, "image", "push", "a:1"],
         capture_output=True,
         text=True,
         check=False,

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from superbatch.cli import jobs as _jobs
-from superbatch.cli.image import image_app
 from superbatch.cli import run as _run
+from superbatch.cli.image import image_app
 from superbatch.errors import SuperBatchError
 
 INTERRUPTED_EXIT_CODE = 130

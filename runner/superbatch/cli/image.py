@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from superbatch.contract import StackOutputs
-from superbatch.errors import ConfigError, SuperBatchError
+from superbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from superbatch.engine import Engine
@@ -244,25 +244,3 @@ def list_images(
         return
     lines = [f"{login_server}/{repo}:{tag}" for repo, tags in found.items() for tag in tags]
     typer.echo("\n".join(lines) if lines else f"no images in {login_server}")
-
-
-def main() -> None:
-    """``python -m superbatch.cli.image``: the same commands with a one-line error boundary."""
-    try:
-        image_app(standalone_mode=False)
-    except SuperBatchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except Exception as exc:  # click usage errors render themselves
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
-
-
-if __name__ == "__main__":
-    main()
