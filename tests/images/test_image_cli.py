@@ -205,3 +205,55 @@ def test_push_to_a_registry_named_in_stack_outputs(
     )
     assert code == 0, repr(error)
     assert json.loads(out)["image"].startswith(f"{local_registry.host}/viaoutputs:")
+
+
+def test_a_registry_tag_holding_other_content_is_never_overwritten(
+    tmp_path: Path,
+    engine_environ: dict[str, str],
+    busybox_image: str,
+    local_registry: LocalRegistry,
+) -> None:
+    name = f"clash{uuid.uuid4().hex[:8]}"  # a fresh repository each run
+    first = small_project(tmp_path / "a", busybox_image, message=uuid.uuid4().hex)
+    code, _, _, error = invoke("build", str(first), "--name", name, "--tag", "v1")
+    assert code == 0, repr(error)
+    code, _, _, error = invoke("push", f"{name}:v1", "--registry", local_registry.host)
+    assert code == 0, repr(error)
+    before = json.loads(invoke("list", name, "--registry", local_registry.host, "--json")[1])
+
+    # another machine (here: the same one after forgetting the tag) builds other content as v1
+    subprocess.run(["podman", "untag", f"localhost/{name}:v1"], env=engine_environ, check=True)
+    second = small_project(tmp_path / "b", busybox_image, message=uuid.uuid4().hex)
+    code, _, _, error = invoke("build", str(second), "--name", name, "--tag", "v1")
+    assert code == 0, repr(error)
+    code, _, _, error = invoke("push", f"{name}:v1", "--registry", local_registry.host)
+    assert isinstance(error, ConfigError) and "already holds another image" in str(error)
+    after = json.loads(invoke("list", name, "--registry", local_registry.host, "--json")[1])
+    assert after == before
+
+
+def test_stack_option_reads_the_stack_outputs(
+    tmp_path: Path,
+    engine_environ: dict[str, str],
+    local_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--stack NAME goes through `pulumi stack output --json --stack NAME` (a stand-in here)."""
+    from superbatch.contract import OUTPUT_NAMES
+
+    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES}
+    outputs["registry_login_server"] = local_registry.host
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(
+        "#!/bin/sh\n"
+        '[ "$*" = "stack output --json --stack dev" ] || { echo "no stack $*" >&2; exit 255; }\n'
+        f"cat <<'JSON'\n{json.dumps(outputs)}\nJSON\n"
+    )
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{engine_environ['PATH']}")
+    code, out, _, error = invoke("list", "--stack", "dev", "--json")
+    assert code == 0, repr(error)
+    assert json.loads(out)["registry"] == local_registry.host
+    code, _, _, error = invoke("list", "--stack", "prod")
+    assert isinstance(error, ConfigError) and "cannot read outputs of stack prod" in str(error)

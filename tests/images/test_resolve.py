@@ -62,3 +62,11 @@ def test_reference_parts() -> None:
     )
     assert ref.reference == "v1"
     assert str(ref) == "127.0.0.1:5000/team/app:v1"
+
+
+def test_the_pool_prefetch_list_resolves_names_the_same_way() -> None:
+    """infra/ resolves the stack config's prefetch images itself; both must agree."""
+    from infra.pool import resolve_image_reference
+
+    for name in ["wordcount:1a2b3c", "team/wc:2", "other.azurecr.io/wc:2", "localhost:5000/wc:3"]:
+        assert resolve_image_reference(name, ACR) == resolve_image(name, ACR)
