@@ -170,14 +170,15 @@ def push_image(
     remote_ref = f"{login_server}/{ref.repository}:{ref.tag}"
     existing = registry.manifest(ref.repository, ref.tag)
     if existing is not None:
-        remote_config = (existing.get("config") or {}).get("digest")
-        if remote_config != local_id:
-            raise ConfigError(
-                f"{remote_ref} already holds another image in the registry; tags are never moved: "
-                "rebuild without --tag (content tag) or choose another tag"
-            )
         digest = registry.manifest_digest(ref.repository, ref.tag)
-        assert digest is not None
+        # The local id is the config digest (podman, docker's classic store) or the manifest
+        # digest (docker's containerd store): either match means the same image.
+        same = local_id in ((existing.get("config") or {}).get("digest"), digest)
+        if not same or digest is None:
+            raise ConfigError(
+                f"{remote_ref} already holds another image in the registry; tags are never "
+                "moved: rebuild without --tag (content tag) or choose another tag"
+            )
         return PushedImage(local_ref, remote_ref, digest, pushed=False)
     _run(engine, "tag", local_id, str(remote), output=None, what=f"{engine.name} tag {remote}")
     _run(engine, "push", str(remote), output=output, what=f"{engine.name} push {remote}")

@@ -220,6 +220,13 @@ class RegistryClient:
                 f"registry {self.login_server} wants credentials: run `superbatch image push` "
                 "with an identity that has AcrPull/AcrPush (`az login`)"
             )
+        if urllib.parse.urlsplit(challenge.realm).netloc != self.login_server:
+            # ACR's realm is always https://<login server>/oauth2/token: never send the
+            # refresh token anywhere else.
+            raise RemoteError(
+                f"registry {self.login_server} sent its token service to another host "
+                f"({challenge.realm}); not sending credentials there"
+            )
         token = exchange_access_token(challenge, self._refresh_token, challenge.scope or scope)
         self._access_tokens[scope] = token
         headers["Authorization"] = f"Bearer {token}"
