@@ -95,7 +95,7 @@ def main() -> None:
         "runner",
         RunnerAccessArgs(
             principal_id=settings.runner_principal_id or client.object_id,
-            principal_type=settings.runner_principal_type,
+            principal_type=authorization.PrincipalType(settings.runner_principal_type),
             subscription_id=subscription_id,
             batch_account_id=account.account_id,
             registry_id=registry.registry_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import batch, managedidentity
+from pulumi_azure_native import authorization, batch, managedidentity
 
 from infra import roles
 
@@ -50,26 +50,30 @@ class BatchEnvironmentAccount(pulumi.ComponentResource):
             f"{name}-auto-storage",
             role=roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
             principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             scope=args.storage_account_id,
             subscription_id=args.subscription_id,
             parent=self,
         )
+        managed_identity = batch.AutoStorageAuthenticationMode.BATCH_ACCOUNT_MANAGED_IDENTITY
         account = batch.BatchAccount(
             f"{name}-account",
             resource_group_name=args.resource_group_name,
             account_name=args.account_name,
             location=args.location,
-            pool_allocation_mode="BatchService",
+            pool_allocation_mode=batch.PoolAllocationMode.BATCH_SERVICE,
             # Entra ID only: no shared account keys to leak, rotate or put in config.
-            allowed_authentication_modes=["AAD"],
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            allowed_authentication_modes=[batch.AuthenticationMode.AAD],
+            identity={
+                "type": batch.ResourceIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [identity.id],
+            },
             auto_storage={
                 "storage_account_id": args.storage_account_id,
-                "authentication_mode": "BatchAccountManagedIdentity",
+                "authentication_mode": managed_identity,
                 "node_identity_reference": {"resource_id": args.node_identity_id},
             },
-            public_network_access="Enabled",
+            public_network_access=batch.PublicNetworkAccessType.ENABLED,
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self, protect=args.protect, depends_on=[self.storage_access]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import managedidentity
+from pulumi_azure_native import authorization, managedidentity
 
 from infra import roles
 
@@ -60,7 +60,7 @@ class NodeIdentity(pulumi.ComponentResource):
                 f"{name}-{suffix}",
                 role=role,
                 principal_id=identity.principal_id,
-                principal_type="ServicePrincipal",
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
                 scope=scope,
                 subscription_id=args.subscription_id,
                 parent=self,
@@ -77,7 +77,7 @@ class NodeIdentity(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class RunnerAccessArgs:
     principal_id: pulumi.Input[str]
-    principal_type: pulumi.Input[str]
+    principal_type: authorization.PrincipalType
     subscription_id: pulumi.Input[str]
     batch_account_id: pulumi.Input[str]
     registry_id: pulumi.Input[str]

@@ -71,8 +71,8 @@ class ContainerPool(pulumi.ComponentResource):
         super().__init__("superbatch:infra:ContainerPool", name, None, opts)
         if args.spot:
             pulumi.log.warn(
-                "spot=true: the pool uses Spot nodes; a subscription's Spot (low-priority) "
-                "core quota can be 0, so check it in the Batch account's Quotas page.",
+                "spot=true: the pool uses Spot nodes, and a Batch account's Spot (low-priority) "
+                "core quota can be 0: check the account's Quotas page before running jobs.",
                 resource=self,
             )
         self.formula = autoscale_formula(
@@ -89,8 +89,11 @@ class ContainerPool(pulumi.ComponentResource):
             pool_name=args.pool_id,
             vm_size=args.vm_size,
             task_slots_per_node=args.task_slots_per_node,
-            task_scheduling_policy={"node_fill_type": "Pack"},
-            identity={"type": "UserAssigned", "user_assigned_identities": [args.node_identity_id]},
+            task_scheduling_policy={"node_fill_type": batch.ComputeNodeFillType.PACK},
+            identity={
+                "type": batch.PoolIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [args.node_identity_id],
+            },
             deployment_configuration={
                 "virtual_machine_configuration": {
                     "image_reference": {
@@ -102,7 +105,7 @@ class ContainerPool(pulumi.ComponentResource):
                     "node_agent_sku_id": args.image.node_agent_sku_id,
                     "os_disk": {"disk_size_gb": args.os_disk_size_gb},
                     "container_configuration": {
-                        "type": "DockerCompatible",
+                        "type": batch.ContainerType.DOCKER_COMPATIBLE,
                         "container_image_names": prefetch,
                         # Pulls authenticate as the node identity (AcrPull): no registry password.
                         "container_registries": [
@@ -122,7 +125,7 @@ class ContainerPool(pulumi.ComponentResource):
             },
             # Nodes connect out to Batch; no inbound endpoint is opened (API 2024-07-01 maps
             # no SSH port by default, and no network configuration adds one).
-            target_node_communication_mode="Simplified",
+            target_node_communication_mode=batch.NodeCommunicationMode.SIMPLIFIED,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(args.role_assignments),

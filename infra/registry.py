@@ -34,7 +34,7 @@ class ImageRegistry(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             registry_name=args.registry_name,
             location=args.location,
-            sku={"name": "Basic"},
+            sku={"name": containerregistry.SkuName.BASIC},
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             tags=args.tags,

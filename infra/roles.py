@@ -38,7 +38,7 @@ def grant(
     *,
     role: str,
     principal_id: pulumi.Input[str],
-    principal_type: pulumi.Input[str],
+    principal_type: authorization.PrincipalType,
     scope: pulumi.Input[str],
     subscription_id: pulumi.Input[str],
     parent: pulumi.Resource,

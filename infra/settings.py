@@ -146,7 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
         "runnerPrincipalType",
         "string",
         "User",
-        "Type of the runner principal: User, Group or ServicePrincipal.",
+        "Type of the runner principal: User, Group or ServicePrincipal (also when a CI "
+        "service principal runs pulumi up and runnerPrincipalId is empty).",
     ),
     Setting(
         "protect",

@@ -71,15 +71,15 @@ class JobStorage(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             account_name=args.account_name,
             location=args.location,
-            kind="StorageV2",
-            sku={"name": "Standard_LRS"},
+            kind=storage.Kind.STORAGE_V2,
+            sku={"name": storage.SkuName.STANDARD_LRS},
             enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
             allow_blob_public_access=False,
             allow_shared_key_access=False,
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
-            allowed_copy_scope="AAD",
+            allowed_copy_scope=storage.AllowedCopyScope.AAD,
             tags=args.tags,
             opts=opts,
         )
@@ -97,7 +97,7 @@ class JobStorage(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             account_name=account.name,
             container_name=container,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=opts,
         )
 

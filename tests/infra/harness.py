@@ -10,6 +10,7 @@ folder exactly as Pulumi's Python host does (``runpy.run_path``) and returns wha
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import uuid
 from dataclasses import dataclass, field
@@ -135,7 +136,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             registered = self.resources[response.urn]
             self.registrations[response.urn] = Registration(
@@ -180,13 +181,30 @@ class ProgramRun:
         return next(r for r in self.resources if r.id == resource_id)
 
 
+class _WarningRecorder(logging.Handler):
+    """Keeps the warnings the program logs (pulumi.log.warn reaches the mock engine's logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 _MOCKS = AzureMocks()
 _MONITOR = RecordingMonitor(_MOCKS)
+_WARNINGS = _WarningRecorder()
+_LOGGER = logging.getLogger("tests.infra.pulumi-engine")
+_LOGGER.addHandler(_WARNINGS)
+_LOGGER.propagate = False
 
 
 def install_mocks() -> None:
     """Point the Pulumi runtime at the mocks; Pulumi keeps them process-wide, so once."""
-    pulumi.runtime.set_mocks(_MOCKS, project=PROJECT, stack=STACK, preview=False, monitor=_MONITOR)
+    pulumi.runtime.set_mocks(
+        _MOCKS, project=PROJECT, stack=STACK, preview=False, monitor=_MONITOR, logger=_LOGGER
+    )
 
 
 def declared_resources() -> list[Registration]:
@@ -203,20 +221,24 @@ def config_string(value: Any) -> str:
     return str(value)
 
 
-def run_program(config: dict[str, Any] | None = None) -> ProgramRun:
-    """Run ``infra/`` with ``config`` (keys without the project namespace) and collect it."""
+def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_DIR) -> ProgramRun:
+    """Run ``program`` (``infra/``) with ``config`` (keys without namespace) and collect it."""
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": config_string(value) for key, value in (config or {}).items()}, []
     )
     _MONITOR.registrations.clear()
     _MONITOR.resources.clear()
     _MOCKS.invokes.clear()
+    _WARNINGS.messages.clear()
     stack = get_root_resource()
     assert stack is not None, "install_mocks() must run first (tests/infra/conftest.py)"
     stack.outputs.clear()  # type: ignore[attr-defined]
     SETTINGS.rpc_manager.clear()
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(INFRA_DIR), run_name="__main__")))
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")  # as Pulumi's Python host does
+
+    _sync_await(run_pulumi_func(run))
 
     exported: dict[str, Any] = dict(stack.outputs)  # type: ignore[attr-defined]
     outputs = {}
@@ -231,4 +253,5 @@ def run_program(config: dict[str, Any] | None = None) -> ProgramRun:
         outputs=outputs,
         secret_outputs=secret_outputs,
         invokes=list(_MOCKS.invokes),
+        warnings=list(_WARNINGS.messages),
     )

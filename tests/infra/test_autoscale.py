@@ -7,6 +7,7 @@ Batch formula language (tests/infra/formula.py) against made-up $PendingTasks hi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -24,7 +25,7 @@ def pool_formula(run: ProgramRun) -> str:
     return str(pool.inputs["scaleSettings"]["autoScale"]["formula"])
 
 
-def targets(formula: str, pending: list[float]) -> tuple[float, float]:
+def targets(formula: str, pending: Sequence[float]) -> tuple[float, float]:
     result = evaluate(formula, pending_tasks=pending)
     assert result["$NodeDeallocationOption"] == Symbol("taskcompletion")
     return result["$TargetDedicatedNodes"], result["$TargetLowPriorityNodes"]
@@ -57,8 +58,14 @@ def test_spot_config_switches_every_node_to_spot() -> None:
 
 
 def test_dedicated_config_never_asks_for_spot_nodes() -> None:
-    formula = pool_formula(run_program({"spot": False, "maxNodes": 7}))
-    assert targets(formula, [100] * FULL_WINDOW) == (7, 0)
+    run = run_program({"spot": False, "maxNodes": 7})
+    assert targets(pool_formula(run), [100] * FULL_WINDOW) == (7, 0)
+    assert not any("quota" in warning for warning in run.warnings)
+
+
+def test_choosing_spot_warns_that_its_core_quota_can_be_zero() -> None:
+    run = run_program({"spot": True})
+    assert any("Spot" in w and "quota can be 0" in w for w in run.warnings), run.warnings
 
 
 def test_the_pool_is_autoscaled_at_the_configured_interval() -> None:

@@ -238,3 +238,12 @@ def test_the_image_prefetch_list_resolves_short_names_against_the_registry() -> 
         f"{server}/team/tool@sha256:" + "a" * 64,
         "mcr.microsoft.com/azure-cli:2.0",
     ]
+
+
+def test_a_ci_principal_running_pulumi_up_itself_can_name_its_type() -> None:
+    run = run_program({"runnerPrincipalType": "ServicePrincipal"})
+    runner = [
+        r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
+    ]
+    assert len(runner) == 4
+    assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}

@@ -7,6 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from infra.settings import SETTINGS, InvalidSettingError, parse_settings
 
 from superbatch.errors import ConfigError
@@ -150,3 +152,18 @@ def test_settings_are_frozen() -> None:
     settings = parse_settings({})
     with pytest.raises(AttributeError):
         settings.max_nodes = 5  # type: ignore[misc]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([setting.key for setting in SETTINGS]),
+        st.text(max_size=40) | st.from_regex(r"-?[0-9]{1,6}", fullmatch=True),
+    )
+)
+def test_any_config_either_parses_or_names_each_bad_key(raw: dict[str, str]) -> None:
+    try:
+        parse_settings(raw)
+    except InvalidSettingError as error:
+        named = {key for key in raw if f"superbatch:{key} must be" in str(error)}
+        assert named, str(error)
+        assert named <= set(raw)
