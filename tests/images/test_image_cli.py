@@ -50,6 +50,11 @@ def test_build_tags_by_content_and_never_moves_a_tag(
         and again["id"] == first["id"]
     )
 
+    # the target platform is part of what the image is, so of its tag (this host is amd64)
+    code, out, err, error = invoke("build", str(context), "--platform", "linux/amd64", "--json")
+    assert code == 0, f"{error!r} {err}"
+    assert json.loads(out)["image"] != first["image"]
+
     (context / "run.sh").write_text("echo changed\n")
     code, out, _, _ = invoke("build", str(context), "--engine", "podman")
     assert code == 0 and out.strip() != first["image"] and out.strip().startswith("proj:")
@@ -167,7 +172,7 @@ def test_registry_choice_errors_are_one_line(
         (["list", "--outputs", str(bad)], "is missing stack output(s): batch_account_endpoint"),
         (["list", "--outputs", str(tmp_path / "nope.json")], "no such file"),
         (["build", str(tmp_path)], "no Dockerfile"),
-        (["build", str(tmp_path), "--build-arg", "NOEQUALS"], "no Dockerfile"),
+        (["build", str(tmp_path), "--build-arg", "NOEQUALS"], "use KEY=VALUE"),
     ]
     for args, message in cases:
         _, _, _, error = invoke(*args)

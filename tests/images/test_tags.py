@@ -64,12 +64,15 @@ def test_ignored_files_do_not_change_the_tag(tmp_path: Path) -> None:
     assert content_tag(context) == before
 
 
-def test_build_args_count(tmp_path: Path) -> None:
+def test_build_args_and_platform_count(tmp_path: Path) -> None:
     context = make_context(tmp_path / "ctx")
     plain = content_tag(context)
     one = content_tag(context, build_args={"BASE_IMAGE": "python:3.12-slim"})
     other = content_tag(context, build_args={"BASE_IMAGE": "python:3.13-slim"})
-    assert len({plain, one, other}) == 3
+    arm = content_tag(
+        context, build_args={"BASE_IMAGE": "python:3.13-slim"}, platform="linux/arm64"
+    )
+    assert len({plain, one, other, arm}) == 4
 
 
 def test_missing_dockerfile_is_a_clear_error(tmp_path: Path) -> None:

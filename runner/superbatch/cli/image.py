@@ -157,12 +157,17 @@ def build(
     build_arg: Annotated[
         list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, repeatable.")
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option("--platform", help="Target, e.g. linux/amd64 (what Batch VMs run)."),
+    ] = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Build an image; its default tag is derived from the content, so it never goes stale."""
     from superbatch.images.build import build_image, default_context
 
+    build_args = _build_args(build_arg or [])
     context = directory or default_context(Path.cwd())
     if not (context / "Dockerfile").is_file():
         raise ConfigError(
@@ -173,7 +178,8 @@ def build(
         context,
         name=name,
         tag=tag,
-        build_args=_build_args(build_arg or []),
+        build_args=build_args,
+        platform=platform,
         output=sys.stderr,
     )
     payload = {"image": built.ref, "id": built.image_id, "created": built.created}

@@ -95,6 +95,7 @@ def build_image(
     tag: str | None = None,
     dockerfile: Path | None = None,
     build_args: Mapping[str, str] | None = None,
+    platform: str | None = None,
     output: IO[str] | None = None,
 ) -> BuiltImage:
     """Build ``context`` and tag it ``<name>:<tag>`` (tag: :func:`content_tag` by default).
@@ -105,7 +106,9 @@ def build_image(
     context = context.resolve()
     dockerfile = (dockerfile or context / "Dockerfile").resolve()
     build_args = dict(build_args or {})
-    tag = tag or content_tag(context, dockerfile=dockerfile, build_args=build_args)
+    tag = tag or content_tag(
+        context, dockerfile=dockerfile, build_args=build_args, platform=platform
+    )
     check_tag(tag)
     name = name or default_name(context)
     ref = str(parse_image_ref(f"{name}:{tag}"))
@@ -115,6 +118,8 @@ def build_image(
         args = ["build", "--iidfile", str(iidfile), "-f", str(dockerfile)]
         for key, value in sorted(build_args.items()):
             args += ["--build-arg", f"{key}={value}"]
+        if platform:
+            args += ["--platform", platform]
         _run(engine, *args, str(context), output=output, what=f"{engine.name} build {context}")
         built = iidfile.read_text().strip()
     built = built if built.startswith("sha256:") else f"sha256:{built}"

@@ -132,12 +132,13 @@ def content_tag(
     *,
     dockerfile: Path | None = None,
     build_args: Mapping[str, str] | None = None,
+    platform: str | None = None,
 ) -> str:
     """The immutable default tag for building ``context`` (12 hex characters).
 
     ``dockerfile`` defaults to ``context/Dockerfile``; it counts even when ``.dockerignore``
-    leaves it out (the engine always reads it). Build arguments count too: the same files
-    on another base image are another image.
+    leaves it out (the engine always reads it). Build arguments and the target platform
+    count too: the same files on another base image or CPU are another image.
     """
     context = context.resolve()
     if not context.is_dir():
@@ -147,6 +148,8 @@ def content_tag(
         raise ConfigError(f"no Dockerfile at {dockerfile}")
     digest = hashlib.sha256(_TAG_FORMAT.encode() + b"\0")
     digest.update(b"dockerfile\0" + _file_digest(dockerfile).encode() + b"\0")
+    if platform:
+        digest.update(f"platform\0{platform}\0".encode())
     for key, value in sorted((build_args or {}).items()):
         digest.update(f"arg\0{key}\0{value}\0".encode())
     for rel, info in context_files(context):
