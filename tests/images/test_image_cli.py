@@ -17,6 +17,7 @@ from superbatch.errors import ConfigError, SpecError
 from superbatch.images.resolve import check_image_in_registry
 from tests.images.fake_acr import FakeAcr
 from tests.images.local_registry import LocalRegistry
+from tests.support.paths import cache_dir
 
 pytestmark = pytest.mark.container
 
@@ -132,7 +133,8 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     # no secret in anything printed, and none on disk outside the engine's auth file
     secrets = fake_acr.all_secrets() | {fake_az}
     assert not any(secret in out + err for secret in secrets)
-    written = _files_containing([tmp_path, auth_file.parent], secrets)
+    podman_runroot = cache_dir("podman") / "run"  # podman's own state and events log
+    written = _files_containing([tmp_path, auth_file.parent, podman_runroot], secrets)
     assert written <= {auth_file}, written
     assert {p for p in tmp_path.rglob("*") if p.is_file()} - set(before) - {auth_file} == set()
 

@@ -227,6 +227,7 @@ class RegistryClient:
                 f"registry {self.login_server} sent its token service to another host "
                 f"({challenge.realm}); not sending credentials there"
             )
+        log.debug("registry %s asks for scope %s", self.login_server, challenge.scope or scope)
         token = exchange_access_token(challenge, self._refresh_token, challenge.scope or scope)
         self._access_tokens[scope] = token
         headers["Authorization"] = f"Bearer {token}"
@@ -316,6 +317,7 @@ def connect(
     if credential is None:
         raise ConfigError(f"registry {login_server} needs an Entra identity: run `az login`")
     refresh = exchange_refresh_token(login_server, entra_access_token(credential))
+    log.debug("exchanged an Entra token for a refresh token of %s", login_server)
     return RegistryClient(login_server, refresh_token=refresh), refresh
 
 
