@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from superbatch.cli import options
 from superbatch.contract import StackOutputs
 from superbatch.errors import ConfigError
 
@@ -32,19 +33,18 @@ image_app = typer.Typer(
 )
 
 EngineOption = Annotated[
-    str | None, typer.Option("--engine", help="docker or podman (default: the first that works).")
+    str | None,
+    typer.Option(
+        "--engine", metavar="ENGINE", help="docker or podman (default: the first that works)."
+    ),
 ]
-StackOption = Annotated[
-    str | None, typer.Option("--stack", help="Pulumi stack whose registry to use, e.g. dev.")
-]
-OutputsOption = Annotated[
-    Path | None,
-    typer.Option("--outputs", help="Stack outputs JSON file (pulumi stack output --json)."),
-]
+StackOption = options.Stack
+OutputsOption = options.Outputs
 RegistryOption = Annotated[
-    str | None, typer.Option("--registry", help="Registry host, e.g. myacr.azurecr.io.")
+    str | None,
+    typer.Option("--registry", metavar="HOST", help="Registry host, e.g. myacr.azurecr.io."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOption = options.Json
 
 
 def load_stack_outputs_with_pulumi(stack: str) -> StackOutputs:
@@ -146,20 +146,29 @@ def _emit(payload: dict[str, Any], text: str, *, as_json: bool) -> None:
 def build(
     directory: Annotated[
         Path | None,
-        typer.Argument(help="Build context with a Dockerfile (default: ./container, else .)."),
+        typer.Argument(
+            metavar="DIR", help="Build context with a Dockerfile (default: ./container, else .)."
+        ),
     ] = None,
     tag: Annotated[
-        str | None, typer.Option("--tag", help="Tag to use instead of the content tag.")
+        str | None,
+        typer.Option("--tag", metavar="TAG", help="Tag to use instead of the content tag."),
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Repository name (default: the folder's name).")
+        str | None,
+        typer.Option(
+            "--name", metavar="NAME", help="Repository name (default: the folder's name)."
+        ),
     ] = None,
     build_arg: Annotated[
-        list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, repeatable.")
+        list[str] | None,
+        typer.Option("--build-arg", metavar="KEY=VALUE", help="Repeatable; part of the tag."),
     ] = None,
     platform: Annotated[
         str | None,
-        typer.Option("--platform", help="Target, e.g. linux/amd64 (what Batch VMs run)."),
+        typer.Option(
+            "--platform", metavar="PLATFORM", help="Target, e.g. linux/amd64 (what Batch VMs run)."
+        ),
     ] = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
@@ -190,10 +199,13 @@ def build(
 def push(
     image: Annotated[
         str | None,
-        typer.Argument(help="Local image name:tag (default: build the project's image first)."),
+        typer.Argument(
+            metavar="IMAGE", help="Local image name:tag (default: build the project's image first)."
+        ),
     ] = None,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Build context when IMAGE is not given.")
+        Path | None,
+        typer.Option("--dir", metavar="DIR", help="Build context when IMAGE is not given."),
     ] = None,
     stack: StackOption = None,
     outputs: OutputsOption = None,
@@ -232,7 +244,9 @@ def push(
 
 @image_app.command("list")
 def list_images(
-    repository: Annotated[str | None, typer.Argument(help="Only this repository.")] = None,
+    repository: Annotated[
+        str | None, typer.Argument(metavar="REPOSITORY", help="Only this repository.")
+    ] = None,
     stack: StackOption = None,
     outputs: OutputsOption = None,
     registry: RegistryOption = None,
