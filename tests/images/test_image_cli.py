@@ -211,7 +211,11 @@ def test_push_to_a_registry_named_in_stack_outputs(
         "push", "--dir", str(context), "--outputs", str(outputs_file), "--json"
     )
     assert code == 0, repr(error)
-    assert json.loads(out)["image"].startswith(f"{local_registry.host}/viaoutputs:")
+    pushed = json.loads(out)
+    assert pushed["image"].startswith(f"{local_registry.host}/viaoutputs:")
+    # a registry without auth (no challenge) needs no credential for the pre-submit check
+    short = pushed["image"].split("/", 1)[1]
+    assert check_image_in_registry(short, local_registry.host, credential=None) == pushed["digest"]
 
 
 def test_a_registry_tag_holding_other_content_is_never_overwritten(
