@@ -208,8 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             else None
         )
         if granted is None or (needed is not None and not _granted(granted, needed)):
-            body = self._body()
-            del body
+            self._body()  # drain it: the connection stays usable for the retry
             scope = f',scope="{needed}"' if needed else ""
             challenge = f'Bearer realm="http://{state.login_server}/oauth2/token",service="{state.login_server}"{scope}'
             return self._error(
