@@ -13,7 +13,6 @@ from superbatch.azure.tasks import (
     depends_on_all,
     iso_duration,
     output_base,
-    resolve_image,
     serialized_bodies,
     task_body,
 )
@@ -184,12 +183,6 @@ def test_output_base(pattern: str, base: str) -> None:
 )
 def test_iso_duration(value: timedelta, text: str) -> None:
     assert iso_duration(value) == text
-
-
-def test_resolve_image() -> None:
-    assert resolve_image("wc:1", "r.azurecr.io") == "r.azurecr.io/wc:1"
-    assert resolve_image("team/wc:1", "r.azurecr.io") == "r.azurecr.io/team/wc:1"
-    assert resolve_image("other.io/wc:1", "r.azurecr.io") == "other.io/wc:1"
 
 
 def test_chunks_hold_at_most_100_tasks_and_stay_under_1_mb() -> None:

@@ -98,6 +98,8 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        if job.image:  # a bad image reference fails here, before anything remote
+            tasks.resolved_image(job.image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency

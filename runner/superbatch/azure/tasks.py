@@ -18,6 +18,7 @@ of the job, rearranged as ``results/<task>/...`` (the layout ``--local`` gives i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -50,15 +51,12 @@ def iso_duration(value: timedelta) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
 
 
-def resolve_image(image: str, registry_login_server: str) -> str:
-    """``name:tag`` -> ``<registry>/name:tag``; a reference that names a registry is kept.
+@functools.lru_cache(maxsize=16)
+def resolved_image(image: str, registry_login_server: str) -> str:
+    """The reference Batch pulls (images' rules); raises SpecError for a bad or unpinned one."""
+    from superbatch.images.resolve import resolve_image
 
-    A local stand-in until the images module's ``resolve_image`` lands on main.
-    """
-    first = image.split("/", 1)[0]
-    if "/" in image and ("." in first or ":" in first or first == "localhost"):
-        return image
-    return f"{registry_login_server}/{image}"
+    return resolve_image(image, registry_login_server)
 
 
 def output_base(pattern: str) -> str:
@@ -139,7 +137,7 @@ def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
     body: Body = {}
     if job.image:
         body["containerSettings"] = {
-            "imageName": resolve_image(job.image, outputs.registry_login_server),
+            "imageName": resolved_image(job.image, outputs.registry_login_server),
             "workingDirectory": "taskWorkingDirectory",
         }
     constraints: Body = {"maxTaskRetryCount": job.retries}
