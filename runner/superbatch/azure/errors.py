@@ -98,7 +98,7 @@ def translate_azure_error(
             " (assign it with `az role assignment create`; role changes take a few minutes)"
         )
     if code in {"JobNotFound", "TaskNotFound"}:
-        return JobNotFoundError(f"{message or code}: cannot {action}")
+        return JobNotFoundError(f"cannot {action}: {message or code}")
     if code == "PoolNotFound":
         return ConfigError(
             f"the stack's Batch pool does not exist ({message or code}): run `pulumi up`"
@@ -168,9 +168,7 @@ def call_with_retries(
         try:
             return operation()
         except Exception as exc:
-            if not is_transient(exc):
-                raise
-            if attempt == attempts:
+            if not is_transient(exc) or attempt == attempts:
                 raise translate_azure_error(exc, action=action, service=service) from exc
             time.sleep(min(10.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0))
     raise AssertionError("unreachable")

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
-    translate_azure_error,
 )
 from superbatch.errors import RemoteError
 from superbatch.model import (
@@ -77,18 +76,16 @@ def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
 def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 
-    try:
-        task = call_with_retries(
-            lambda: client.get_task(
+    def get() -> Any:
+        try:
+            return client.get_task(
                 job_id, AGGREGATE_TASK_ID, select=["id", "state", "executionInfo"]
-            ),
-            action=f"get the aggregate step of {job_id}",
-        )
-    except ResourceNotFoundError:
-        return None
-    except Exception as exc:
-        raise translate_azure_error(exc, action=f"get the aggregate step of {job_id}") from exc
-    return task_status(task, None)
+            )
+        except ResourceNotFoundError:
+            return None  # not added yet
+
+    task = call_with_retries(get, action=f"get the aggregate step of {job_id}")
+    return None if task is None else task_status(task, None)
 
 
 def _state(task: Any) -> TaskState:

@@ -149,9 +149,14 @@ def clean_command(
     local: Local = False,
     stack: Stack = None,
     outputs: Outputs = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a job and everything the backend stored for it (never results/)."""
     from superbatch.cli import render
 
-    backend_from(local=local, stack=stack, outputs=outputs).clean(job_id)
+    backend = backend_from(local=local, stack=stack, outputs=outputs)
+    if not yes:
+        backend.status(job_id)  # an unknown job is reported before asking anything
+        typer.confirm(f"Delete job {job_id} and everything stored for it?", abort=True)
+    backend.clean(job_id)
     render.stdout.print(f"removed job {job_id} (results/ left untouched)")
