@@ -97,6 +97,13 @@ def _state(task: Any) -> TaskState:
     return TaskState.RUNNING if state in {"running", "preparing"} else TaskState.QUEUED
 
 
+def _is_image_failure(code: str | None, message: str | None) -> bool:
+    text = f"{code or ''} {message or ''}".lower()
+    return code in _IMAGE_FAILURE_CODES or (
+        "image" in text and ("pull" in text or "not found" in text)
+    )
+
+
 def task_status(
     task: Any, stderr: StderrReader | None, *, image: str = "", registry: str = ""
 ) -> TaskStatus:
@@ -106,7 +113,7 @@ def task_status(
     exit_code = info.exit_code if info is not None else None
     if state is TaskState.FAILED:
         fail = info.failure_info if info is not None else None
-        if fail is not None and fail.code in _IMAGE_FAILURE_CODES and image:
+        if fail is not None and image and _is_image_failure(fail.code, fail.message):
             failure = image_not_found_message(image, registry, str(fail.message or fail.code))
         elif fail is not None:
             failure = f"{fail.code}: {fail.message}" if fail.message else str(fail.code)
