@@ -205,3 +205,15 @@ def test_bodies_are_generated_lazily(tmp_path: Path) -> None:
 
     assert next(bodies)[0] == "0"
     assert next(bodies)[0] == "_aggregate"
+
+
+def test_poll_interval_backs_off_while_nothing_changes_and_snaps_back() -> None:
+    from superbatch.azure.monitor import PollInterval
+
+    interval = PollInterval(0.5, 30.0)
+
+    quiet = [interval.next(changed=False) for _ in range(12)]
+    moved = interval.next(changed=True)
+
+    assert quiet == sorted(quiet) and quiet[0] > 0.5 and quiet[-1] == 30.0
+    assert moved == 0.5

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure.errors import (
@@ -62,7 +62,6 @@ class SubmitReport:
     requests: int = 0
     errors: int = 0
     reconciliations: int = 0
-    failures: list[str] = field(default_factory=list)
 
 
 def chunk_bodies(bodies: Iterable[tuple[str, bytes]]) -> Iterator[Chunk]:
