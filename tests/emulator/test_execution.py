@@ -13,6 +13,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from tests.emulator.helpers import new_job, wait_for_tasks
 from tests.emulator.server import BatchEmulator, start_emulator
 from tests.support.azurite import Azurite
+from tests.support.tokens import FakeTokenCredential
 
 
 def _container(azurite: Azurite, prefix: str) -> ContainerClient:
@@ -386,3 +387,38 @@ def test_container_task_runs_in_podman(
     where = b"".join(client.download_task_file("job-1", "boxed", "wd/where.txt"))
     assert where.startswith(b"worker:x:1000")  # the image's /etc/passwd, not the host's
     assert b"".join(client.download_task_file("job-1", "boxed", "stdout.txt")) == b"boxed\n"
+
+
+def test_https_round_trip_with_token_credentials(
+    batch_emulator_https: BatchEmulator, azurite_https: Azurite
+) -> None:
+    tokens = FakeTokenCredential()
+    service = BlobServiceClient(
+        azurite_https.blob_endpoint, credential=tokens, **azurite_https.blob_client_kwargs()
+    )
+    container = service.create_container(f"tls-{uuid.uuid4().hex[:8]}")
+    container.upload_blob("job-1/tasks/t/in.txt", b"secure")
+    identity = batch_emulator_https.identity_resource_id
+    client = batch_emulator_https.client(FakeTokenCredential())
+    new_job(batch_emulator_https, client)
+    client.create_task(
+        "job-1",
+        m.BatchTaskCreateOptions(
+            id="t",
+            command_line="/bin/sh -c 'cp job-1/tasks/t/in.txt out.txt'",
+            resource_files=[
+                m.ResourceFile(
+                    storage_container_url=container.url,
+                    blob_prefix="job-1/tasks/t/",
+                    identity_reference=m.BatchNodeIdentityReference(resource_id=identity),
+                )
+            ],
+            output_files=[
+                _output(container, identity, "out.txt", "job-1/t/out.txt", "tasksuccess")
+            ],
+        ),
+    )
+    [task] = wait_for_tasks(client, "job-1", 1)
+    assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS, task.execution_info
+    assert container.download_blob("job-1/t/out.txt").readall() == b"secure"
+    assert batch_emulator_https.principals["sharedkey"] == 0
