@@ -200,7 +200,16 @@ class Node:
             self.account.complete(task, exit_code=None, failure=error.info)
             return
         env = self._environment(task, task_dir, common_env)
-        argv = shlex.split(task.wire["commandLine"])
+        try:
+            argv = shlex.split(task.wire["commandLine"])
+        except ValueError as error:  # e.g. an unbalanced quote: nothing can be launched
+            failure = {
+                "category": "usererror",
+                "code": "CommandLaunchFailed",
+                "message": str(error),
+            }
+            self.account.complete(task, exit_code=None, failure=failure)
+            return
         container = task.wire.get("containerSettings")
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
         if container and self.podman_env is not None:
@@ -273,8 +282,9 @@ class Node:
 
     def _kill(self, task: Task, process: subprocess.Popen[bytes]) -> None:
         if task.container_name and self.podman_env is not None:
+            # rm -f kills the container and removes it (its --rm dies with the podman client)
             subprocess.run(
-                ["podman", "kill", task.container_name],
+                ["podman", "rm", "--force", "--time", "0", task.container_name],
                 env=self.podman_env,
                 capture_output=True,
                 check=False,

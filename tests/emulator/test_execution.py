@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -187,9 +188,11 @@ def test_command_line_runs_without_a_shell(batch_emulator: BatchEmulator) -> Non
             m.BatchTaskCreateOptions(id="assign", command_line="GREETING=hi env"),
             m.BatchTaskCreateOptions(id="wrapped", command_line="/bin/sh -c 'ls / | wc -l'"),
             m.BatchTaskCreateOptions(id="var", command_line="echo $AZ_BATCH_TASK_ID"),
+            m.BatchTaskCreateOptions(id="quote", command_line="echo 'unbalanced"),
         ],
     )
-    tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 4)}
+    tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 5)}
+    assert tasks["quote"].execution_info.failure_info.code == "CommandLaunchFailed"
     assert tasks["pipe"].execution_info.failure_info.code == "FailureExitCode"
     assert tasks["assign"].execution_info.failure_info.code == "CommandProgramNotFound"
     assert tasks["assign"].execution_info.exit_code is None
@@ -422,3 +425,30 @@ def test_https_round_trip_with_token_credentials(
     assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS, task.execution_info
     assert container.download_blob("job-1/t/out.txt").readall() == b"secure"
     assert batch_emulator_https.principals["sharedkey"] == 0
+
+
+def test_container_task_past_its_wall_clock_is_killed(
+    batch_emulator: BatchEmulator, podman_env: dict[str, str], busybox_image: str
+) -> None:
+    batch_emulator.use_podman(podman_env)
+    client = batch_emulator.client()
+    new_job(batch_emulator, client)
+    client.create_task(
+        "job-1",
+        m.BatchTaskCreateOptions(
+            id="boxed-slow",
+            command_line="sleep 60",
+            container_settings=m.BatchTaskContainerSettings(image_name=busybox_image),
+            constraints=m.BatchTaskConstraints(max_wall_clock_time=datetime.timedelta(seconds=2)),
+        ),
+    )
+    [task] = wait_for_tasks(client, "job-1", 1, timeout=120)
+    assert task.execution_info.failure_info.code == "MaxWallClockTimeExpiry"
+    names = subprocess.run(
+        ["podman", "ps", "-a", "--format", "{{.Names}}"],
+        env=podman_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not [name for name in names if name.startswith("batch-")]  # removed, not left over
