@@ -21,7 +21,7 @@ from superbatch.backend import Backend
 from superbatch.errors import SpecError
 from superbatch.model import AggregateSpec, ProgressCallback, ResolvedJob
 from superbatch.run import RunOutcome, run_job
-from superbatch.spec import INPUT_PLACEHOLDERS, JobDraft, resolve
+from superbatch.spec import ROW_RESERVED, JobDraft, resolve
 from superbatch.validate import (
     check_env,
     check_env_name,
@@ -109,7 +109,7 @@ class Job:
                 )
         for column in columns:
             check_env_name(column, where=f"{where}: task key")
-            if column in INPUT_PLACEHOLDERS:
+            if column in ROW_RESERVED:
                 raise SpecError(f"{where}: task key {column!r} is a reserved placeholder name")
         self._draft.rows = existing + added
         return self

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from superbatch.validate import LOGS_DIR
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,60 @@ def atomic_copy(source: Path, dest: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """Put ``source``'s content at ``dest`` atomically: a hard link when the file system
+    allows it (fast; both names share one unchanging file), else a copy."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        os.link(source, tmp)
+    except FileExistsError:
+        os.unlink(tmp)
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+
+
+def _link_new(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (a name in a dir we just made), else copy it."""
+    try:
+        os.link(source, target)
+    except OSError:
+        atomic_copy(source, target)
+
+
+def place_files(dest: Path, files: tuple[ResultFile, ...], source: Callable[[str], Path]) -> None:
+    """Make ``dest`` hold exactly ``files`` (known sizes and hashes); ``source(path)`` says
+    where each one is now.
+
+    Files already in place with the same size and hash are left alone; files under ``dest``
+    that are not in ``files`` are removed (they belong to a superseded attempt).
+    """
+    wanted = {f.path: f for f in files}
+    fresh = not os.path.isdir(dest)
+    if fresh:
+        os.makedirs(dest)
+    else:
+        for path in sorted(dest.rglob("*"), reverse=True):
+            relative = path.relative_to(dest).as_posix()
+            if path.is_file() and relative not in wanted:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    made = {dest}
+    for item in files:
+        target = dest / item.path
+        if not fresh and same_file(target, item):
+            continue
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if fresh:
+            _link_new(source(item.path), target)
+        else:
+            link_or_copy(source(item.path), target)
 
 
 def mirror_dir(source: Path, dest: Path) -> None:

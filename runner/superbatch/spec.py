@@ -38,6 +38,7 @@ from superbatch.validate import (
 )
 
 INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
+ROW_RESERVED = ("input", "index")  # CSV columns that would shadow a placeholder
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "shared", "outputs",
     "retries", "timeout", "env", "aggregate",
@@ -157,7 +158,7 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
         if not column:
             raise SpecError(f"{where}: tasks file {name} has an empty column name")
         check_env_name(column, where=f"{where}: {name} column")
-        if column in INPUT_PLACEHOLDERS:
+        if column in ROW_RESERVED:
             raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
     if len(set(columns)) != len(columns):
         raise SpecError(f"{where}: tasks file {name} repeats a column name")

@@ -7,6 +7,7 @@ Commands live in their own modules and are registered here, in one place. Librar
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
+from superbatch.cli.image import image_app
 from superbatch.errors import SuperBatchError
 
 INTERRUPTED_EXIT_CODE = 130
@@ -47,13 +49,28 @@ app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
+app.add_typer(image_app, name="image")
+
+
+class _WarningHandler(logging.Handler):
+    """Library warnings become one yellow line on stderr (rich is imported only then)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from superbatch.cli.render import warning_line
+
+        warning_line(record.getMessage())
+
+
+def _route_warnings() -> None:
+    logger = logging.getLogger("superbatch")
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(_WarningHandler())
+    logger.propagate = False
 
 
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
-    from superbatch.cli.render import setup_logging
-
-    setup_logging()
+    _route_warnings()
     try:
         app()
     except SuperBatchError as exc:

@@ -118,8 +118,8 @@ def results_command(
         render.print_json(
             {
                 "job_id": job_id,
-                "results_dir": str(results / job_id),
-                "manifest": str(manifest),
+                "results_dir": str((results / job_id).absolute()),
+                "manifest": str(manifest.absolute()),
                 "tasks": [asdict(r) for r in task_results],
             }
         )

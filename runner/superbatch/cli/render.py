@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -21,20 +20,12 @@ stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
 
 
-class _WarningHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        stderr.print(f"[yellow]warning:[/] {escape(record.getMessage())}")
-
-
-def setup_logging() -> None:
-    logger = logging.getLogger("superbatch")
-    logger.setLevel(logging.WARNING)
-    logger.addHandler(_WarningHandler())
-    logger.propagate = False
+def warning_line(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def error_line(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(message)}")
+    stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -50,7 +41,10 @@ def _describe(counts: TaskCounts) -> str:
 
 @contextlib.contextmanager
 def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
-    """A live bar on stderr with queued / running / succeeded / failed counts."""
+    """A live bar on stderr with queued / running / succeeded / failed counts.
+
+    It appears on the first update, so errors raised before any task runs stay one line.
+    """
     columns = (
         TextColumn(f"[bold]{escape(job_id)}[/]"),
         BarColumn(),
@@ -58,18 +52,27 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr, transient=False) as progress:
-        bar = progress.add_task("", total=None)
+    progress = Progress(*columns, console=stderr, transient=False)
+    bar = progress.add_task("", total=None)
+    started = False
 
-        def update(counts: TaskCounts) -> None:
-            progress.update(
-                bar,
-                total=counts.total,
-                completed=counts.succeeded + counts.failed,
-                description=_describe(counts),
-            )
+    def update(counts: TaskCounts) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
+        progress.update(
+            bar,
+            total=counts.total,
+            completed=counts.succeeded + counts.failed,
+            description=_describe(counts),
+        )
 
+    try:
         yield update
+    finally:
+        if started:
+            progress.stop()
 
 
 def status_json(status: JobStatus) -> dict[str, Any]:
@@ -96,8 +99,8 @@ def _task_json(task: TaskStatus) -> dict[str, Any]:
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
     data = status_json(outcome.status)
-    data["results_dir"] = str(outcome.results_dir)
-    data["manifest"] = str(outcome.manifest)
+    data["results_dir"] = str(outcome.results_dir.absolute())
+    data["manifest"] = str(outcome.manifest.absolute())
     return data
 
 

@@ -8,16 +8,18 @@ writes the manifest. A re-run of the same job id only runs tasks that did not su
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from superbatch.engine import find_engine
+from superbatch.engine import ENGINES, find_engine
 from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
 from superbatch.local.execute import ContainerRun, container_name, remove_container
-from superbatch.local.node import NodeLayout
+from superbatch.local.node import NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
 from superbatch.model import (
@@ -31,8 +33,7 @@ from superbatch.model import (
     TaskState,
     TaskStatus,
 )
-from superbatch.results import Manifest, mirror_dir, scan_files, write_manifest
-from superbatch.validate import LOGS_DIR
+from superbatch.results import Manifest, place_files, write_manifest
 
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
@@ -54,6 +55,10 @@ class LocalBackend:
     ) -> None:
         if parallel is not None and parallel < 1:
             raise ConfigError(f"--parallel must be at least 1, not {parallel}")
+        if engine is not None and engine not in ENGINES:
+            raise ConfigError(f"unknown container engine {engine!r}: use docker or podman")
+        if engine is not None and not container:
+            raise ConfigError("--engine and --no-container contradict each other: pick one")
         self.home = (home or default_home()).absolute()
         self.parallel = parallel or os.cpu_count() or 1
         self.engine_name = engine  # None: auto (docker, then podman)
@@ -109,12 +114,9 @@ class LocalBackend:
         job = self._existing_store(job_id).load()
         if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
             raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
-        for path in (
-            self.node.task_dir(job_id, task_id) / f"{stream}.txt",
-            self.storage_dir(job_id) / task_id / LOGS_DIR / f"{stream}.txt",
-        ):
-            if path.is_file():
-                return path.read_text(encoding="utf-8", errors="replace")
+        path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
+        if path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace")
         return ""
 
     def results(self, job_id: str, dest: Path) -> list[TaskResult]:
@@ -123,16 +125,21 @@ class LocalBackend:
         records = store.records()
         ids = [t.id for t in job.tasks] + ([AGGREGATE_TASK_ID] if job.aggregate else [])
         results = []
+        placements = []
         for task_id in ids:
             record = records.get(task_id, TaskRecord())
-            source = self.storage_dir(job_id) / task_id
-            target = dest / job_id / task_id
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
-            if finished and source.is_dir():
-                mirror_dir(source, target)
-            files = scan_files(target) if finished else ()
+            files = record.files if finished else ()
+            if finished:
+                source = functools.partial(collected_path, self.node.task_dir(job_id, task_id))
+                placements.append((dest / job_id / task_id, files, source))
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
+        (dest / job_id).mkdir(parents=True, exist_ok=True)
+        # File-system bound (links, mkdirs): a few threads overlap the waits.
+        with ThreadPoolExecutor(max(2, min(8, self.parallel))) as pool:
+            for _ in pool.map(lambda args: place_files(*args), placements):
+                pass
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
@@ -156,14 +163,10 @@ class LocalBackend:
         if plan is not None:
             for task in job.tasks:
                 remove_container(plan, container_name(job_id, task.id))
-        for path in (self.node.job_dir(job_id), self.storage_dir(job_id), store.dir):
+        for path in (self.node.job_dir(job_id), store.dir):
             shutil.rmtree(path, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------
-
-    def storage_dir(self, job_id: str) -> Path:
-        """Where finished tasks' outputs and logs are kept (the local 'outputs container')."""
-        return self.home / "storage" / job_id
 
     def container_plan(self, job: ResolvedJob) -> ContainerRun | None:
         """How tasks of ``job`` run: in its image (engine + image present) or on the host."""
@@ -213,7 +216,6 @@ class LocalBackend:
             job,
             store,
             node=self.node,
-            storage=self.storage_dir(job.job_id),
             parallel=self.parallel,
             container=self.container_plan(job),
         )
@@ -250,7 +252,7 @@ class LocalBackend:
     def _task_status(self, job_id: str, task_id: str, record: TaskRecord) -> TaskStatus:
         tail = ""
         if record.state == TaskState.FAILED:
-            stderr = self.storage_dir(job_id) / task_id / LOGS_DIR / "stderr.txt"
+            stderr = self.node.task_dir(job_id, task_id) / "stderr.txt"
             if stderr.is_file():
                 lines = stderr.read_text(encoding="utf-8", errors="replace").splitlines()
                 tail = "\n".join(lines[-STDERR_TAIL_LINES:])

@@ -91,12 +91,17 @@ def run_attempt(
     name: str,
     table: ProcessTable,
     on_start: Callable[[int], None] | None = None,
+    host_env: dict[str, str] | None = None,
 ) -> Attempt:
-    """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``."""
+    """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``.
+
+    On the host the task sees ``host_env`` (default: this process's environment) plus
+    ``env``; in a container only ``env``, as on Batch.
+    """
     working_dir = task_dir / "wd"
     if container is None:
         argv = ["/bin/sh", "-c", command]
-        proc_env = {**os.environ, **env}
+        proc_env = {**(os.environ if host_env is None else host_env), **env}
         cwd: Path | None = working_dir
     else:
         root = str(container.node_root)

@@ -9,16 +9,20 @@
     <root>/workitems/<job>/job-1/<task>/wd/          AZ_BATCH_TASK_WORKING_DIR
 
 Same names and variables as an Azure Batch node, so a command that works here works there.
+A finished task's outputs and logs stay in its task dir: that is the local backend's
+equivalent of the outputs container (see :func:`collected_path`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from superbatch.model import InputFile
+from superbatch.validate import LOGS_DIR
 
 LOCAL_ACCOUNT = "local"
 LOCAL_POOL = "local"
@@ -56,16 +60,32 @@ class NodeLayout:
         }
 
 
+def collected_path(task_dir: Path, relative: str) -> Path:
+    """Where a collected file lives on the node: logs in the task dir, outputs in ``wd/``.
+
+    ``relative`` is its path in ``results/<job>/<task>/`` (``_logs/stdout.txt``,
+    ``out/a.json``). A finished task's dir is kept until the task runs again or the job is
+    cleaned, so the node itself is the local backend's store of results.
+    """
+    if relative.startswith(f"{LOGS_DIR}/"):
+        return task_dir / relative[len(LOGS_DIR) + 1 :]
+    return task_dir / "wd" / relative
+
+
 def prepare_task_dir(task_dir: Path, files: Iterable[InputFile]) -> Path:
     """A fresh task dir with its files staged into ``wd/``; returns the working dir.
 
     Anything left by an earlier attempt (or an interrupted run) is removed first, so every
     attempt starts from the same state.
     """
-    if task_dir.exists():
+    if os.path.lexists(task_dir):
         shutil.rmtree(task_dir)
     working_dir = task_dir / "wd"
-    working_dir.mkdir(parents=True)
+    try:
+        os.mkdir(task_dir)
+    except FileNotFoundError:
+        os.makedirs(task_dir)
+    os.mkdir(working_dir)
     for item in files:
         target = working_dir / item.dest
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,14 +93,7 @@ def prepare_task_dir(task_dir: Path, files: Iterable[InputFile]) -> Path:
     return working_dir
 
 
-def stage_tree(source: Path, dest: Path, *, skip_top: str) -> None:
-    """Copy every file under ``source`` to ``dest`` except the top-level dir ``skip_top``."""
-    if not source.is_dir():
-        return
-    for path in source.rglob("*"):
-        relative = path.relative_to(source)
-        if relative.parts[0] == skip_top or not path.is_file():
-            continue
-        target = dest / relative
+def copy_files(pairs: Iterable[tuple[Path, Path]]) -> None:
+    for source, target in pairs:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        shutil.copyfile(source, target)

@@ -1,9 +1,10 @@
 """Runs a job's unfinished tasks in parallel, then its aggregate step.
 
 Per task: fresh task dir, inputs and shared files staged into ``wd/``, ``/bin/sh -c`` with
-the Batch environment, retries, timeout; then its outputs (by pattern) and logs are copied
-into storage and only then is the task recorded as finished. An interrupt kills every
-running process group; what was not recorded as finished runs again next time.
+the Batch environment, retries, timeout; then its outputs (by pattern) and logs are listed
+and hashed, and only then is the task recorded as finished, with that file list. An
+interrupt kills every running process group; what was not recorded as finished runs again
+next time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -27,18 +27,20 @@ from superbatch.local.execute import (
     remove_container,
     run_attempt,
 )
-from superbatch.local.node import NodeLayout, prepare_task_dir, stage_tree
+from superbatch.local.node import NodeLayout, collected_path, copy_files, prepare_task_dir
 from superbatch.local.state import JobStore, TaskRecord
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     InputFile,
     ProgressCallback,
     ResolvedJob,
+    ResultFile,
     TaskCounts,
     TaskSpec,
     TaskState,
 )
 from superbatch.patterns import match_outputs
+from superbatch.results import EMPTY_SHA256, file_sha256
 from superbatch.validate import LOGS_DIR, format_duration
 
 REPORT_INTERVAL = 0.1
@@ -55,24 +57,28 @@ class Scheduler:
         store: JobStore,
         *,
         node: NodeLayout,
-        storage: Path,
         parallel: int,
         container: ContainerRun | None,
     ) -> None:
         self.job = job
         self.store = store
         self.node = node
-        self.storage = storage
         self.parallel = parallel
         self.container = container
         self.table = ProcessTable()
         self._lock = threading.Lock()
         self._tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
+        self._host_env = dict(os.environ)  # read once: os.environ lookups are slow per task
 
     def run(self, progress: ProgressCallback | None) -> None:
         records = self.store.records()
         self._clear_leftovers(records)
         self.node.shared_dir.mkdir(parents=True, exist_ok=True)
+        (self.node.job_dir(self.job.job_id) / "job-1").mkdir(parents=True, exist_ok=True)
+        with self.store.appending():
+            self._run(records, progress)
+
+    def _run(self, records: dict[str, TaskRecord], progress: ProgressCallback | None) -> None:
         pending = []
         for task in self.job.tasks:
             state = records.get(task.id, TaskRecord()).state
@@ -134,13 +140,18 @@ class Scheduler:
 
     def _run_aggregate(self) -> None:
         assert self.job.aggregate is not None
-        tasks_storage = self.storage
+        records = self.store.records()
 
         def stage(working_dir: Path) -> None:
+            """Every task's outputs (not logs) under ``results/<task>/``, as copies."""
+            pairs = []
             for task in self.job.tasks:
-                stage_tree(
-                    tasks_storage / task.id, working_dir / "results" / task.id, skip_top=LOGS_DIR
-                )
+                task_dir = self.node.task_dir(self.job.job_id, task.id)
+                for item in records[task.id].files:
+                    if not item.path.startswith(f"{LOGS_DIR}/"):
+                        target = working_dir / "results" / task.id / item.path
+                        pairs.append((collected_path(task_dir, item.path), target))
+            copy_files(pairs)
 
         self._run_one(
             AGGREGATE_TASK_ID,
@@ -188,12 +199,13 @@ class Scheduler:
                     name=name,
                     table=self.table,
                     on_start=functools.partial(self._started, task_id, attempt),
+                    host_env=self._host_env,
                 )
                 if self.table.stopping:
                     raise Interrupted()
                 if result.exit_code == 0:
                     break
-            self._collect(task_id, task_dir, self.job.outputs if outputs is None else outputs)
+            kept = self._collect(task_dir, self.job.outputs if outputs is None else outputs)
         except OSError as exc:
             raise SuperBatchError(f"task {task_id}: {exc}") from exc
         state = TaskState.SUCCEEDED if result.exit_code == 0 else TaskState.FAILED
@@ -213,6 +225,7 @@ class Scheduler:
                 "exit_code": result.exit_code,
                 "attempts": attempts,
                 "failure": failure,
+                "files": [[f.path, f.size, f.sha256] for f in kept],
             }
         )
         if counted:
@@ -221,25 +234,19 @@ class Scheduler:
     def _started(self, task_id: str, attempt: int, pid: int) -> None:
         self.store.append({"task": task_id, "event": "started", "attempt": attempt, "pid": pid})
 
-    def _collect(self, task_id: str, task_dir: Path, patterns: tuple[str, ...]) -> None:
-        """Copy outputs and logs into storage, replacing an earlier copy in one rename."""
-        final = self.storage / task_id
-        partial = self.storage / f".{task_id}.partial"
-        if partial.exists():
-            shutil.rmtree(partial)
-        (partial / LOGS_DIR).mkdir(parents=True)
+    def _collect(self, task_dir: Path, patterns: tuple[str, ...]) -> tuple[ResultFile, ...]:
+        """The outputs (by pattern) and logs of a finished attempt, with sizes and hashes."""
         working_dir = task_dir / "wd"
-        for relative in match_outputs(working_dir, patterns):
-            target = partial / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(working_dir / relative, target)
-        for stream in ("stdout.txt", "stderr.txt"):
-            source = task_dir / stream
-            if source.is_file():
-                shutil.copyfile(source, partial / LOGS_DIR / stream)
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(partial, final)
+        paths = match_outputs(working_dir, patterns)
+        paths += [f"{LOGS_DIR}/{s}" for s in ("stdout.txt", "stderr.txt")]
+        kept = []
+        for relative in sorted(paths):
+            path = collected_path(task_dir, relative)
+            if os.path.isfile(path):
+                size = path.stat().st_size
+                digest = file_sha256(path) if size else EMPTY_SHA256
+                kept.append(ResultFile(relative, size, digest))
+        return tuple(kept)
 
     def _clear_leftovers(self, records: dict[str, TaskRecord]) -> None:
         """Kill what a killed run left behind (its process groups, its containers)."""

@@ -5,12 +5,13 @@
     <home>/jobs/<job>/job.json      the resolved job (written once, atomically)
     <home>/jobs/<job>/events.jsonl  append-only task events: started / finished / reset
     <home>/jobs/<job>/lock          flock held by the one process running the job's tasks
-    <home>/node/...                 the Batch-like node (see superbatch.local.node)
-    <home>/storage/<job>/<task>/    collected outputs and _logs (like the outputs container)
+    <home>/node/...                 the Batch-like node (see superbatch.local.node); a
+                                    finished task's outputs and logs stay in its task dir
 
 Events are appended one JSON line at a time, so a killed process leaves at worst a torn
-last line, which the reader ignores. A task is only recorded as finished after its files
-are in storage, so "finished" always means "results available".
+last line, which the reader ignores. A task is only recorded as finished (with the list of
+its collected files, sizes and hashes) after its attempt ended and its files were hashed,
+so "finished" always means "results available".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import IO, Any
 
 from superbatch.errors import ConfigError, JobNotFoundError
 from superbatch.jobfile import job_from_json, job_to_json
-from superbatch.model import ResolvedJob, TaskState
+from superbatch.model import ResolvedJob, ResultFile, TaskState
 from superbatch.results import atomic_write_bytes
 
 HOME_ENV = "SUPERBATCH_HOME"
@@ -47,6 +49,7 @@ class TaskRecord:
     attempts: int = 0
     failure: str | None = None
     pid: int | None = None  # process group of the attempt that was started last
+    files: tuple[ResultFile, ...] = ()  # collected outputs and logs (when finished)
 
 
 class JobStore:
@@ -58,6 +61,8 @@ class JobStore:
         self.job_file = self.dir / "job.json"
         self.events_file = self.dir / "events.jsonl"
         self.lock_file = self.dir / "lock"
+        self._events: IO[str] | None = None
+        self._append_lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.job_file.is_file()
@@ -80,9 +85,26 @@ class JobStore:
         return self.job_file.stat().st_mtime
 
     def append(self, *events: dict[str, Any]) -> None:
+        """Append events (thread-safe); each is one line, flushed to the OS at once."""
         lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        with self._append_lock:
+            if self._events is not None:
+                self._events.write(lines)
+                self._events.flush()
+                return
         with self.events_file.open("a", encoding="utf-8") as handle:
             handle.write(lines)
+
+    @contextlib.contextmanager
+    def appending(self) -> Iterator[None]:
+        """Keep the events file open while a run appends many events."""
+        with self.events_file.open("a", encoding="utf-8") as handle:
+            self._events = handle
+            try:
+                yield
+            finally:
+                with self._append_lock:
+                    self._events = None
 
     def records(self) -> dict[str, TaskRecord]:
         """Task id -> its latest record (tasks without events are missing: queued)."""
@@ -111,6 +133,7 @@ class JobStore:
                 record.attempts = event.get("attempts", record.attempts)
                 record.failure = event.get("failure")
                 record.pid = None
+                record.files = tuple(ResultFile(*f) for f in event.get("files", []))
         return records
 
     @contextlib.contextmanager

@@ -1,0 +1,5 @@
+"""``python -m superbatch`` is the ``superbatch`` command."""
+
+from superbatch.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""Reconnect and resume: a killed run leaves nothing a re-run cannot finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.runner.conftest import CliResult, job_id_of, popen_superbatch, superbatch, write
+
+DEADLINE = 120  # only a guard against hanging; never asserted on
+
+
+def _counting_job(project: Path, counters: Path, release: Path) -> None:
+    """Six tasks; each appends to its counter file. Tasks 2+ block until `release` exists."""
+    write(
+        project,
+        {
+            "params.csv": "n\n0\n1\n2\n3\n4\n5\n",
+            "job.toml": f"""\
+                name = "resume"
+                tasks = "params.csv"
+                env = {{ COUNTERS = "{counters}", RELEASE = "{release}" }}
+                command = '''echo run >> $COUNTERS/{{n}}
+                if [ {{n}} -ge 2 ]; then while [ ! -e $RELEASE ]; do sleep 0.05; done; fi
+                echo done-{{n}} > out.txt'''
+                outputs = ["out.txt"]
+                [aggregate]
+                command = "cat results/*/out.txt > all.txt"
+                outputs = ["all.txt"]
+                """,
+        },
+    )
+
+
+def _wait_for(project: Path, job_id: str, *, succeeded: int, running: int) -> CliResult:
+    """Poll `status` (another terminal) until the counts are reached."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        status = superbatch("status", job_id, "--local", "--json", cwd=project)
+        if status.code == 0:
+            counts = status.json()["counts"]
+            if counts["succeeded"] >= succeeded and counts["running"] >= running:
+                return status
+        assert time.monotonic() < deadline, f"never reached: {status.stdout} {status.stderr}"
+        time.sleep(0.2)
+
+
+def test_killed_run_resumes_without_rerunning_succeeded_tasks(
+    project: Path, tmp_path: Path
+) -> None:
+    counters, release = tmp_path / "counters", tmp_path / "release"
+    counters.mkdir()
+    _counting_job(project, counters, release)
+    # The job id is known before anything runs: a bad --parallel fails after resolving.
+    probe = superbatch("run", "job.toml", "--local", "--stack", "x", cwd=project)
+    assert probe.code == 3 and not (project / ".superbatch").exists()
+
+    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", cwd=project)
+    try:
+        job_id = _job_id_from_state(project)
+        status = _wait_for(project, job_id, succeeded=2, running=2)
+        assert status.json()["state"] == "active"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.communicate()
+    assert runner.returncode == -signal.SIGKILL
+
+    interrupted = superbatch("status", job_id, "--local", "--json", cwd=project)
+    assert interrupted.json()["state"] == "interrupted"
+    assert interrupted.json()["counts"] == {"queued": 4, "running": 0, "succeeded": 2, "failed": 0}
+    assert not (project / "results" / job_id / "manifest.json").exists()
+
+    release.touch()
+    rerun = superbatch("run", "job.toml", "--local", "--parallel", "2", "--json", cwd=project)
+    assert rerun.code == 0, rerun.stdout + rerun.stderr
+    assert job_id_of(rerun) == job_id
+    runs = {p.name: p.read_text().count("run") for p in counters.iterdir()}
+    assert runs["0"] == 1 and runs["1"] == 1  # succeeded before the kill: never run again
+    assert all(runs[str(n)] in (1, 2) for n in range(2, 6))  # at most the killed attempt
+    results = project / "results" / job_id
+    assert (results / "_aggregate" / "all.txt").read_text().split() == [
+        f"done-{n}" for n in range(6)
+    ]
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert [t["state"] for t in manifest["tasks"]] == ["succeeded"] * 6
+
+    again = superbatch("run", "job.toml", "--local", "--json", cwd=project)
+    assert again.code == 0
+    assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == runs
+
+
+def test_rerun_retries_only_failed_tasks_and_new_forces_a_fresh_job(
+    project: Path, tmp_path: Path
+) -> None:
+    counters, flag = tmp_path / "counters", tmp_path / "fixed"
+    counters.mkdir()
+    write(
+        project,
+        {
+            "params.csv": "n\n0\n1\n2\n",
+            "job.toml": f"""\
+                name = "rerun"
+                tasks = "params.csv"
+                command = "echo run >> {counters}/{{n}}; [ {{n}} != 1 ] || [ -e {flag} ]"
+                """,
+        },
+    )
+    first = superbatch("run", "job.toml", "--local", "--json", cwd=project)
+    assert first.code == 1 and [t["task"] for t in first.json()["failed"]] == ["1"]
+    flag.touch()
+    second = superbatch("run", "job.toml", "--local", "--json", cwd=project)
+    assert second.code == 0 and job_id_of(second) == job_id_of(first)
+    assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
+        "0": 1,
+        "1": 2,
+        "2": 1,
+    }
+    fresh = superbatch("run", "job.toml", "--local", "--new", "--json", cwd=project)
+    assert fresh.code == 0 and job_id_of(fresh) != job_id_of(first)
+    assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
+        "0": 2,
+        "1": 3,
+        "2": 2,
+    }
+
+
+def test_wait_follows_a_running_job_from_another_terminal(project: Path, tmp_path: Path) -> None:
+    counters, release = tmp_path / "counters", tmp_path / "release"
+    counters.mkdir()
+    _counting_job(project, counters, release)
+    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", cwd=project)
+    try:
+        job_id = _job_id_from_state(project)
+        _wait_for(project, job_id, succeeded=2, running=1)
+        follower = popen_superbatch("wait", job_id, "--local", "--json", cwd=project)
+        release.touch()
+        out, err = follower.communicate(timeout=DEADLINE)
+        assert follower.returncode == 0, err
+        assert json.loads(out)["state"] == "completed"
+        assert runner.wait(timeout=DEADLINE) == 0
+    finally:
+        if runner.poll() is None:
+            os.kill(runner.pid, signal.SIGKILL)
+            runner.communicate()
+    # Every task ran exactly once: the follower did not run anything itself.
+    assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
+        str(n): 1 for n in range(6)
+    }
+
+
+def _job_id_from_state(project: Path) -> str:
+    deadline = time.monotonic() + DEADLINE
+    jobs = project / ".superbatch" / "jobs"
+    while not (jobs.is_dir() and any(jobs.iterdir())):
+        assert time.monotonic() < deadline, "the run never recorded its job"
+        time.sleep(0.05)
+    return next(jobs.iterdir()).name

@@ -1,0 +1,65 @@
+"""superbatch.Job builds the same job as a TOML spec, and runs it on a backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from superbatch import Job, LocalBackend
+from superbatch.errors import SpecError
+from superbatch.spec import load_spec
+from tests.runner.conftest import write
+
+
+def test_api_and_toml_give_the_same_job_id(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "params.csv": "seed\n1\n2\n",
+            "job.toml": 'name = "pi"\ncommand = "echo {seed} > out.txt"\ntasks = "params.csv"\n'
+            'outputs = ["out.txt"]\nretries = 1\ntimeout = "2m"\n',
+        },
+    )
+    job = Job(
+        "pi",
+        command="echo {seed} > out.txt",
+        outputs=["out.txt"],
+        retries=1,
+        timeout="2m",
+        base_dir=tmp_path,
+    )
+    job.add_tasks({"seed": s} for s in (1, 2))
+    assert job.resolve().job_id == load_spec(tmp_path / "job.toml").job_id
+
+
+def test_api_run_yields_results(tmp_path: Path) -> None:
+    job = Job("api", command="echo $((seed * 2)) > out.txt", outputs=["out.txt"])
+    job.add_tasks({"seed": s} for s in range(3))
+    run = job.run(
+        LocalBackend(home=tmp_path / "state", container=False), results=tmp_path / "results"
+    )
+    assert run.ok
+    seen = {task: [p.read_text() for p in files] for task, files in run.results()}
+    assert seen == {"0": ["0\n"], "1": ["2\n"], "2": ["4\n"]}
+
+
+def test_api_rejects_bad_input_with_spec_errors() -> None:
+    job = Job("bad", command="echo {nope}")
+    job.add_tasks([{"x": 1}])
+    try:
+        job.resolve()
+    except SpecError as exc:
+        assert "unknown placeholder {nope}" in str(exc)
+    else:
+        raise AssertionError("resolve() accepted an unknown placeholder")
+
+
+def test_import_superbatch_job_stays_light() -> None:
+    code = (
+        "import sys; from superbatch import Job, LocalBackend; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'rich', 'typer', 'azure', 'pulumi'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
