@@ -17,6 +17,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class Node:
         self.account_name = account_name
         self.podman_env = podman_env
         self.hold = False
+        self.errors: list[str] = []  # tracebacks of emulator bugs while running tasks
         self._stopping = False
         self._workers: dict[int, threading.Thread] = {}
         self._scheduler = threading.Thread(target=self._schedule, daemon=True, name="batch-node")
@@ -172,6 +174,18 @@ class Node:
     def _run(self, task: Task, common_env: list[dict[str, str]], identities: list[str]) -> None:
         try:
             self._attempt(task, common_env, identities)
+        except Exception as error:  # an emulator bug: fail the task loudly, keep the node up
+            self.errors.append(traceback.format_exc())
+            if task.state == "running":
+                self.account.complete(
+                    task,
+                    exit_code=None,
+                    failure={
+                        "category": "servererror",
+                        "code": "EmulatorError",
+                        "message": repr(error),
+                    },
+                )
         finally:
             self._workers.pop(id(task), None)
 
@@ -186,7 +200,16 @@ class Node:
             self.account.complete(task, exit_code=None, failure=error.info)
             return
         env = self._environment(task, task_dir, common_env)
-        argv = shlex.split(task.wire["commandLine"])
+        try:
+            argv = shlex.split(task.wire["commandLine"])
+        except ValueError as error:  # e.g. an unbalanced quote: nothing can be launched
+            failure = {
+                "category": "usererror",
+                "code": "CommandLaunchFailed",
+                "message": str(error),
+            }
+            self.account.complete(task, exit_code=None, failure=failure)
+            return
         container = task.wire.get("containerSettings")
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
         if container and self.podman_env is not None:
@@ -259,8 +282,9 @@ class Node:
 
     def _kill(self, task: Task, process: subprocess.Popen[bytes]) -> None:
         if task.container_name and self.podman_env is not None:
+            # rm -f kills the container and removes it (its --rm dies with the podman client)
             subprocess.run(
-                ["podman", "kill", task.container_name],
+                ["podman", "rm", "--force", "--time", "0", task.container_name],
                 env=self.podman_env,
                 capture_output=True,
                 check=False,
@@ -348,5 +372,7 @@ class Node:
             argv += ["-w", str(working_dir)]
         for name, value in env.items():
             argv += ["-e", f"{name}={value}"]
-        argv += shlex.split(container.get("containerRunOptions") or "")
-        return [*argv, container["imageName"], *command]
+        options = shlex.split(container.get("containerRunOptions") or "")
+        if "--rm" not in options:
+            argv.append("--rm")
+        return [*argv, *options, container["imageName"], *command]

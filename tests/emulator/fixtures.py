@@ -23,6 +23,7 @@ def batch_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
         yield emulator
     finally:
         emulator.stop()
+    _fail_on_emulator_bugs(emulator)
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,10 @@ def batch_emulator_https(azurite_https: Azurite) -> Iterator[BatchEmulator]:
         yield emulator
     finally:
         emulator.stop()
+    _fail_on_emulator_bugs(emulator)
+
+
+def _fail_on_emulator_bugs(emulator: BatchEmulator) -> None:
+    """An exception inside the emulator is a bug in the emulator: say so in the test."""
+    if emulator.bug_reports():
+        pytest.fail("the Batch emulator itself failed:\n" + "\n".join(emulator.bug_reports()))

@@ -9,6 +9,7 @@ absolute ``odata.nextLink`` that repeats the query and adds ``$skiptoken``.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -74,7 +75,11 @@ def page(
     query: dict[str, str],
     url_without_query: str,
 ) -> dict[str, Any]:
-    """One page of ``items`` for the request's query, with ``odata.nextLink`` when more."""
+    """One page of ``items`` for the request's query, with ``odata.nextLink`` when more.
+
+    ``items`` may be the store's live dicts (call under the store's lock): only the page is
+    copied out.
+    """
     raw_max = query.get("maxresults", str(MAX_RESULTS))
     try:
         max_results = int(raw_max)
@@ -95,7 +100,10 @@ def page(
     chunk = items[start : start + max_results]
     body: dict[str, Any] = {
         "odata.metadata": f"{url_without_query.split('/jobs')[0]}/$metadata",
-        "value": [apply_select(item, query.get("$select")) for item in chunk],
+        # a deep copy of just this page: callers pass live state and hold its lock
+        "value": json.loads(
+            json.dumps([apply_select(item, query.get("$select")) for item in chunk])
+        ),
     }
     if start + max_results < len(items):
         next_query = {k: v for k, v in query.items() if k != "$skiptoken"}

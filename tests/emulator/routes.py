@@ -115,8 +115,8 @@ def create_job(emu: BatchEmulator, req: Request) -> Answer:
 def list_jobs(emu: BatchEmulator, req: Request) -> Answer:
     keep = odata.compile_filter(req.query.get("$filter"))
     with emu.account.lock:
-        items = [dict(job.wire) for job in emu.account.jobs.values() if keep(job.wire)]
-    return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+        items = [job.wire for job in emu.account.jobs.values() if keep(job.wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
 
 
 @route("GET", "/jobs/{job}", "get_job")
@@ -196,8 +196,8 @@ def list_tasks(emu: BatchEmulator, req: Request) -> Answer:
     keep = odata.compile_filter(req.query.get("$filter"))
     with emu.account.lock:
         job = emu.account.job(req.params["job"])
-        items = [json.loads(json.dumps(t.wire)) for t in job.tasks.values() if keep(t.wire)]
-    return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+        items = [t.wire for t in job.tasks.values() if keep(t.wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
 
 
 @route("GET", "/jobs/{job}/tasks/{task}", "get_task")

@@ -20,6 +20,7 @@ import struct
 import tempfile
 import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 from collections import Counter
@@ -52,6 +53,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     emulator: BatchEmulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients dropping their connections is normal; anything else is an emulator bug."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            self.emulator.errors.append(traceback.format_exc())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,11 +141,16 @@ class _Handler(BaseHTTPRequestHandler):
                 path,
             )
             status, headers, payload = handler(emu, request)
-        except BatchServiceError as error:
+        except Exception as unexpected:
+            if isinstance(unexpected, BatchServiceError):
+                answer = unexpected
+            else:  # an emulator bug: answer 500 and keep the traceback for the test
+                emu.errors.append(traceback.format_exc())
+                answer = BatchServiceError(500, "InternalError", f"emulator bug: {unexpected!r}")
             if fault is not None and fault.kind == "reset_after":
                 self._reset()
                 return
-            self._send_error(error)
+            self._send_error(answer)
             return
         if fault is not None and fault.kind == "reset_after":
             self._reset()
@@ -221,6 +234,7 @@ class BatchEmulator:
         self.requests: Counter[str] = Counter()
         self.principals: Counter[str] = Counter()  # "sharedkey" / "bearer" -> requests
         self.bearer_tokens: list[str] = []
+        self.errors: list[str] = []  # tracebacks of emulator bugs while answering
         self._count_lock = threading.Lock()
         self._tmp = None if node_root else tempfile.TemporaryDirectory(prefix="batch-node-")
         self.node_root = node_root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -317,6 +331,10 @@ class BatchEmulator:
             self.requests.clear()
             self.principals.clear()
             self.bearer_tokens.clear()
+
+    def bug_reports(self) -> list[str]:
+        """Tracebacks of exceptions inside the emulator (answering or running tasks)."""
+        return [*self.errors, *self.node.errors]
 
     def stop(self) -> None:
         self.node.stop()

@@ -55,7 +55,7 @@ class StorageAccess:
         return ContainerClient.from_container_url(url, credential=self.azurite.credential, **kwargs)
 
     def download(self, resource: dict[str, Any], working_dir: Path, identities: list[str]) -> None:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
         file_path = resource.get("filePath") or ""
         try:
@@ -81,6 +81,8 @@ class StorageAccess:
             )
             category = "usererror" if code == "BlobAccessDenied" else "servererror"
             raise NodeFileError(code, f"{error.status_code} {error.reason}", category) from None
+        except AzureError as error:  # storage unreachable
+            raise NodeFileError("BlobDownloadMiscError", str(error), "servererror") from None
 
     def _download_url(self, resource: dict[str, Any], target: Path, identities: list[str]) -> None:
         url = resource["httpUrl"]
@@ -106,7 +108,7 @@ class StorageAccess:
         self, output: dict[str, Any], working_dir: Path, identities: list[str], log: list[str]
     ) -> None:
         """Upload the files matching one outputFiles entry; raise NodeFileError on failure."""
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
         destination = output["destination"]["container"]
         pattern = output["filePattern"]
@@ -136,6 +138,8 @@ class StorageAccess:
                 else "FileUploadMiscError"
             )
             raise NodeFileError(code, f"{error.status_code} {error.reason}") from None
+        except AzureError as error:  # storage unreachable
+            raise NodeFileError("FileUploadMiscError", str(error)) from None
         except NodeFileError as error:
             raise NodeFileError("FileUploadAuthenticationFailed", str(error)) from None
 

@@ -87,6 +87,18 @@ class Job:
         self.wire["eTag"] = etag()
 
 
+_NO_LIMIT = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue, Batch's "unlimited"
+_UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT) may set
+    "priority": 0,
+    "maxParallelTasks": -1,
+    "constraints": {"maxWallClockTime": _NO_LIMIT, "maxTaskRetryCount": 0},
+    "poolInfo": None,
+    "metadata": None,
+    "onAllTasksComplete": "noaction",
+    "allowTaskPreemption": None,
+}
+
+
 class Account:
     """Jobs and tasks of one emulated Batch account, with Batch's rules on every change."""
 
@@ -120,7 +132,7 @@ class Account:
                 "onAllTasksComplete": "noaction",
                 "onTaskFailure": "noaction",
                 "constraints": {
-                    "maxWallClockTime": "P10675199DT2H48M5.4775807S",
+                    "maxWallClockTime": _NO_LIMIT,
                     "maxTaskRetryCount": 0,
                 },
                 **body,
@@ -144,17 +156,16 @@ class Account:
             job = self.job(job_id)
             if job.state in ("completed", "deleting", "terminating"):
                 raise _job_not_active(job)
-            for key in (
-                "priority",
-                "maxParallelTasks",
-                "constraints",
-                "poolInfo",
-                "metadata",
-                "onAllTasksComplete",
-                "allowTaskPreemption",
-            ):
+            new_pool = (patch.get("poolInfo") or {}).get("poolId")
+            if new_pool is not None and new_pool.lower() not in self.pools:
+                raise not_found("PoolNotFound", "pool")
+            for key, default in _UPDATABLE.items():
                 if key in patch:
                     job.wire[key] = patch[key]
+                elif replace and key != "poolInfo":  # PUT: what is left out goes to its default
+                    job.wire[key] = default
+                    if default is None:
+                        del job.wire[key]
             job.wire["lastModified"] = now()
             job.wire["eTag"] = etag()
             self._check_all_complete(job)
@@ -237,7 +248,7 @@ class Account:
                 raise BatchServiceError(409, "TaskExists", "The specified task already exists.")
             stamp = now()
             constraints = {
-                "maxWallClockTime": "P10675199DT2H48M5.4775807S",
+                "maxWallClockTime": _NO_LIMIT,
                 "retentionTime": "P7D",
                 "maxTaskRetryCount": job.wire["constraints"].get("maxTaskRetryCount", 0),
             }
