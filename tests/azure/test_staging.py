@@ -85,3 +85,22 @@ def test_missing_content_is_copied_from_a_blob_a_previous_run_left(
 
     assert (report.uploaded, report.copied, report.skipped) == (0, 1, 1)
     assert _blobs(inputs_container)["stage-test/tasks/1/data/f1.txt"][2] == b"dup"
+
+
+def test_token_path_stages_small_and_large_files(tmp_path: Path, stack: Any) -> None:
+    """Over https with Entra tokens: small files by the lean uploader, large ones by the SDK."""
+    from superbatch.azure.blob_put import SMALL_BLOB_BYTES
+    from superbatch.azure.credentials import container_client, default_credential
+
+    big = b"0123456789abcdef" * (SMALL_BLOB_BYTES // 16 + 4096)
+    job = files_job(tmp_path, [b"small", big, b"small"], job_id="tokens-1")
+    container = container_client(stack.outputs.inputs_container_url, default_credential())
+
+    report = stage_inputs(container, job)
+
+    view = stack.container(stack.outputs.inputs_container)
+    blobs = _blobs(view)
+    assert (report.uploaded, report.copied) == (2, 1)
+    assert blobs["tokens-1/tasks/1/data/f1.txt"][2] == big
+    assert blobs["tokens-1/tasks/1/data/f1.txt"][1] == hashlib.sha256(big).hexdigest()
+    assert blobs["tokens-1/tasks/2/data/f2.txt"][2] == b"small"
