@@ -49,11 +49,13 @@ def test_runs_a_job_and_brings_results_home(tmp_path: Path, stack: EmulatedStack
     job = wordcount_job(tmp_path)
     backend = stack.backend()
 
+    seen = []
     backend.submit(job)
-    status = backend.wait(job.job_id, timeout=120)
+    status = backend.wait(job.job_id, timeout=120, progress=seen.append)
     results = backend.results(job.job_id, tmp_path / "results")
 
     assert status.counts.succeeded == 3 and status.counts.failed == 0, status
+    assert all(counts.total == 3 for counts in seen)  # the aggregate is not a task here
     tree = _tree(tmp_path / "results" / job.job_id)
     assert tree["0/out/count.txt"].split() == ["1", "M"]
     assert tree["2/out/count.txt"].split() == ["3", "M"]

@@ -227,7 +227,7 @@ def wait_for_job(
         changed = last is None or raw.as_dict() != last
         last = raw.as_dict()
         if progress is not None:
-            progress(counts)
+            progress(_regular_counts(counts, raw, expected_tasks) if has_aggregate else counts)
         finished = raw.completed >= total and raw.active == 0 and raw.running == 0
         blocked = (
             has_aggregate
@@ -245,6 +245,16 @@ def wait_for_job(
                 f"`superbatch wait {job_id}` picks it up again"
             )
         time.sleep(interval.next(changed))
+
+
+def _regular_counts(counts: TaskCounts, raw: Any, expected_tasks: int) -> TaskCounts:
+    """Counts without the aggregate step (as --local shows them), from the one counts answer."""
+    if raw.completed > expected_tasks:  # the aggregate completed too; it only runs when no
+        # task failed, so any failure means it failed or was stopped: it is in that bucket
+        return _without(counts, TaskState.FAILED if raw.failed else TaskState.SUCCEEDED)
+    if raw.completed == expected_tasks and raw.running:
+        return _without(counts, TaskState.RUNNING)
+    return _without(counts, TaskState.QUEUED)
 
 
 def _still_running(client: BatchClient, job_id: str, has_aggregate: bool, blocked: bool) -> bool:
