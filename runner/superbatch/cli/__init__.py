@@ -7,7 +7,6 @@ Commands live in their own modules and are registered here, in one place. Librar
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Annotated
 
@@ -50,19 +49,19 @@ app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
 
 
-class _WarningHandler(logging.Handler):
-    """Library warnings become one yellow line on stderr (rich is imported only then)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from superbatch.cli.render import warning_line
-
-        warning_line(record.getMessage())
-
-
 def _route_warnings() -> None:
+    """Library warnings become one yellow line on stderr (rich is imported only then)."""
+    import logging
+
+    class WarningHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from superbatch.cli.render import warning_line
+
+            warning_line(record.getMessage())
+
     logger = logging.getLogger("superbatch")
     logger.setLevel(logging.WARNING)
-    logger.addHandler(_WarningHandler())
+    logger.addHandler(WarningHandler())
     logger.propagate = False
 
 

@@ -38,6 +38,7 @@ from superbatch.results import Manifest, place_files, write_manifest
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
+RESULT_THREADS = 4
 
 
 class LocalBackend:
@@ -137,7 +138,7 @@ class LocalBackend:
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         (dest / job_id).mkdir(parents=True, exist_ok=True)
         # File-system bound (links, mkdirs): a few threads overlap the waits.
-        with ThreadPoolExecutor(max(2, min(8, self.parallel))) as pool:
+        with ThreadPoolExecutor(RESULT_THREADS) as pool:
             for _ in pool.map(lambda args: place_files(*args), placements):
                 pass
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
