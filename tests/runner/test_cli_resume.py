@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.runner.conftest import CliResult, job_id_of, popen_superbatch, superbatch, write
 
 DEADLINE = 120  # only a guard against hanging; never asserted on
@@ -149,6 +151,47 @@ def test_wait_follows_a_running_job_from_another_terminal(project: Path, tmp_pat
     assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
         str(n): 1 for n in range(6)
     }
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
+    project: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    counters, release = tmp_path / "counters", tmp_path / "release"
+    counters.mkdir()
+    _counting_job(project, counters, release)
+    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", cwd=project)
+    try:
+        job_id = _job_id_from_state(project)
+        _wait_for(project, job_id, succeeded=2, running=2)
+        deadline = time.monotonic() + DEADLINE
+        while len(pids := _task_pids(project, job_id)) < 2:
+            assert time.monotonic() < deadline, "tasks 2 and 3 never started"
+            time.sleep(0.05)
+        runner.send_signal(sig)
+        _, err = runner.communicate(timeout=DEADLINE)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "error: interrupted: run the same command again to resume"
+    )
+    for pid in pids:  # the blocked task shells were killed with their process groups
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
+    status = superbatch("status", job_id, "--local", "--json", cwd=project).json()
+    assert status["state"] == "interrupted" and status["counts"]["succeeded"] == 2
+    release.touch()
+    assert superbatch("run", "job.toml", "--local", cwd=project).code == 0
+    assert (counters / "0").read_text().count("run") == 1
+
+
+def _task_pids(project: Path, job_id: str) -> list[int]:
+    events = project / ".superbatch" / "jobs" / job_id / "events.jsonl"
+    started = [json.loads(line) for line in events.read_text().splitlines()]
+    return [e["pid"] for e in started if e["event"] == "started" and e["task"] in ("2", "3")]
 
 
 def _job_id_from_state(project: Path) -> str:

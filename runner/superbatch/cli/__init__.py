@@ -7,6 +7,7 @@ Commands live in their own modules and are registered here, in one place. Librar
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
@@ -65,11 +66,34 @@ def _route_warnings() -> None:
     logger.propagate = False
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """`kill PID` stops a run like Ctrl-C does: running tasks are killed, state is kept."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     _route_warnings()
+    signal.signal(signal.SIGTERM, _terminate)
+    # typer vendors click; its usage errors are rendered here as one line, like ours.
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
     try:
-        app()
+        result = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
+        sys.exit(0)
+    except ClickException as exc:
+        if debug:
+            raise
+        from superbatch.cli.render import error_line
+
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        error_line(f"{exc.format_message()}{hint}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
     except SuperBatchError as exc:
         if debug:
             raise
@@ -77,10 +101,9 @@ def main() -> None:
 
         error_line(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        if debug:
-            raise
+    code = result if isinstance(result, int) else 0
+    if code == INTERRUPTED_EXIT_CODE and not debug:
         from superbatch.cli.render import error_line
 
         error_line("interrupted: run the same command again to resume")
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    sys.exit(code)
