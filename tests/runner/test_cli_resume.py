@@ -106,15 +106,28 @@ def test_rerun_retries_only_failed_tasks_and_new_forces_a_fresh_job(
             "job.toml": f"""\
                 name = "rerun"
                 tasks = "params.csv"
-                command = "echo run >> {counters}/{{n}}; [ {{n}} != 1 ] || [ -e {flag} ]"
+                command = '''echo run >> {counters}/{{n}}
+                if [ {{n}} = 1 ] && [ ! -e {flag} ]; then echo half > stale.txt; exit 1; fi
+                echo whole > good.txt'''
+                outputs = ["*.txt"]
                 """,
         },
     )
     first = superbatch("run", "job.toml", "--local", "--json", cwd=project)
     assert first.code == 1 and [t["task"] for t in first.json()["failed"]] == ["1"]
+    task_results = Path(first.json()["results_dir"]) / "1"
+    assert (task_results / "stale.txt").read_text() == "half\n"
+    (task_results / "my-notes.md").write_text("mine")  # a user's own file: never touched
     flag.touch()
     second = superbatch("run", "job.toml", "--local", "--json", cwd=project)
     assert second.code == 0 and job_id_of(second) == job_id_of(first)
+    assert sorted(p.name for p in task_results.iterdir()) == ["_logs", "good.txt", "my-notes.md"]
+    manifest = json.loads(Path(second.json()["manifest"]).read_text())
+    assert [f["path"] for f in manifest["tasks"][1]["files"]] == [
+        "_logs/stderr.txt",
+        "_logs/stdout.txt",
+        "good.txt",
+    ]
     assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
         "0": 1,
         "1": 2,

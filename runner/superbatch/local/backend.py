@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from superbatch.model import (
     TaskState,
     TaskStatus,
 )
-from superbatch.results import Manifest, place_files, write_manifest
+from superbatch.results import Manifest, place_files, previous_files, write_manifest
 
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
@@ -125,22 +126,27 @@ class LocalBackend:
         job = store.load()
         records = store.records()
         ids = [t.id for t in job.tasks] + ([AGGREGATE_TASK_ID] if job.aggregate else [])
+        previous = previous_files(dest, job_id)
         results = []
-        placements = []
+        placements: list[Callable[[], None]] = []
         for task_id in ids:
             record = records.get(task_id, TaskRecord())
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
             files = record.files if finished else ()
             if finished:
                 source = functools.partial(collected_path, self.node.task_dir(job_id, task_id))
-                placements.append((dest / job_id / task_id, files, source))
+                target = dest / job_id / task_id
+                earlier = previous.get(task_id, ())
+                placements.append(
+                    functools.partial(place_files, target, files, source, previous=earlier)
+                )
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         (dest / job_id).mkdir(parents=True, exist_ok=True)
         # File-system bound (links, mkdirs): a few threads overlap the waits.
         with ThreadPoolExecutor(RESULT_THREADS) as pool:
-            for _ in pool.map(lambda args: place_files(*args), placements):
-                pass
+            for future in [pool.submit(place) for place in placements]:
+                future.result()
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
