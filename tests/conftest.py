@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.emulator.fixtures import azurite_https, batch_emulator, batch_emulator_https  # noqa: F401
 from tests.support.azurite import Azurite, start_azurite
 
 

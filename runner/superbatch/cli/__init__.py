@@ -15,6 +15,7 @@ import typer
 
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
+from superbatch.cli.image import image_app
 from superbatch.errors import SuperBatchError
 
 INTERRUPTED_EXIT_CODE = 130
@@ -48,6 +49,7 @@ app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
+app.add_typer(image_app, name="image")
 
 
 def _route_warnings() -> None:

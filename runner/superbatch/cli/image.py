@@ -1,0 +1,266 @@
+"""``superbatch image build|push|list``: bundle code into an image, store it in the registry.
+
+Thin over :mod:`superbatch.images`: parse, call, render. Engine progress goes to stderr;
+the result (the image reference to put in a job spec) to stdout, or JSON with ``--json``.
+Azure SDKs are imported inside the commands that need them, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from superbatch.cli import options
+from superbatch.contract import StackOutputs
+from superbatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from superbatch.engine import Engine
+    from superbatch.images.registry import TokenCredential
+
+image_app = typer.Typer(
+    name="image",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Build, push and list container images (immutable tags, no admin passwords).",
+)
+
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", metavar="ENGINE", help="docker or podman (default: the first that works)."
+    ),
+]
+StackOption = options.Stack
+OutputsOption = options.Outputs
+RegistryOption = Annotated[
+    str | None,
+    typer.Option("--registry", metavar="HOST", help="Registry host, e.g. myacr.azurecr.io."),
+]
+JsonOption = options.Json
+
+
+def load_stack_outputs_with_pulumi(stack: str) -> StackOutputs:
+    """``pulumi stack output --json --stack <stack>`` in the current folder."""
+    import shutil
+
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise ConfigError(
+            f"--stack {stack} needs the pulumi CLI; or pass --outputs FILE / --registry HOST"
+        )
+    result = subprocess.run(
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()
+        raise ConfigError(
+            f"cannot read outputs of stack {stack}: {detail[-1] if detail else 'pulumi failed'}"
+        )
+    return _outputs_from_json(result.stdout, source=f"stack {stack}")
+
+
+# The lead points this at the shared stack-outputs loader (``--stack``) when it lands.
+STACK_OUTPUTS_LOADER: Callable[[str], StackOutputs] = load_stack_outputs_with_pulumi
+
+
+def _outputs_from_json(text: str, *, source: str) -> StackOutputs:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{source} is not JSON") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source} must hold a JSON object of stack outputs")
+    try:
+        return StackOutputs.from_mapping(values, source=source)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def registry_host(stack: str | None, outputs: Path | None, registry: str | None) -> str:
+    """The registry login server from exactly one of --stack, --outputs, --registry."""
+    given = [
+        name
+        for name, value in (("--stack", stack), ("--outputs", outputs), ("--registry", registry))
+        if value
+    ]
+    if len(given) != 1:
+        raise ConfigError(
+            "say which registry: give exactly one of --stack NAME, --outputs FILE, --registry HOST"
+        )
+    if registry:
+        host = registry.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+        if not host or "/" in host:
+            raise ConfigError(f"--registry {registry!r}: give a host like myacr.azurecr.io")
+        return host
+    if outputs is not None:
+        if not outputs.is_file():
+            raise ConfigError(f"--outputs {outputs}: no such file")
+        return _outputs_from_json(outputs.read_text(), source=str(outputs)).registry_login_server
+    assert stack is not None
+    return STACK_OUTPUTS_LOADER(stack).registry_login_server
+
+
+def _engine(preferred: str | None) -> Engine:
+    from superbatch.engine import find_engine
+
+    engine = find_engine(preferred)
+    if engine is None:
+        raise ConfigError(
+            "no container engine answers: install docker or podman (or choose one with --engine)"
+        )
+    return engine
+
+
+def _credential() -> TokenCredential:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def _build_args(values: list[str]) -> dict[str, str]:
+    args: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--build-arg {item!r}: use KEY=VALUE")
+        args[key] = value
+    return args
+
+
+def _emit(payload: dict[str, Any], text: str, *, as_json: bool) -> None:
+    typer.echo(json.dumps(payload, indent=2) if as_json else text)
+
+
+@image_app.command("build")
+def build(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DIR", help="Build context with a Dockerfile (default: ./container, else .)."
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option("--tag", metavar="TAG", help="Tag to use instead of the content tag."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", metavar="NAME", help="Repository name (default: the folder's name)."
+        ),
+    ] = None,
+    build_arg: Annotated[
+        list[str] | None,
+        typer.Option("--build-arg", metavar="KEY=VALUE", help="Repeatable; part of the tag."),
+    ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform", metavar="PLATFORM", help="Target, e.g. linux/amd64 (what Batch VMs run)."
+        ),
+    ] = None,
+    engine: EngineOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build an image; its default tag is derived from the content, so it never goes stale."""
+    from superbatch.images.build import build_image, default_context
+
+    build_args = _build_args(build_arg or [])
+    context = directory or default_context(Path.cwd())
+    if not (context / "Dockerfile").is_file():
+        raise ConfigError(
+            f"no Dockerfile in {context}: give the folder to build (superbatch image build DIR)"
+        )
+    built = build_image(
+        _engine(engine),
+        context,
+        name=name,
+        tag=tag,
+        build_args=build_args,
+        platform=platform,
+        output=sys.stderr,
+    )
+    payload = {"image": built.ref, "id": built.image_id, "created": built.created}
+    _emit(payload, built.ref, as_json=as_json)
+
+
+@image_app.command("push")
+def push(
+    image: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="IMAGE", help="Local image name:tag (default: build the project's image first)."
+        ),
+    ] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", metavar="DIR", help="Build context when IMAGE is not given."),
+    ] = None,
+    stack: StackOption = None,
+    outputs: OutputsOption = None,
+    registry: RegistryOption = None,
+    engine: EngineOption = None,
+    az_login: Annotated[
+        bool, typer.Option("--az-login", help="Log the engine in with `az acr login` instead.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Push an image to the stack's registry, signing in with your Entra identity."""
+    from superbatch.images.build import build_image, default_context, push_image
+    from superbatch.images.registry import az_acr_login, connect, engine_login
+
+    login_server = registry_host(stack, outputs, registry)
+    chosen = _engine(engine)
+    if image is None:
+        context = directory or default_context(Path.cwd())
+        image = build_image(chosen, context, output=sys.stderr).ref
+    client, refresh_token = connect(login_server, _credential())
+    if refresh_token is not None:
+        if az_login:
+            az_acr_login(login_server)
+        else:
+            engine_login(chosen, login_server, refresh_token)
+    pushed = push_image(chosen, image, login_server, registry=client, output=sys.stderr)
+    payload = {
+        "image": pushed.remote_ref,
+        "digest": pushed.digest,
+        "pinned": pushed.pinned_ref,
+        "pushed": pushed.pushed,
+    }
+    note = "" if pushed.pushed else " (already there)"
+    _emit(payload, f"{pushed.remote_ref}{note}\n{pushed.pinned_ref}", as_json=as_json)
+
+
+@image_app.command("list")
+def list_images(
+    repository: Annotated[
+        str | None, typer.Argument(metavar="REPOSITORY", help="Only this repository.")
+    ] = None,
+    stack: StackOption = None,
+    outputs: OutputsOption = None,
+    registry: RegistryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the repositories and tags in the stack's registry."""
+    from superbatch.images.registry import connect
+
+    login_server = registry_host(stack, outputs, registry)
+    client, _ = connect(login_server, _credential())
+    repositories = [repository] if repository else client.list_repositories()
+    found = {repo: sorted(client.list_tags(repo)) for repo in sorted(repositories)}
+    if as_json:
+        typer.echo(json.dumps({"registry": login_server, "repositories": found}, indent=2))
+        return
+    lines = [f"{login_server}/{repo}:{tag}" for repo, tags in found.items() for tag in tags]
+    typer.echo("\n".join(lines) if lines else f"no images in {login_server}")

@@ -1,0 +1,53 @@
+"""pytest fixtures for the Batch emulator (exposed to every test by tests/conftest.py).
+
+``batch_emulator``: one emulator per test (start-up is a few milliseconds), with the session's
+Azurite, plain http and SharedKey. ``batch_emulator_https``: the same over https (for token
+credentials), with an https Azurite. See README.md for the object's API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.emulator.server import BatchEmulator, start_emulator
+from tests.support.azurite import Azurite, start_azurite
+
+
+@pytest.fixture
+def batch_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
+    """A running Batch emulator (http, SharedKey) whose node reaches the session's Azurite."""
+    emulator = start_emulator(azurite=azurite)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+    _fail_on_emulator_bugs(emulator)
+
+
+@pytest.fixture(scope="session")
+def azurite_https() -> Iterator[Azurite]:
+    """An Azurite over https with bearer-token auth (``--oauth basic``), shared by the session."""
+    server = start_azurite(https=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def batch_emulator_https(azurite_https: Azurite) -> Iterator[BatchEmulator]:
+    """A Batch emulator over https (bearer tokens or SharedKey) using the https Azurite."""
+    emulator = start_emulator(azurite=azurite_https, https=True)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+    _fail_on_emulator_bugs(emulator)
+
+
+def _fail_on_emulator_bugs(emulator: BatchEmulator) -> None:
+    """An exception inside the emulator is a bug in the emulator: say so in the test."""
+    if emulator.bug_reports():
+        pytest.fail("the Batch emulator itself failed:\n" + "\n".join(emulator.bug_reports()))

@@ -1,0 +1,329 @@
+"""Batch data-plane routes: URL pattern -> SDK operation name -> handler on the account.
+
+Each handler returns ``(status, headers, body)``; ``body`` is a dict (sent as JSON), bytes
+(sent raw) or None (empty). Status codes are the ones the SDK's generated operations expect
+(``azure/batch/_operations/_operations.py``: create 201, LRO starts 202, terminate task 204).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.emulator import odata
+from tests.emulator.errors import BatchServiceError, not_found
+
+if TYPE_CHECKING:
+    from tests.emulator.server import BatchEmulator
+
+Answer = tuple[int, dict[str, str], Any]
+MAX_COLLECTION_TASKS = 100
+MAX_COLLECTION_BYTES = 1024 * 1024
+
+
+@dataclass
+class Request:
+    method: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+    base_url: str  # scheme://host:port
+    path: str
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            raise BatchServiceError(
+                400, "InvalidRequestBody", "The specified Request Body is not syntactically valid."
+            ) from None
+
+
+Handler = Callable[["BatchEmulator", Request], Answer]
+ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = []
+
+
+def route(method: str, pattern: str, name: str) -> Callable[[Handler], Handler]:
+    # {path} (a task file) may hold slashes; other parameters are one segment
+    pattern = pattern.replace("{path}", "(?P<path>.+)")
+    regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+
+    def register(handler: Handler) -> Handler:
+        ROUTES.append((method, regex, name, handler))
+        return handler
+
+    return register
+
+
+def match(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
+    known_path = False
+    for route_method, regex, name, handler in ROUTES:
+        found = regex.match(path)
+        if found:
+            known_path = True
+            if route_method == method:
+                params = {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}
+                return name, handler, params
+    if known_path:
+        raise BatchServiceError(
+            405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb."
+        )
+    return None
+
+
+def _http_date(iso: str) -> str:
+    moment = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return email.utils.format_datetime(moment, usegmt=True)
+
+
+def _created(location: str, etag: str, last_modified: str) -> Answer:
+    last_modified = _http_date(last_modified)
+    headers = {
+        "Location": location,
+        "DataServiceId": location,
+        "ETag": etag,
+        "Last-Modified": last_modified,
+    }
+    return 201, headers, None
+
+
+def _entity(wire: dict[str, Any], query: dict[str, str], metadata: str) -> Answer:
+    body = {"odata.metadata": metadata, **odata.apply_select(wire, query.get("$select"))}
+    headers = {"ETag": wire["eTag"]}
+    if "lastModified" in wire:
+        headers["Last-Modified"] = _http_date(wire["lastModified"])
+    return 200, headers, body
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+@route("POST", "/jobs", "create_job")
+def create_job(emu: BatchEmulator, req: Request) -> Answer:
+    job = emu.account.create_job(req.json())
+    return _created(job.wire["url"], job.wire["eTag"], job.wire["lastModified"])
+
+
+@route("GET", "/jobs", "list_jobs")
+def list_jobs(emu: BatchEmulator, req: Request) -> Answer:
+    keep = odata.compile_filter(req.query.get("$filter"))
+    with emu.account.lock:
+        items = [job.wire for job in emu.account.jobs.values() if keep(job.wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+
+
+@route("GET", "/jobs/{job}", "get_job")
+def get_job(emu: BatchEmulator, req: Request) -> Answer:
+    with emu.account.lock:
+        wire = json.loads(json.dumps(emu.account.job(req.params["job"]).wire))
+    return _entity(wire, req.query, f"{req.base_url}/$metadata#jobs/@Element")
+
+
+@route("PATCH", "/jobs/{job}", "update_job")
+def update_job(emu: BatchEmulator, req: Request) -> Answer:
+    emu.account.update_job(req.params["job"], req.json())
+    return 200, {}, None
+
+
+@route("PUT", "/jobs/{job}", "replace_job")
+def replace_job(emu: BatchEmulator, req: Request) -> Answer:
+    emu.account.update_job(req.params["job"], req.json(), replace=True)
+    return 200, {}, None
+
+
+@route("DELETE", "/jobs/{job}", "delete_job")
+def delete_job(emu: BatchEmulator, req: Request) -> Answer:
+    emu.account.delete_job(req.params["job"])
+    return 202, {}, None
+
+
+@route("POST", "/jobs/{job}/terminate", "terminate_job")
+def terminate_job(emu: BatchEmulator, req: Request) -> Answer:
+    body = req.json() if req.body else None
+    reason = body.get("terminateReason") if isinstance(body, dict) else None
+    emu.account.terminate_job(req.params["job"], reason)
+    return 202, {}, None
+
+
+@route("GET", "/jobs/{job}/taskcounts", "get_job_task_counts")
+def get_job_task_counts(emu: BatchEmulator, req: Request) -> Answer:
+    counts = emu.account.task_counts(req.params["job"])
+    return 200, {}, {"odata.metadata": f"{req.base_url}/$metadata#taskcounts/@Element", **counts}
+
+
+# -- tasks ----------------------------------------------------------------------------------
+
+
+@route("POST", "/jobs/{job}/tasks", "create_task")
+def create_task(emu: BatchEmulator, req: Request) -> Answer:
+    task = emu.account.add_task(req.params["job"], req.json())
+    return _created(task.wire["url"], task.wire["eTag"], task.wire["lastModified"])
+
+
+@route("POST", "/jobs/{job}/addtaskcollection", "create_task_collection")
+def create_task_collection(emu: BatchEmulator, req: Request) -> Answer:
+    too_large = BatchServiceError(
+        413,
+        "RequestBodyTooLarge",
+        "The size of the request body exceeds the maximum size permitted.",
+    )
+    if len(req.body) >= MAX_COLLECTION_BYTES:
+        raise too_large
+    body = req.json()
+    tasks = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(tasks, list):
+        raise BatchServiceError(
+            400,
+            "MissingRequiredProperty",
+            "A required property was not specified in the request body.",
+            PropertyName="value",
+        )
+    if len(tasks) > MAX_COLLECTION_TASKS:
+        raise too_large
+    results = emu.account.add_collection(req.params["job"], tasks)
+    return 200, {}, {"odata.metadata": f"{req.base_url}/$metadata#taskaddresult", "value": results}
+
+
+@route("GET", "/jobs/{job}/tasks", "list_tasks")
+def list_tasks(emu: BatchEmulator, req: Request) -> Answer:
+    keep = odata.compile_filter(req.query.get("$filter"))
+    with emu.account.lock:
+        job = emu.account.job(req.params["job"])
+        items = [t.wire for t in job.tasks.values() if keep(t.wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+
+
+@route("GET", "/jobs/{job}/tasks/{task}", "get_task")
+def get_task(emu: BatchEmulator, req: Request) -> Answer:
+    with emu.account.lock:
+        wire = json.loads(json.dumps(emu.account.task(req.params["job"], req.params["task"]).wire))
+    return _entity(wire, req.query, f"{req.base_url}/$metadata#tasks/@Element")
+
+
+@route("DELETE", "/jobs/{job}/tasks/{task}", "delete_task")
+def delete_task(emu: BatchEmulator, req: Request) -> Answer:
+    emu.account.delete_task(req.params["job"], req.params["task"])
+    return 200, {}, None
+
+
+@route("POST", "/jobs/{job}/tasks/{task}/terminate", "terminate_task")
+def terminate_task(emu: BatchEmulator, req: Request) -> Answer:
+    emu.account.terminate_task(req.params["job"], req.params["task"])
+    return 204, {}, None
+
+
+# -- task files -----------------------------------------------------------------------------
+
+
+def _task_dir(emu: BatchEmulator, req: Request) -> Path:
+    with emu.account.lock:
+        task = emu.account.task(req.params["job"], req.params["task"])
+        if task.state == "active" and "startTime" not in task.wire["executionInfo"]:
+            raise BatchServiceError(
+                409, "TaskFilesUnavailable", "The files of the specified task are unavailable."
+            )
+        return emu.node.task_dir(task.job_id, task.id)
+
+
+def _task_file(emu: BatchEmulator, req: Request) -> Path:
+    root = _task_dir(emu, req)
+    path = (root / req.params["path"]).resolve()
+    if not path.is_relative_to(root.resolve()) or not path.is_file():
+        raise not_found("FileNotFound", "file")
+    return path
+
+
+@route("GET", "/jobs/{job}/tasks/{task}/files", "list_task_files")
+def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
+    root = _task_dir(emu, req)
+    recursive = req.query.get("recursive", "false").lower() == "true"
+    entries = sorted(root.rglob("*") if recursive else root.glob("*"))
+    items = []
+    for entry in entries:
+        name = entry.relative_to(root).as_posix()
+        item: dict[str, Any] = {
+            "name": name,
+            "url": f"{emu.url}/jobs/{req.params['job']}/tasks/{req.params['task']}/files/{name}",
+            "isDirectory": entry.is_dir(),
+        }
+        if entry.is_file():
+            item["properties"] = {
+                "contentLength": entry.stat().st_size,
+                "contentType": "application/octet-stream",
+                "lastModified": emu.stamp(entry.stat().st_mtime),
+            }
+        items.append(item)
+    return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+
+
+@route("GET", "/jobs/{job}/tasks/{task}/files/{path}", "download_task_file")
+def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
+    path = _task_file(emu, req)
+    return (
+        200,
+        {"Content-Type": "application/octet-stream", **_file_headers(emu, path)},
+        path.read_bytes(),
+    )
+
+
+@route("HEAD", "/jobs/{job}/tasks/{task}/files/{path}", "get_task_file_properties")
+def get_task_file_properties(emu: BatchEmulator, req: Request) -> Answer:
+    path = _task_file(emu, req)
+    headers = {
+        "Content-Type": "application/octet-stream",
+        **_file_headers(emu, path),
+        "Content-Length": str(path.stat().st_size),
+    }
+    return 200, headers, None
+
+
+def _file_headers(emu: BatchEmulator, path: Path) -> dict[str, str]:
+    stat = path.stat()
+    return {
+        "ocp-creation-time": emu.http_date(stat.st_ctime),
+        "ocp-batch-file-isdirectory": "False",
+        "Last-Modified": emu.http_date(stat.st_mtime),
+        "ocp-batch-file-mode": oct(stat.st_mode)[-6:],
+    }
+
+
+# -- pools ----------------------------------------------------------------------------------
+
+
+@route("GET", "/pools/{pool}", "get_pool")
+def get_pool(emu: BatchEmulator, req: Request) -> Answer:
+    pool = emu.account.pools.get(req.params["pool"].lower())
+    if pool is None:
+        raise not_found("PoolNotFound", "pool")
+    wire = {
+        "id": pool.id,
+        "url": f"{emu.url}/pools/{pool.id}",
+        "eTag": '"0x8DE0000000000001"',
+        "lastModified": emu.started,
+        "creationTime": emu.started,
+        "state": "active",
+        "stateTransitionTime": emu.started,
+        "allocationState": "steady",
+        "allocationStateTransitionTime": emu.started,
+        "vmSize": "standard_d2s_v3",
+        "taskSlotsPerNode": pool.slots,
+        "currentDedicatedNodes": 1,
+        "targetDedicatedNodes": 1,
+        "currentLowPriorityNodes": 0,
+        "targetLowPriorityNodes": 0,
+        "identity": {
+            "type": "UserAssigned",
+            "userAssignedIdentities": [
+                {"resourceId": rid, "clientId": f"client-{i}", "principalId": f"principal-{i}"}
+                for i, rid in enumerate(pool.identity_resource_ids)
+            ],
+        },
+    }
+    return _entity(wire, req.query, f"{req.base_url}/$metadata#pools/@Element")

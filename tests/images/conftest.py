@@ -1,0 +1,109 @@
+"""Fixtures for image tests: a real registry on loopback, the fake ACR token service in front
+of it, a debootstrapped Debian+python3 base image, and an engine environment for the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.images.fake_acr import FakeAcr
+from tests.images.local_registry import LocalRegistry, RegistryUnavailable, start_registry
+
+TENANT = "72f988bf-0000-4000-8000-00000000c0de"
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """Debian's docker-registry on 127.0.0.1, no auth, storage in a temp dir."""
+    try:
+        registry = start_registry(tmp_path_factory.mktemp("registry"))
+    except RegistryUnavailable as exc:
+        pytest.fail(str(exc))
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_acr(local_registry: LocalRegistry) -> Iterator[FakeAcr]:
+    """The ACR token endpoints (fake) in front of the real registry (bearer tokens required)."""
+    acr = FakeAcr(local_registry.host, tenant=TENANT).start()
+    yield acr
+    acr.stop()
+
+
+@pytest.fixture(scope="session")
+def images_env(
+    podman_env: dict[str, str],
+    local_registry: LocalRegistry,
+    fake_acr: FakeAcr,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    """podman_env plus: both loopback registries allowed over plain http, and the engine's
+    credential store (auth.json) in a temp dir of its own."""
+    root = tmp_path_factory.mktemp("engine")
+    conf = root / "registries.conf"
+    conf.write_text(
+        "unqualified-search-registries = []\n"
+        + "".join(
+            f'\n[[registry]]\nlocation = "{host}"\ninsecure = true\n'
+            for host in (local_registry.host, fake_acr.login_server)
+        )
+    )
+    env = dict(podman_env)
+    env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    auth_file = root / "auth.json"
+    auth_file.write_text('{"auths": {}}\n')  # podman push stats it when the variable is set
+    env["REGISTRY_AUTH_FILE"] = str(auth_file)
+    return env
+
+
+@pytest.fixture(scope="session")
+def python_base(podman_env: dict[str, str]) -> str:
+    """Debian bookworm minbase + python3 (debootstrap), imported once and cached."""
+    from tests.images.base_image import BaseImageUnavailable, python_base_image
+
+    try:
+        return python_base_image(podman_env)
+    except BaseImageUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def engine_environ(images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Run in-process CLI commands under images_env (their engine subprocesses inherit it)."""
+    for key in (
+        "CONTAINERS_CONF",
+        "CONTAINERS_STORAGE_CONF",
+        "CONTAINERS_REGISTRIES_CONF",
+        "REGISTRY_AUTH_FILE",
+    ):
+        monkeypatch.setenv(key, images_env[key])
+    return dict(os.environ)
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path, fake_acr: FakeAcr, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ``az`` on PATH that answers ``az account get-access-token`` like the Azure CLI, with
+    an Entra token the fake ACR accepts; DefaultAzureCredential is limited to the Azure CLI
+    credential (AZURE_TOKEN_CREDENTIALS). The token is passed in the environment, never
+    written to disk. Returns the token."""
+    token = fake_acr.issue_entra_token()
+    bin_dir = tmp_path / "fake-az-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "az"
+    script.write_text(
+        "#!/bin/sh\n"
+        '[ "$1 $2" = "account get-access-token" ] || { echo "fake az: no $*" >&2; exit 2; }\n'
+        "cat <<JSON\n"
+        '{"accessToken": "$FAKE_ENTRA_TOKEN", "expires_on": 4102444800, "tokenType": "Bearer",'
+        f' "tenant": "{TENANT}"}}\n'
+        "JSON\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ENTRA_TOKEN", token)
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    return token
