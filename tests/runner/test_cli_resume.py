@@ -197,8 +197,13 @@ def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
     status = superbatch("status", job_id, "--local", "--json", cwd=project).json()
     assert status["state"] == "interrupted" and status["counts"]["succeeded"] == 2
     release.touch()
-    assert superbatch("run", "job.toml", "--local", cwd=project).code == 0
+    finished = superbatch("wait", job_id, "--local", "--json", cwd=project)  # resumes it
+    assert finished.code == 0, finished.stderr
+    assert finished.json()["state"] == "completed" and finished.json()["ok"]
     assert (counters / "0").read_text().count("run") == 1
+    assert superbatch("run", "job.toml", "--local", cwd=project).code == 0  # fetches results
+    assert (project / "results" / job_id / "_aggregate" / "all.txt").is_file()
+    assert (counters / "1").read_text().count("run") == 1
 
 
 def _task_pids(project: Path, job_id: str) -> list[int]:
