@@ -35,6 +35,7 @@ from superbatch.model import (
     TaskStatus,
 )
 from superbatch.results import Manifest, place_files, previous_files, write_manifest
+from superbatch.validate import is_valid_id
 
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
@@ -207,6 +208,8 @@ class LocalBackend:
         return plan
 
     def _store(self, job_id: str) -> JobStore:
+        if not is_valid_id(job_id):  # also keeps paths built from it inside the state dir
+            raise JobNotFoundError(f"{job_id!r} is not a job id (letters, digits, - and _)")
         return JobStore(self.home, job_id)
 
     def _existing_store(self, job_id: str) -> JobStore:
