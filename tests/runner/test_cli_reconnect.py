@@ -46,7 +46,7 @@ def test_reconnect_commands(project: Path) -> None:
     assert copied == original  # same job, same manifest, wherever it is fetched to
     assert (project / "copy" / job_id / "1" / "w.txt").read_text() == "beta\n"
 
-    clean = superbatch("clean", job_id, "--local", cwd=project)
+    clean = superbatch("clean", job_id, "--local", cwd=project, input="y\n")  # if it asks
     assert clean.code == 0
     assert not (project / ".superbatch" / "jobs" / job_id).exists()
     assert not (project / ".superbatch" / "node" / "workitems" / job_id).exists()
