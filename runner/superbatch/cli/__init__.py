@@ -39,6 +39,7 @@ def _global_options(
     ] = False,
 ) -> None:
     """Global options (``--debug`` is read by :func:`main`)."""
+    _route_warnings()  # here, not in main(): `--help` never needs logging
 
 
 # Command registration: the one place that lists every command and command group.
@@ -75,7 +76,6 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
-    _route_warnings()
     signal.signal(signal.SIGTERM, _terminate)
     # typer vendors click; its usage errors are rendered here as one line, like ours.
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
