@@ -129,24 +129,28 @@ def _link_new(source: Path, target: Path) -> None:
         atomic_copy(source, target)
 
 
-def place_files(dest: Path, files: tuple[ResultFile, ...], source: Callable[[str], Path]) -> None:
-    """Make ``dest`` hold exactly ``files`` (known sizes and hashes); ``source(path)`` says
-    where each one is now.
+def place_files(
+    dest: Path,
+    files: tuple[ResultFile, ...],
+    source: Callable[[str], Path],
+    *,
+    previous: tuple[ResultFile, ...] = (),
+) -> None:
+    """Make ``dest`` hold ``files`` (known sizes and hashes); ``source(path)`` says where
+    each one is now.
 
-    Files already in place with the same size and hash are left alone; files under ``dest``
-    that are not in ``files`` are removed (they belong to a superseded attempt).
+    Files already in place with the same size and hash are left alone. Of the files that
+    are there but not wanted, only those we placed before (``previous``, from the last
+    manifest: a superseded attempt's) are removed; anything else is never touched.
     """
-    wanted = {f.path: f for f in files}
+    wanted = {f.path for f in files}
     fresh = not os.path.isdir(dest)
     if fresh:
         os.makedirs(dest)
     else:
-        for path in sorted(dest.rglob("*"), reverse=True):
-            relative = path.relative_to(dest).as_posix()
-            if path.is_file() and relative not in wanted:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+        for old in previous:
+            if old.path not in wanted:
+                (dest / old.path).unlink(missing_ok=True)
     made = {dest}
     for item in files:
         target = dest / item.path
@@ -159,43 +163,6 @@ def place_files(dest: Path, files: tuple[ResultFile, ...], source: Callable[[str
             _link_new(source(item.path), target)
         else:
             link_or_copy(source(item.path), target)
-
-
-def mirror_dir(source: Path, dest: Path) -> None:
-    """Make ``dest`` hold exactly the files of ``source``: copy new or changed, drop extras.
-
-    Used to bring a task's collected files into ``results/<job>/<task>/``; a file already in
-    place with the same size and hash is not copied again.
-    """
-    wanted = {p.relative_to(source).as_posix(): p for p in source.rglob("*") if p.is_file()}
-    if dest.is_dir():
-        for path in sorted(dest.rglob("*"), reverse=True):
-            relative = path.relative_to(dest).as_posix()
-            if path.is_file() and relative not in wanted:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
-    for relative, path in wanted.items():
-        target = dest / relative
-        same_size = target.is_file() and target.stat().st_size == path.stat().st_size
-        if same_size and file_sha256(target) == file_sha256(path):
-            continue
-        atomic_copy(path, target)
-    dest.mkdir(parents=True, exist_ok=True)
-
-
-def task_result(
-    results_root: Path,
-    job_id: str,
-    task_id: str,
-    *,
-    state: TaskState,
-    exit_code: int | None,
-    attempts: int,
-) -> TaskResult:
-    """A :class:`TaskResult` whose files are scanned from ``results/<job>/<task>/``."""
-    files = scan_files(task_results_dir(results_root, job_id, task_id))
-    return TaskResult(task_id, state, exit_code, attempts, files)
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:
@@ -233,6 +200,19 @@ def _result_from_json(item: dict[str, Any]) -> TaskResult:
     )
 
 
+def previous_files(results_root: Path, job_id: str) -> dict[str, tuple[ResultFile, ...]]:
+    """Task id -> files the last ``manifest.json`` of this job listed (empty if none)."""
+    path = job_results_dir(results_root, job_id) / MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    try:
+        manifest = read_manifest(path)
+    except SuperBatchError:
+        return {}
+    results = (*manifest.tasks, *([manifest.aggregate] if manifest.aggregate else []))
+    return {r.task_id: r.files for r in results}
+
+
 def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -253,11 +233,11 @@ __all__ = [
     "job_results_dir",
     "logs_dir",
     "manifest_json",
-    "mirror_dir",
+    "place_files",
+    "previous_files",
     "read_manifest",
     "same_file",
     "scan_files",
-    "task_result",
     "task_results_dir",
     "write_manifest",
 ]

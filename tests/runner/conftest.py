@@ -32,12 +32,17 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def superbatch(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+    input: str = "",
 ) -> CliResult:
     proc = subprocess.run(
         [sys.executable, "-m", "superbatch", *args],
         cwd=cwd,
         env=env or cli_env(),
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -174,8 +174,12 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         3,
         "stack outputs file not found",
     ),
+    ("unknown option", GOOD, ["run", "job.toml", "--local", "--bogus"], 2, "No such option"),
+    ("missing argument", GOOD, ["run", "--local"], 2, "Missing argument"),
+    ("not a number", GOOD, ["run", "job.toml", "--local", "--parallel", "x"], 2, "--parallel"),
     ("status of unknown job", GOOD, ["status", "nojob-1", "--local"], 5, "no local job"),
     ("logs of unknown job", GOOD, ["logs", "nojob-1", "0", "--local"], 5, "no local job"),
+    ("job id that is a path", GOOD, ["clean", "../..", "--local"], 5, "is not a job id"),
     ("clean unknown job", GOOD, ["clean", "nojob-1", "--local"], 5, "no local job"),
 ]
 

@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.runner.conftest import CliResult, job_id_of, popen_superbatch, superbatch, write
 
 DEADLINE = 120  # only a guard against hanging; never asserted on
@@ -104,15 +106,28 @@ def test_rerun_retries_only_failed_tasks_and_new_forces_a_fresh_job(
             "job.toml": f"""\
                 name = "rerun"
                 tasks = "params.csv"
-                command = "echo run >> {counters}/{{n}}; [ {{n}} != 1 ] || [ -e {flag} ]"
+                command = '''echo run >> {counters}/{{n}}
+                if [ {{n}} = 1 ] && [ ! -e {flag} ]; then echo half > stale.txt; exit 1; fi
+                echo whole > good.txt'''
+                outputs = ["*.txt"]
                 """,
         },
     )
     first = superbatch("run", "job.toml", "--local", "--json", cwd=project)
     assert first.code == 1 and [t["task"] for t in first.json()["failed"]] == ["1"]
+    task_results = Path(first.json()["results_dir"]) / "1"
+    assert (task_results / "stale.txt").read_text() == "half\n"
+    (task_results / "my-notes.md").write_text("mine")  # a user's own file: never touched
     flag.touch()
     second = superbatch("run", "job.toml", "--local", "--json", cwd=project)
     assert second.code == 0 and job_id_of(second) == job_id_of(first)
+    assert sorted(p.name for p in task_results.iterdir()) == ["_logs", "good.txt", "my-notes.md"]
+    manifest = json.loads(Path(second.json()["manifest"]).read_text())
+    assert [f["path"] for f in manifest["tasks"][1]["files"]] == [
+        "_logs/stderr.txt",
+        "_logs/stdout.txt",
+        "good.txt",
+    ]
     assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
         "0": 1,
         "1": 2,
@@ -149,6 +164,52 @@ def test_wait_follows_a_running_job_from_another_terminal(project: Path, tmp_pat
     assert {p.name: p.read_text().count("run") for p in counters.iterdir()} == {
         str(n): 1 for n in range(6)
     }
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
+    project: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    counters, release = tmp_path / "counters", tmp_path / "release"
+    counters.mkdir()
+    _counting_job(project, counters, release)
+    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", cwd=project)
+    try:
+        job_id = _job_id_from_state(project)
+        _wait_for(project, job_id, succeeded=2, running=2)
+        deadline = time.monotonic() + DEADLINE
+        while len(pids := _task_pids(project, job_id)) < 2:
+            assert time.monotonic() < deadline, "tasks 2 and 3 never started"
+            time.sleep(0.05)
+        runner.send_signal(sig)
+        _, err = runner.communicate(timeout=DEADLINE)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "error: interrupted: run the same command again to resume"
+    )
+    for pid in pids:  # the blocked task shells were killed with their process groups
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
+    status = superbatch("status", job_id, "--local", "--json", cwd=project).json()
+    assert status["state"] == "interrupted" and status["counts"]["succeeded"] == 2
+    release.touch()
+    finished = superbatch("wait", job_id, "--local", "--json", cwd=project)  # resumes it
+    assert finished.code == 0, finished.stderr
+    assert finished.json()["state"] == "completed" and finished.json()["ok"]
+    assert (counters / "0").read_text().count("run") == 1
+    assert superbatch("run", "job.toml", "--local", cwd=project).code == 0  # fetches results
+    assert (project / "results" / job_id / "_aggregate" / "all.txt").is_file()
+    assert (counters / "1").read_text().count("run") == 1
+
+
+def _task_pids(project: Path, job_id: str) -> list[int]:
+    events = project / ".superbatch" / "jobs" / job_id / "events.jsonl"
+    started = [json.loads(line) for line in events.read_text().splitlines()]
+    return [e["pid"] for e in started if e["event"] == "started" and e["task"] in ("2", "3")]
 
 
 def _job_id_from_state(project: Path) -> str:

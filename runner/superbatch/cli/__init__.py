@@ -7,7 +7,7 @@ Commands live in their own modules and are registered here, in one place. Librar
 
 from __future__ import annotations
 
-import logging
+import signal
 import sys
 from typing import Annotated
 
@@ -39,6 +39,7 @@ def _global_options(
     ] = False,
 ) -> None:
     """Global options (``--debug`` is read by :func:`main`)."""
+    _route_warnings()  # here, not in main(): `--help` never needs logging
 
 
 # Command registration: the one place that lists every command and command group.
@@ -52,27 +53,49 @@ app.command("clean")(_jobs.clean_command)
 app.add_typer(image_app, name="image")
 
 
-class _WarningHandler(logging.Handler):
-    """Library warnings become one yellow line on stderr (rich is imported only then)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from superbatch.cli.render import warning_line
-
-        warning_line(record.getMessage())
-
-
 def _route_warnings() -> None:
+    """Library warnings become one yellow line on stderr (rich is imported only then)."""
+    import logging
+
+    class WarningHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from superbatch.cli.render import warning_line
+
+            warning_line(record.getMessage())
+
     logger = logging.getLogger("superbatch")
     logger.setLevel(logging.WARNING)
-    logger.addHandler(_WarningHandler())
+    logger.addHandler(WarningHandler())
     logger.propagate = False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """`kill PID` stops a run like Ctrl-C does: running tasks are killed, state is kept."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
-    _route_warnings()
+    signal.signal(signal.SIGTERM, _terminate)
+    # typer vendors click; its usage errors are rendered here as one line, like ours.
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
     try:
-        app()
+        result = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
+        sys.exit(0)
+    except ClickException as exc:
+        if debug:
+            raise
+        from superbatch.cli.render import error_line
+
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        error_line(f"{exc.format_message()}{hint}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
     except SuperBatchError as exc:
         if debug:
             raise
@@ -80,10 +103,9 @@ def main() -> None:
 
         error_line(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        if debug:
-            raise
+    code = result if isinstance(result, int) else 0
+    if code == INTERRUPTED_EXIT_CODE and not debug:
         from superbatch.cli.render import error_line
 
         error_line("interrupted: run the same command again to resume")
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    sys.exit(code)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from superbatch.backend import Backend
+if TYPE_CHECKING:  # --help must not pay for importing the model
+    from superbatch.backend import Backend
 
 Local = Annotated[bool, typer.Option("--local", help="Use this machine (the local backend).")]
 Stack = Annotated[

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,11 +34,13 @@ from superbatch.model import (
     TaskState,
     TaskStatus,
 )
-from superbatch.results import Manifest, place_files, write_manifest
+from superbatch.results import Manifest, place_files, previous_files, write_manifest
+from superbatch.validate import is_valid_id
 
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
+RESULT_THREADS = 4
 
 
 class LocalBackend:
@@ -124,22 +127,27 @@ class LocalBackend:
         job = store.load()
         records = store.records()
         ids = [t.id for t in job.tasks] + ([AGGREGATE_TASK_ID] if job.aggregate else [])
+        previous = previous_files(dest, job_id)
         results = []
-        placements = []
+        placements: list[Callable[[], None]] = []
         for task_id in ids:
             record = records.get(task_id, TaskRecord())
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
             files = record.files if finished else ()
             if finished:
                 source = functools.partial(collected_path, self.node.task_dir(job_id, task_id))
-                placements.append((dest / job_id / task_id, files, source))
+                target = dest / job_id / task_id
+                earlier = previous.get(task_id, ())
+                placements.append(
+                    functools.partial(place_files, target, files, source, previous=earlier)
+                )
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         (dest / job_id).mkdir(parents=True, exist_ok=True)
         # File-system bound (links, mkdirs): a few threads overlap the waits.
-        with ThreadPoolExecutor(max(2, min(8, self.parallel))) as pool:
-            for _ in pool.map(lambda args: place_files(*args), placements):
-                pass
+        with ThreadPoolExecutor(RESULT_THREADS) as pool:
+            for future in [pool.submit(place) for place in placements]:
+                future.result()
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
@@ -200,6 +208,8 @@ class LocalBackend:
         return plan
 
     def _store(self, job_id: str) -> JobStore:
+        if not is_valid_id(job_id):  # also keeps paths built from it inside the state dir
+            raise JobNotFoundError(f"{job_id!r} is not a job id (letters, digits, - and _)")
         return JobStore(self.home, job_id)
 
     def _existing_store(self, job_id: str) -> JobStore:

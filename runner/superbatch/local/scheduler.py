@@ -116,6 +116,7 @@ class Scheduler:
         if not pending:
             return
         last = None
+        # One thread per slot, fed in task order: tasks start in id order.
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="superbatch-task") as pool:
             futures: set[Future[None]] = set()
             try:
@@ -182,14 +183,14 @@ class Scheduler:
         name = container_name(self.job.job_id, task_id)
         attempts = 0
         result = Attempt(None)
-        if counted:
-            self._move(TaskState.QUEUED, TaskState.RUNNING)
         try:
             for attempt in range(1, self.job.retries + 2):
                 attempts = attempt
                 working_dir = prepare_task_dir(task_dir, files)
                 if stage is not None:
                     stage(working_dir)
+                if counted and attempt == 1:
+                    self._move(TaskState.QUEUED, TaskState.RUNNING)
                 result = run_attempt(
                     command,
                     task_dir=task_dir,

@@ -1,0 +1,55 @@
+"""status / jobs / logs / results / clean against a finished job, from "another terminal"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.runner.conftest import job_id_of, superbatch, write
+
+
+def test_reconnect_commands(project: Path) -> None:
+    write(
+        project,
+        {
+            "params.csv": "word\nalpha\nbeta\n",
+            "job.toml": """\
+                name = "reconnect"
+                tasks = "params.csv"
+                command = "echo {word}; echo warn-{word} >&2; echo {word} > w.txt"
+                outputs = ["w.txt"]
+                """,
+        },
+    )
+    run = superbatch("run", "job.toml", "--local", "--json", cwd=project)
+    assert run.code == 0, run.stderr
+    job_id = job_id_of(run)
+
+    jobs = superbatch("jobs", "--local", "--json", cwd=project).json()
+    assert [(j["job_id"], j["state"], j["counts"]["succeeded"]) for j in jobs] == [
+        (job_id, "completed", 2)
+    ]
+    status = superbatch("status", job_id, "--local", cwd=project)
+    assert status.code == 0 and f"{job_id}: completed: 2 tasks" in status.stdout
+
+    stdout = superbatch("logs", job_id, "1", "--local", "--stream", "stdout", cwd=project)
+    assert stdout.stdout == "beta\n"
+    both = superbatch("logs", job_id, "0", "--local", cwd=project)
+    assert both.stdout == "==> stdout <==\nalpha\n==> stderr <==\nwarn-alpha\n"
+    missing = superbatch("logs", job_id, "7", "--local", cwd=project)
+    assert missing.code == 5 and "has no task '7'" in missing.stderr
+
+    again = superbatch("results", job_id, "--local", "--results", "copy", "--json", cwd=project)
+    assert again.code == 0, again.stderr
+    original = json.loads((project / "results" / job_id / "manifest.json").read_text())
+    copied = json.loads(Path(again.json()["manifest"]).read_text())
+    assert copied == original  # same job, same manifest, wherever it is fetched to
+    assert (project / "copy" / job_id / "1" / "w.txt").read_text() == "beta\n"
+
+    clean = superbatch("clean", job_id, "--local", cwd=project, input="y\n")  # if it asks
+    assert clean.code == 0
+    assert not (project / ".superbatch" / "jobs" / job_id).exists()
+    assert not (project / ".superbatch" / "node" / "workitems" / job_id).exists()
+    assert (project / "results" / job_id / "0" / "w.txt").read_text() == "alpha\n"
+    gone = superbatch("status", job_id, "--local", cwd=project)
+    assert gone.code == 5 and gone.stderr.startswith("error: no local job")
