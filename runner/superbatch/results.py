@@ -74,6 +74,20 @@ def scan_files(task_dir: Path) -> tuple[ResultFile, ...]:
     return tuple(sorted(files, key=lambda f: f.path))
 
 
+def task_result(
+    results_root: Path,
+    job_id: str,
+    task_id: str,
+    *,
+    state: TaskState,
+    exit_code: int | None,
+    attempts: int,
+) -> TaskResult:
+    """A :class:`TaskResult` whose files are scanned from ``results/<job>/<task>/``."""
+    files = scan_files(task_results_dir(results_root, job_id, task_id))
+    return TaskResult(task_id, state, exit_code, attempts, files)
+
+
 def same_file(path: Path, expected: ResultFile) -> bool:
     """True when ``path`` already holds exactly ``expected`` (size, then sha256)."""
     try:
