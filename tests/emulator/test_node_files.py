@@ -7,7 +7,7 @@ import uuid
 from azure.batch import models as m
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from tests.emulator.helpers import new_job, wait_for_tasks
+from tests.emulator.helpers import executed, failure_code, new_job, wait_for_tasks
 from tests.emulator.server import BatchEmulator
 from tests.support.azurite import Azurite
 from tests.support.tokens import FakeTokenCredential
@@ -85,9 +85,9 @@ def test_inputs_in_outputs_out_with_each_upload_condition(
     new_job(batch_emulator, client)
     client.create_tasks("job-1", [task("ok", 0), task("bad", 3)])
     tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 2)}
-    assert tasks["ok"].execution_info.result == m.BatchTaskExecutionResult.SUCCESS
-    assert tasks["bad"].execution_info.exit_code == 3
-    assert tasks["bad"].execution_info.failure_info.code == "FailureExitCode"
+    assert executed(tasks["ok"]).result == m.BatchTaskExecutionResult.SUCCESS
+    assert executed(tasks["bad"]).exit_code == 3
+    assert failure_code(tasks["bad"]) == "FailureExitCode"
     names = sorted(b.name for b in outputs.list_blobs())
     assert names == [
         "job-1/bad/_logs/stderr.txt",
@@ -120,9 +120,9 @@ def test_upload_to_a_missing_container_fails_the_task(
         ),
     )
     [task] = wait_for_tasks(client, "job-1", 1)
-    assert task.execution_info.exit_code == 0
-    assert task.execution_info.result == m.BatchTaskExecutionResult.FAILURE
-    assert task.execution_info.failure_info.code == "FileUploadContainerNotFound"
+    assert executed(task).exit_code == 0
+    assert executed(task).result == m.BatchTaskExecutionResult.FAILURE
+    assert failure_code(task) == "FileUploadContainerNotFound"
     errors = b"".join(client.download_task_file("job-1", "t", "fileuploaderr.txt"))
     assert b"FileUploadContainerNotFound" in errors
 
@@ -170,8 +170,8 @@ def test_resource_file_failures_are_not_retried(
         ("missing-blob", "BlobNotFound"),
         ("unknown-identity", "BlobAccessDenied"),
     ):
-        info = tasks[task_id].execution_info
-        assert (info.failure_info.code, info.exit_code, info.retry_count) == (code, None, 0)
+        info = executed(tasks[task_id])
+        assert (failure_code(tasks[task_id]), info.exit_code, info.retry_count) == (code, None, 0)
 
 
 def test_https_round_trip_with_token_credentials(
@@ -204,6 +204,6 @@ def test_https_round_trip_with_token_credentials(
         ),
     )
     [task] = wait_for_tasks(client, "job-1", 1)
-    assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS, task.execution_info
+    assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS, executed(task)
     assert container.download_blob("job-1/t/out.txt").readall() == b"secure"
     assert batch_emulator_https.principals["sharedkey"] == 0
