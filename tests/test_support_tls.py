@@ -1,21 +1,11 @@
+"""Azurite over https (fixture ``azurite_https``, shared by the session: tests/conftest.py)."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.support.azurite import Azurite, start_azurite
+from tests.support.azurite import Azurite
 from tests.support.tokens import FakeTokenCredential
-
-
-@pytest.fixture(scope="module")
-def azurite_https() -> Iterator[Azurite]:
-    server = start_azurite(https=True)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_azurite_over_https_accepts_a_bearer_token(azurite_https: Azurite) -> None:

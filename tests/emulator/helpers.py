@@ -85,3 +85,17 @@ def failure_code(task: m.BatchTask) -> str | None:
     failure = executed(task).failure_info
     assert failure is not None, f"task {task.id} has no failureInfo: {task.execution_info}"
     return failure.code
+
+
+def run_one_task(
+    emulator: BatchEmulator,
+    client: BatchClient,
+    task: m.BatchTaskCreateOptions,
+    timeout: float = 60,
+    **job_options: Any,
+) -> m.BatchTask:
+    """Create ``job-1`` (with ``job_options``), add ``task`` and wait until it completes."""
+    new_job(emulator, client, **job_options)
+    client.create_task("job-1", task)
+    [completed] = wait_for_tasks(client, "job-1", 1, timeout=timeout)
+    return completed

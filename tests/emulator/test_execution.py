@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from azure.batch import models as m
 
-from tests.emulator.helpers import executed, failure_code, new_job, wait_for_tasks
+from tests.emulator.fixtures import serve_emulator
+from tests.emulator.helpers import executed, failure_code, new_job, run_one_task, wait_for_tasks
 from tests.emulator.server import BatchEmulator, start_emulator
 from tests.support.azurite import Azurite
 
@@ -40,20 +41,16 @@ def test_command_line_runs_without_a_shell(batch_emulator: BatchEmulator) -> Non
 
 def test_node_environment_and_task_files(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(
+    run_one_task(
         batch_emulator,
         client,
-        common_environment_settings=[m.EnvironmentSetting(name="COMMON", value="c")],
-    )
-    client.create_task(
-        "job-1",
         m.BatchTaskCreateOptions(
             id="env",
             command_line="/bin/sh -c 'env > wd-env.txt; pwd'",
             environment_settings=[m.EnvironmentSetting(name="OWN", value="o")],
         ),
+        common_environment_settings=[m.EnvironmentSetting(name="COMMON", value="c")],
     )
-    wait_for_tasks(client, "job-1", 1)
     raw = b"".join(client.download_task_file("job-1", "env", "wd/wd-env.txt")).decode()
     env = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
     task_dir = f"{batch_emulator.node_root}/workitems/job-1/job-1/env"
@@ -99,9 +96,9 @@ def test_retries_then_failure_and_retry_then_success(batch_emulator: BatchEmulat
 
 def test_max_wall_clock_kills_the_process_group(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="slow",
             command_line="/bin/sh -c 'sleep 60 & echo $! > child; wait'",
@@ -109,8 +106,8 @@ def test_max_wall_clock_kills_the_process_group(batch_emulator: BatchEmulator) -
                 max_wall_clock_time=datetime.timedelta(seconds=1), max_task_retry_count=3
             ),
         ),
+        timeout=30,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=30)
     info = executed(task)
     assert failure_code(task) == "MaxWallClockTimeExpiry"
     assert info.retry_count == 0
@@ -164,11 +161,7 @@ def test_dependencies_by_id_and_range(batch_emulator: BatchEmulator) -> None:
 
 @pytest.fixture
 def two_slot_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
-    emulator = start_emulator(azurite=azurite, slots=2)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from serve_emulator(start_emulator(azurite=azurite, slots=2))
 
 
 def test_slots_limit_running_tasks(two_slot_emulator: BatchEmulator) -> None:
@@ -210,9 +203,9 @@ def test_container_task_runs_in_podman(
 ) -> None:
     batch_emulator.use_podman(podman_env)
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="boxed",
             command_line=(
@@ -222,8 +215,8 @@ def test_container_task_runs_in_podman(
                 image_name=busybox_image, container_run_options="--network=none"
             ),
         ),
+        timeout=120,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=120)
     assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS, executed(task)
     assert task.container_settings is not None
     assert task.container_settings.image_name == busybox_image
@@ -237,17 +230,17 @@ def test_container_task_past_its_wall_clock_is_killed(
 ) -> None:
     batch_emulator.use_podman(podman_env)
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="boxed-slow",
             command_line="sleep 60",
             container_settings=m.BatchTaskContainerSettings(image_name=busybox_image),
             constraints=m.BatchTaskConstraints(max_wall_clock_time=datetime.timedelta(seconds=2)),
         ),
+        timeout=120,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=120)
     assert failure_code(task) == "MaxWallClockTimeExpiry"
     names = subprocess.run(
         ["podman", "ps", "-a", "--format", "{{.Names}}"],

@@ -7,7 +7,7 @@ import uuid
 from azure.batch import models as m
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from tests.emulator.helpers import executed, failure_code, new_job, wait_for_tasks
+from tests.emulator.helpers import executed, failure_code, new_job, run_one_task, wait_for_tasks
 from tests.emulator.server import BatchEmulator
 from tests.support.azurite import Azurite
 from tests.support.tokens import FakeTokenCredential
@@ -111,15 +111,14 @@ def test_upload_to_a_missing_container_fails_the_task(
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     missing = service.get_container_client("never-created")
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
     output = _output(missing, batch_emulator.identity_resource_id, "x.txt", None, "taskcompletion")
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="t", command_line="/bin/sh -c 'echo x > x.txt'", output_files=[output]
         ),
     )
-    [task] = wait_for_tasks(client, "job-1", 1)
     assert executed(task).exit_code == 0
     assert executed(task).result == m.BatchTaskExecutionResult.FAILURE
     assert failure_code(task) == "FileUploadContainerNotFound"
@@ -185,9 +184,9 @@ def test_https_round_trip_with_token_credentials(
     container.upload_blob("job-1/tasks/t/in.txt", b"secure")
     identity = batch_emulator_https.identity_resource_id
     client = batch_emulator_https.client(FakeTokenCredential())
-    new_job(batch_emulator_https, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator_https,
+        client,
         m.BatchTaskCreateOptions(
             id="t",
             command_line="/bin/sh -c 'cp job-1/tasks/t/in.txt out.txt'",
@@ -203,7 +202,6 @@ def test_https_round_trip_with_token_credentials(
             ],
         ),
     )
-    [task] = wait_for_tasks(client, "job-1", 1)
     assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS, executed(task)
     assert container.download_blob("job-1/t/out.txt").readall() == b"secure"
     assert batch_emulator_https.principals["sharedkey"] == 0

@@ -163,22 +163,17 @@ def test_job_being_deleted_refuses_tasks(batch_emulator: BatchEmulator) -> None:
     assert caught.value.status_code in (404, 409)
 
 
-def test_collection_of_more_than_100_tasks(batch_emulator: BatchEmulator) -> None:
+@pytest.mark.parametrize(
+    ("count", "command_line"),
+    [(101, "true"), (40, "echo " + "x" * 30_000)],
+    ids=["more-than-100-tasks", "a-megabyte"],
+)
+def test_collection_too_large_is_refused(
+    batch_emulator: BatchEmulator, count: int, command_line: str
+) -> None:
     client = batch_emulator.client()
     new_job(batch_emulator, client)
-    tasks = [m.BatchTaskCreateOptions(id=str(i), command_line="true") for i in range(101)]
-    with pytest.raises(HttpResponseError) as caught:
-        client.create_task_collection("job-1", m.BatchTaskGroup(task_values=tasks))
-    assert caught.value.status_code == 413
-    assert error_code(caught.value) == "RequestBodyTooLarge"
-
-
-def test_collection_of_a_megabyte(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    tasks = [
-        m.BatchTaskCreateOptions(id=str(i), command_line="echo " + "x" * 30_000) for i in range(40)
-    ]
+    tasks = [m.BatchTaskCreateOptions(id=str(i), command_line=command_line) for i in range(count)]
     with pytest.raises(HttpResponseError) as caught:
         client.create_task_collection("job-1", m.BatchTaskGroup(task_values=tasks))
     assert caught.value.status_code == 413

@@ -21,6 +21,7 @@ from tests.emulator.helpers import (
     error_code,
     failure_code,
     new_job,
+    run_one_task,
     wait_for_tasks,
     wait_until_running,
 )
@@ -129,9 +130,7 @@ def _terminate_options() -> Any:
 
 def test_task_file_properties_and_pool(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="echo hi"))
-    wait_for_tasks(client, "job-1", 1)
+    run_one_task(batch_emulator, client, m.BatchTaskCreateOptions(id="t", command_line="echo hi"))
     properties = client.get_task_file_properties("job-1", "t", "stdout.txt")
     assert properties.content_length == 3
     with pytest.raises(ResourceNotFoundError):  # streamed: the SDK does not read the body
