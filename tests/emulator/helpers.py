@@ -99,3 +99,10 @@ def run_one_task(
     client.create_task("job-1", task)
     [completed] = wait_for_tasks(client, "job-1", 1, timeout=timeout)
     return completed
+
+
+def start_slow_task(emulator: BatchEmulator, client: BatchClient) -> None:
+    """Create ``job-1`` with one task ``slow`` (``sleep 30``) and wait until it runs."""
+    new_job(emulator, client)
+    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
+    wait_until_running(emulator, "job-1")

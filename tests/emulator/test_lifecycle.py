@@ -13,9 +13,9 @@ from tests.emulator.helpers import (
     executed,
     failure_code,
     new_job,
+    start_slow_task,
     wait_for_job_state,
     wait_for_tasks,
-    wait_until_running,
 )
 from tests.emulator.server import BatchEmulator
 from tests.support.tokens import FakeTokenCredential
@@ -64,9 +64,7 @@ def test_unknown_job_and_task_are_not_found(batch_emulator: BatchEmulator) -> No
 
 def test_delete_job_poller_sees_deleting_then_gone(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
-    wait_until_running(batch_emulator)
+    start_slow_task(batch_emulator, client)
     poller = client.begin_delete_job("job-1", polling_interval=POLL_SECONDS)
     poller.result()
     assert poller.status() == "Succeeded"
@@ -76,9 +74,7 @@ def test_delete_job_poller_sees_deleting_then_gone(batch_emulator: BatchEmulator
 
 def test_terminate_job_ends_running_tasks(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
-    wait_until_running(batch_emulator)
+    start_slow_task(batch_emulator, client)
     poller = client.begin_terminate_job(
         "job-1", BatchJobTerminateOptions(termination_reason="stop"), polling_interval=POLL_SECONDS
     )

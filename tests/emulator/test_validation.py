@@ -10,7 +10,7 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.emulator.helpers import error_code, new_job, wait_until_running
+from tests.emulator.helpers import error_code, new_job, start_slow_task
 from tests.emulator.server import BatchEmulator
 
 CONTAINER = "http://127.0.0.1:1/devstoreaccount1/inputs"
@@ -154,9 +154,7 @@ def test_unknown_job_for_tasks(batch_emulator: BatchEmulator) -> None:
 
 def test_job_being_deleted_refuses_tasks(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
-    wait_until_running(batch_emulator)
+    start_slow_task(batch_emulator, client)
     batch_emulator.account.delete_job("job-1")  # keep it in "deleting" while we add
     with pytest.raises(HttpResponseError) as caught:
         client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="true"))
