@@ -108,11 +108,13 @@ def timed_raw_requests(
     Every answer must satisfy ``accept(status, body)``, else the run fails.
     """
     url = urllib.parse.urlsplit(base_url)
+    host = url.hostname
+    assert host, f"no host in {base_url}"
     context = ssl.create_default_context(cafile=ca_bundle)
     shards = [requests[i::threads] for i in range(threads)]
 
     def worker(mine: Sequence[tuple[str, bytes]]) -> None:
-        connection = http.client.HTTPSConnection(url.hostname, url.port, context=context)
+        connection = http.client.HTTPSConnection(host, url.port, context=context)
         for path, body in mine:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()

@@ -84,6 +84,7 @@ def one_by_one(emulator: Any, backend: AzureBatchBackend, job: ResolvedJob) -> f
 def main() -> int:
     with bench_stack(hold=True) as stack:
         emulator = stack.emulator
+        assert emulator is not None  # bench_stack starts one unless told not to
         backend = AzureBatchBackend.from_outputs_file(stack.outputs_file)
         backend.submit(bench_job("warmup", 200))  # connections, token, emulator warm
 
