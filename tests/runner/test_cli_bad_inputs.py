@@ -157,6 +157,20 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         2,
         "unknown placeholder {input}",
     ),
+    (
+        "image without a tag",
+        spec('name = "x"\nimage = "python"\ncommand = "true"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "image 'python' has no tag",
+    ),
+    (
+        "image tagged latest, even with --no-container",
+        spec('name = "x"\nimage = "busybox:latest"\ncommand = "true"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local", "--no-container"],
+        2,
+        "'latest' is a moving tag",
+    ),
     ("no backend chosen", GOOD, ["run", "job.toml"], 3, "say where to run"),
     ("--parallel 0", GOOD, ["run", "job.toml", "--local", "--parallel", "0"], 3, "at least 1"),
     ("unknown engine", GOOD, ["run", "job.toml", "--local", "--engine", "lxc"], 3, "unknown"),
@@ -211,3 +225,4 @@ def test_debug_shows_the_traceback(project: Path) -> None:
 
 def test_at_least_fifteen_distinct_bad_inputs() -> None:
     assert len({case[4] for case in CASES}) >= 15
+
