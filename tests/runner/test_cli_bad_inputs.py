@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner.conftest import superbatch, write
+from tests.runner.conftest import cli_env, superbatch, write
 
 GOOD = {
     "data/a.txt": "a\n",
@@ -226,3 +226,19 @@ def test_debug_shows_the_traceback(project: Path) -> None:
 def test_at_least_fifteen_distinct_bad_inputs() -> None:
     assert len({case[4] for case in CASES}) >= 15
 
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_long_error_stays_one_line_when_stderr_is_not_a_terminal(
+    project: Path, columns: str | None
+) -> None:
+    """rich would wrap at 80 columns (or $COLUMNS) without soft wrap: scripts grep this line."""
+    name = "a-rather-long-directory-name-" * 4
+    write(project, spec(f'name = "x"\ncommand = "true"\ninputs = "{name}/*.txt"\n'))
+    env = cli_env({"COLUMNS": columns} if columns else None)
+    if columns is None:
+        env.pop("COLUMNS")
+    result = superbatch("run", "job.toml", "--local", cwd=project, env=env)
+    assert result.code == 2
+    expected = f"error: job.toml: inputs '{name}/*.txt' matched no files"
+    assert len(expected) > 100
+    assert result.stderr.splitlines() == [expected]
