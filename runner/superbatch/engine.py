@@ -8,6 +8,7 @@ the life of the process.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -30,6 +31,19 @@ class Engine:
         args = ["image", "inspect", "--format", "{{.Id}}", ref]
         result = subprocess.run(self.command(*args), capture_output=True, check=False)
         return result.returncode == 0
+
+    def user_args(self) -> list[str]:
+        """``run`` arguments that make the container run as the invoking user's uid:gid.
+
+        That is what Batch does for container tasks (the task user, who owns the task dir,
+        is mapped into the container), and it lets a non-root image write the task's
+        working dir. Rootless podman also needs ``--userns=keep-id`` so that uid inside is
+        the same uid outside (rootful engines map ids one to one).
+        """
+        args = ["--user", f"{os.getuid()}:{os.getgid()}"]
+        if self.name == "podman" and os.geteuid() != 0:
+            args.append("--userns=keep-id")
+        return args
 
 
 @functools.cache

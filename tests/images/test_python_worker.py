@@ -1,10 +1,10 @@
 """container/ end to end: build it on a local Debian+python3 base, push it to the real registry,
-pull it back by digest, and run a task in it the way Batch (and ``--local``) does.
+pull it back by digest, and run a job in it with ``superbatch run --local --engine podman``.
 
 Batch runs a Linux container task with the node root dir mounted at the same path, the task's
 working dir as the container's working dir, the AZ_BATCH_* variables, and the task user's
-uid:gid (the task dir belongs to that user). ``run_like_batch`` does exactly that with podman,
-on the LocalBackend's own node layout.
+uid:gid (the task dir belongs to that user). ``--local`` does the same with the invoking user,
+so the image's own non-root user (uid 1000) never has to own the task dir.
 """
 
 from __future__ import annotations
@@ -18,56 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from superbatch.cli.image import image_app
-from superbatch.local.node import NodeLayout, prepare_task_dir
-from superbatch.model import InputFile
 from tests.images.local_registry import LocalRegistry
+from tests.runner.conftest import cli_env, job_id_of, superbatch, write
 from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.container
 
 CONTAINER_DIR = REPO_ROOT / "container"
-
-
-def run_like_batch(
-    image: str,
-    node_root: Path,
-    *,
-    job: str,
-    task: str,
-    command: str,
-    inputs: dict[str, str],
-    user: str | None,
-    env: dict[str, str],
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The LocalBackend's node layout, AZ_BATCH_* variables and ``podman run`` arguments (root
-    mounted at the same path, ``-w`` the working dir, ``/bin/sh -c``), plus what Batch adds on
-    a Linux node: the task dir belongs to the task user and the container runs as that uid."""
-    layout = NodeLayout(node_root)
-    task_dir = layout.task_dir(job, task)
-    sources = node_root.parent / f"{node_root.name}-inputs"
-    sources.mkdir(parents=True)
-    staged = []
-    for name, text in inputs.items():
-        (sources / name).write_text(text)
-        staged.append(InputFile(sources / name, name))
-    wd = prepare_task_dir(task_dir, staged)
-    layout.shared_dir.mkdir(exist_ok=True)
-    owner = int((user or "1000:1000").split(":")[0])
-    for path in [task_dir, *task_dir.rglob("*")]:
-        os.chown(path, owner, owner)
-    args = ["podman", "run", "--rm", "-v", f"{node_root}:{node_root}", "-w", str(wd)]
-    if user:
-        args += ["--user", user]
-    for key, value in layout.batch_env(job, task).items():
-        args += ["-e", f"{key}={value}"]
-    result = subprocess.run(
-        [*args, image, "/bin/sh", "-c", command],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result, wd
 
 
 def podman_out(env: dict[str, str], *args: str) -> str:
@@ -127,61 +84,71 @@ def test_container_builds_pushes_pulls_by_digest_and_runs_a_task(
         == built["id"]
     )
 
-    text = "the quick brown fox jumps over the lazy dog the end\n"
-    checks = (
-        "python3 /app/worker.py 'my words.txt'"
-        " && ! touch /app/tamper 2>/dev/null"  # the code is read-only for the task user
-        ' && touch "$HOME/.cache-probe"'  # but HOME is writable, even for an unknown uid
-        ' && test "$(command -v python3)" = /opt/venv/bin/python3'  # the deps stage's venv
-        ' && test -f "$AZ_BATCH_TASK_DIR/wd/my words.txt"'
+    # 1) a job spec run with --local in the pulled image, as the invoking user
+    project = tmp_path / "project"
+    write(
+        project,
+        {
+            "data/my words.txt": "the quick brown fox jumps over the lazy dog the end\n",
+            "data/b.txt": "one two\n",
+            "job.toml": f"""\
+                name = "wordcount"
+                image = "{pinned}"
+                inputs = "data/*.txt"
+                command = '''set -e
+                python3 /app/worker.py {{input}}
+                test "$(command -v python3)" = /opt/venv/bin/python3
+                test "$MODE" = local-container
+                test -e /run/.containerenv'''
+                outputs = ["out/*"]
+                env = {{ MODE = "local-container" }}
+                """,
+        },
     )
-    # 1) as Batch runs it: the task user's uid, which the image has never heard of
-    result, wd = run_like_batch(
-        pinned,
-        tmp_path / "node",
-        job="wordcount-1",
-        task="0",
-        command=checks,
-        inputs={"my words.txt": text},
-        user="4321:4321",
-        env=engine_environ,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "my words.txt: 11 words" in result.stdout
-    assert json.loads((wd / "out" / "my words.json").read_text())["the"] == 3
-    info = json.loads((wd / "out" / "task.json").read_text())
-    assert (info["uid"], info["gid"], info["cwd"]) == (4321, 4321, str(wd))
-    assert info["batch"]["AZ_BATCH_TASK_WORKING_DIR"] == str(wd)
-    assert (
-        info["batch"]["AZ_BATCH_JOB_ID"] == "wordcount-1"
-        and info["batch"]["AZ_BATCH_TASK_ID"] == "0"
-    )
-    assert {(p.stat().st_uid, p.stat().st_gid) for p in (wd / "out").iterdir()} == {(4321, 4321)}
+    engine_vars = {k: v for k, v in engine_environ.items() if k.startswith(("CONTAINERS_", "REG"))}
+    result = superbatch(
+        "run", "job.toml", "--local", "--engine", "podman", "--json",
+        cwd=project, env=cli_env(engine_vars),
+    )  # fmt: skip
+    assert result.code == 0, result.stdout + result.stderr
+    assert "warning" not in result.stderr
+    job_id = job_id_of(result)
+    results = project / "results" / job_id
+    by_input = {
+        json.loads((results / task / "out" / "task.json").read_text())["inputs"][0]: task
+        for task in ("0", "1")
+    }
+    assert set(by_input) == {"data/my words.txt", "data/b.txt"}  # inputs keep their paths
+    task = by_input["data/my words.txt"]
+    assert json.loads((results / task / "out" / "my words.json").read_text())["the"] == 3
+    assert "data/my words.txt: 11 words" in (results / task / "_logs" / "stdout.txt").read_text()
+    info = json.loads((results / task / "out" / "task.json").read_text())
+    # the node root is mounted at the same path; the working dir is the task's wd/
+    wd = project / ".superbatch" / "node" / "workitems" / job_id / "job-1" / task / "wd"
+    assert info["cwd"] == str(wd) == info["batch"]["AZ_BATCH_TASK_WORKING_DIR"]
+    assert info["batch"]["AZ_BATCH_TASK_DIR"] == str(wd.parent)
+    assert (info["batch"]["AZ_BATCH_JOB_ID"], info["batch"]["AZ_BATCH_TASK_ID"]) == (job_id, task)
+    # the image's user is 1000, but the task runs as (and writes as) the task dir's owner
+    assert (info["uid"], info["gid"]) == (os.getuid(), os.getgid())
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in (wd / "out").iterdir()} == {
+        (os.getuid(), os.getgid())
+    }
+    assert json.loads((results / by_input["data/b.txt"] / "out" / "b.json").read_text()) == {
+        "one": 1,
+        "two": 1,
+    }
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert [t["state"] for t in manifest["tasks"]] == ["succeeded", "succeeded"]
 
-    # 2) with the image's own user (no --user, like a plain `podman run`): non-root too
-    result, wd = run_like_batch(
-        pinned,
-        tmp_path / "node2",
-        job="wordcount-1",
-        task="1",
-        command="python3 /app/worker.py a.txt",
-        inputs={"a.txt": "one two\n"},
-        user=None,
-        env=engine_environ,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads((wd / "out" / "task.json").read_text())["uid"] == 1000
-    assert (wd / "out" / "a.json").stat().st_uid == 1000
-
-    # a failing input is a non-zero exit with the reason on stderr
-    result, _ = run_like_batch(
-        pinned,
-        tmp_path / "node3",
-        job="wordcount-1",
-        task="2",
-        command="python3 /app/worker.py missing.txt",
-        inputs={},
-        user="4321:4321",
-        env=engine_environ,
-    )
-    assert result.returncode == 2 and "input missing.txt not found" in result.stderr
+    # 2) under a uid the image has never heard of (Batch's task user): the code is
+    # read-only, HOME is writable, and a missing input fails with the reason on stderr
+    probe = subprocess.run(
+        [
+            "podman", "run", "--rm", "--user", "4321:4321", "-w", "/tmp", pinned, "/bin/sh", "-c",
+            '! touch /app/tamper 2>/dev/null && touch "$HOME/.cache-probe"'
+            " && python3 /app/worker.py missing.txt",
+        ],
+        env=engine_environ, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert probe.returncode == 2, probe.stderr
+    assert "input missing.txt not found" in probe.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner.conftest import superbatch, write
+from tests.runner.conftest import cli_env, superbatch, write
 
 GOOD = {
     "data/a.txt": "a\n",
@@ -157,6 +157,20 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         2,
         "unknown placeholder {input}",
     ),
+    (
+        "image without a tag",
+        spec('name = "x"\nimage = "python"\ncommand = "true"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "image 'python' has no tag",
+    ),
+    (
+        "image tagged latest, even with --no-container",
+        spec('name = "x"\nimage = "busybox:latest"\ncommand = "true"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local", "--no-container"],
+        2,
+        "'latest' is a moving tag",
+    ),
     ("no backend chosen", GOOD, ["run", "job.toml"], 3, "say where to run"),
     ("--parallel 0", GOOD, ["run", "job.toml", "--local", "--parallel", "0"], 3, "at least 1"),
     ("unknown engine", GOOD, ["run", "job.toml", "--local", "--engine", "lxc"], 3, "unknown"),
@@ -211,3 +225,20 @@ def test_debug_shows_the_traceback(project: Path) -> None:
 
 def test_at_least_fifteen_distinct_bad_inputs() -> None:
     assert len({case[4] for case in CASES}) >= 15
+
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_long_error_stays_one_line_when_stderr_is_not_a_terminal(
+    project: Path, columns: str | None
+) -> None:
+    """rich would wrap at 80 columns (or $COLUMNS) without soft wrap: scripts grep this line."""
+    name = "a-rather-long-directory-name-" * 4
+    write(project, spec(f'name = "x"\ncommand = "true"\ninputs = "{name}/*.txt"\n'))
+    env = cli_env({"COLUMNS": columns} if columns else None)
+    if columns is None:
+        env.pop("COLUMNS")
+    result = superbatch("run", "job.toml", "--local", cwd=project, env=env)
+    assert result.code == 2
+    expected = f"error: job.toml: inputs '{name}/*.txt' matched no files"
+    assert len(expected) > 100
+    assert result.stderr.splitlines() == [expected]

@@ -9,6 +9,7 @@ re-running the same spec after any interruption finishes the job without duplica
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,7 +207,7 @@ class AzureBatchBackend:
 
     def status(self, job_id: str) -> JobStatus:
         meta = self._job_meta(job_id)
-        return monitor.job_status(
+        status = monitor.job_status(
             self.batch,
             job_id,
             stderr=self._stderr(job_id),
@@ -214,6 +215,15 @@ class AzureBatchBackend:
             image=meta.get(META_IMAGE, ""),
             registry=self.outputs.registry_login_server,
         )
+        if (
+            status.state == "active"
+            and status.aggregate is not None
+            and status.failed
+            and monitor.aggregate_blocked(self.batch, job_id)
+        ):
+            monitor.end_blocked_job(self.batch, job_id)
+            status = replace(status, state="terminating")
+        return status
 
     def wait(
         self,
@@ -225,12 +235,6 @@ class AzureBatchBackend:
         meta = self._job_meta(job_id)
         has_aggregate = meta.get(META_AGGREGATE) == "1"
 
-        def give_up_aggregate() -> None:
-            call_with_retries(
-                lambda: self.batch.terminate_task(job_id, AGGREGATE_TASK_ID),
-                action="stop the aggregate step that can no longer run",
-            )
-
         return monitor.wait_for_job(
             self.batch,
             job_id,
@@ -240,7 +244,7 @@ class AzureBatchBackend:
             timeout=timeout,
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
-            on_blocked_aggregate=give_up_aggregate,
+            on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
@@ -264,7 +268,14 @@ class AzureBatchBackend:
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
-        if any(s.state is TaskState.FAILED for s in statuses if s.task_id != AGGREGATE_TASK_ID):
+        regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
+        if TaskState.FAILED in regular:
+            finished = (TaskState.SUCCEEDED, TaskState.FAILED)
+            blocked = all(state in finished for state in regular) and any(
+                s.task_id == AGGREGATE_TASK_ID and s.state is TaskState.QUEUED for s in statuses
+            )
+            if blocked and self._job_state(job_id) == "active":
+                monitor.end_blocked_job(self.batch, job_id)
             statuses = [
                 monitor.never_ran(s.task_id) if s.task_id == AGGREGATE_TASK_ID else s
                 for s in statuses
@@ -285,6 +296,13 @@ class AzureBatchBackend:
         results.sort(key=_task_order)
         layout.write_manifest(dest, layout.Manifest(job_id, self.name, tuple(results), aggregate))
         return results + ([aggregate] if aggregate is not None else [])
+
+    def _job_state(self, job_id: str) -> str:
+        job = call_with_retries(
+            lambda: self.batch.get_job(job_id, select=["id", "state"]),
+            action=f"find job {job_id}",
+        )
+        return monitor.enum_text(job.state)
 
     def _all_tasks(self, job_id: str) -> list[Any]:
         return call_with_retries(

@@ -157,6 +157,42 @@ def job_status(
     return JobStatus(job_id, enum_text(job.state), counts, failed, aggregate)
 
 
+BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
+
+
+def aggregate_blocked(client: BatchClient, job_id: str) -> bool:
+    """Only the aggregate step is unfinished (one listing, which does not lag like counts).
+
+    Call it once a task is known to have failed for good: the aggregate depends on every
+    task, so Batch keeps it blocked, and the job active, forever. The aggregate is added
+    after every task exists, so it being there means no task is still to come.
+    """
+    return unfinished_task_ids(client, job_id) == [AGGREGATE_TASK_ID]
+
+
+def end_blocked_job(client: BatchClient, job_id: str) -> None:
+    """Terminate a job whose aggregate step can never run, saying why.
+
+    Left active, the blocked task keeps the job open (and may count toward the pool's
+    $PendingTasks, keeping a node). A job that is already ending or gone is left as it is.
+    """
+    import contextlib
+
+    # Not re-exported by azure.batch.models in 15.1.0; the options must be given (a bare
+    # begin_terminate_job raises ValueError).
+    from azure.batch.models._models import BatchJobTerminateOptions
+    from azure.core.exceptions import ResourceExistsError
+
+    options = BatchJobTerminateOptions(termination_reason=BLOCKED_REASON)
+
+    def terminate() -> None:
+        # 409: completed, terminating or being deleted already
+        with contextlib.suppress(ResourceExistsError):
+            client.begin_terminate_job(job_id, options, polling_interval=1)
+
+    call_with_retries(terminate, action=f"end job {job_id}, whose aggregate step cannot run")
+
+
 def never_ran(task_id: str) -> TaskStatus:
     """The aggregate step when a task failed: it waits on it and never runs (as --local)."""
     return TaskStatus(task_id, TaskState.QUEUED)

@@ -8,16 +8,13 @@ Azure SDKs are imported inside the commands that need them, so ``--help`` stays 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from superbatch.cli import options
-from superbatch.contract import StackOutputs
 from superbatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -47,46 +44,6 @@ RegistryOption = Annotated[
 JsonOption = options.Json
 
 
-def load_stack_outputs_with_pulumi(stack: str) -> StackOutputs:
-    """``pulumi stack output --json --stack <stack>`` in the current folder."""
-    import shutil
-
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        raise ConfigError(
-            f"--stack {stack} needs the pulumi CLI; or pass --outputs FILE / --registry HOST"
-        )
-    result = subprocess.run(
-        [pulumi, "stack", "output", "--json", "--stack", stack],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        raise ConfigError(
-            f"cannot read outputs of stack {stack}: {detail[-1] if detail else 'pulumi failed'}"
-        )
-    return _outputs_from_json(result.stdout, source=f"stack {stack}")
-
-
-# The lead points this at the shared stack-outputs loader (``--stack``) when it lands.
-STACK_OUTPUTS_LOADER: Callable[[str], StackOutputs] = load_stack_outputs_with_pulumi
-
-
-def _outputs_from_json(text: str, *, source: str) -> StackOutputs:
-    try:
-        values = json.loads(text)
-    except ValueError:
-        raise ConfigError(f"{source} is not JSON") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{source} must hold a JSON object of stack outputs")
-    try:
-        return StackOutputs.from_mapping(values, source=source)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
 def registry_host(stack: str | None, outputs: Path | None, registry: str | None) -> str:
     """The registry login server from exactly one of --stack, --outputs, --registry."""
     given = [
@@ -103,12 +60,9 @@ def registry_host(stack: str | None, outputs: Path | None, registry: str | None)
         if not host or "/" in host:
             raise ConfigError(f"--registry {registry!r}: give a host like myacr.azurecr.io")
         return host
-    if outputs is not None:
-        if not outputs.is_file():
-            raise ConfigError(f"--outputs {outputs}: no such file")
-        return _outputs_from_json(outputs.read_text(), source=str(outputs)).registry_login_server
-    assert stack is not None
-    return STACK_OUTPUTS_LOADER(stack).registry_login_server
+    from superbatch.azure.outputs import load_stack_outputs  # the one loader `run` uses too
+
+    return load_stack_outputs(stack=stack, outputs_file=outputs).registry_login_server
 
 
 def _engine(preferred: str | None) -> Engine:

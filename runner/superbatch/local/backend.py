@@ -180,28 +180,33 @@ class LocalBackend:
         """How tasks of ``job`` run: in its image (engine + image present) or on the host."""
         if job.job_id in self._plans:
             return self._plans[job.job_id]
+        from superbatch.images.resolve import resolve_local_image
+
+        # Refused as on Azure (untagged, `latest`), with or without a container here: the
+        # spec that runs locally is the one that will run on Batch.
+        image = None if job.image is None else resolve_local_image(job.image)
         plan: ContainerRun | None = None
-        if self.use_container and job.image is not None:
+        if self.use_container and image is not None:
             engine = find_engine(self.engine_name)  # explicit and not working: ConfigError
             if engine is None:
                 log.warning(
                     "no working container engine (docker or podman): running %s's tasks on "
                     "this machine, not in %s",
                     job.name,
-                    job.image,
+                    image,
                 )
-            elif engine.image_exists(job.image):
-                plan = ContainerRun(engine, job.image, self.node.root)
+            elif engine.image_exists(image):
+                plan = ContainerRun(engine, image, self.node.root)
             elif self.engine_name is not None:
                 raise ConfigError(
-                    f"image {job.image} is not in {engine.name}'s local images: build it "
+                    f"image {image} is not in {engine.name}'s local images: build it "
                     "(or pull it) first, or use --no-container"
                 )
             else:
                 log.warning(
                     "image %s is not in %s's local images: running tasks on this machine "
                     "instead (build the image to use it; --no-container to silence this)",
-                    job.image,
+                    image,
                     engine.name,
                 )
         self._plans[job.job_id] = plan

@@ -1,9 +1,10 @@
 """Running one task attempt: ``/bin/sh -c <command>`` on the host or in a container.
 
 Every attempt runs in its own process group (session), so a timeout or Ctrl-C kills the
-shell and everything it started. In a container the node root is mounted at the same path
-and the working dir is the task's ``wd/``, as Batch does it; on timeout the container is
-killed and removed too.
+shell and everything it started. In a container the node root is mounted at the same path,
+the working dir is the task's ``wd/`` and the process runs as the invoking user's uid:gid
+(the owner of the task dir), as Batch does it; on timeout the container is killed and
+removed too.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def run_attempt(
     else:
         root = str(container.node_root)
         argv = container.engine.command(
-            "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", str(working_dir)
-        )
+            "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", str(working_dir),
+            *container.engine.user_args(),
+        )  # fmt: skip
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         argv += [container.image, "/bin/sh", "-c", command]
