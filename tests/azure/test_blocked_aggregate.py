@@ -67,3 +67,26 @@ def test_the_first_observer_ends_a_job_whose_aggregate_can_never_run(
     assert [r.state for r in results] == [TaskState.SUCCEEDED, TaskState.FAILED, TaskState.QUEUED]
     assert stack.emulator.job(job.job_id)["executionInfo"]["terminateReason"] == BLOCKED_REASON
     assert not (tmp_path / "again" / job.job_id / AGGREGATE_TASK_ID / "never.txt").exists()
+
+
+def test_waiting_again_and_resubmitting_a_blocked_job_change_nothing(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    job = ResolvedJob(
+        job_id="blocked-again",
+        name="blocked",
+        image=None,
+        tasks=(TaskSpec("0", "true"), TaskSpec("1", "exit 3")),
+        outputs=(),
+        aggregate=AggregateSpec("echo never > never.txt", ("never.txt",)),
+    )
+    stack.backend().submit(job)
+    first = stack.backend().wait(job.job_id, timeout=120)
+    assert first.done and not first.ok
+    assert _job_state_becomes(stack, job.job_id, "completed")
+    for _ in range(2):  # a second wait and a re-run of `run` find the job finished
+        again = stack.backend().wait(job.job_id, timeout=120)
+        assert again.state == "completed" and [t.task_id for t in again.failed] == ["1"]
+        stack.backend().submit(job)
+    assert len(stack.emulator.tasks(job.job_id)) == 3
+    assert stack.emulator.job(job.job_id)["executionInfo"]["terminateReason"] == BLOCKED_REASON
