@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from superbatch.errors import JobNotFoundError
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec, TaskState
 from tests.azure.conftest import EmulatedStack
 
@@ -127,3 +130,19 @@ def test_clean_removes_the_job_and_its_blobs(tmp_path: Path, stack: EmulatedStac
     assert job.job_id not in [summary.job_id for summary in backend.list()]
     for name in (stack.outputs.inputs_container, stack.outputs.outputs_container):
         assert not list(stack.container(name).list_blobs(name_starts_with=f"{job.job_id}/"))
+
+
+def test_logs_of_an_unknown_job_or_task_is_job_not_found(stack: EmulatedStack) -> None:
+    job = ResolvedJob(
+        job_id="logs-1", name="logs", image=None, tasks=(TaskSpec("0", "true"),), outputs=()
+    )
+    backend = stack.backend()
+    stack.emulator.hold = True  # the task stays queued: it exists, with no log yet
+    backend.submit(job)
+
+    assert backend.logs(job.job_id, "0") == ""
+    assert backend.logs(job.job_id, "0", stream="stdout") == ""
+    with pytest.raises(JobNotFoundError, match="no-such-job"):
+        backend.logs("no-such-job", "0")
+    with pytest.raises(JobNotFoundError, match="task 7"):
+        backend.logs(job.job_id, "7")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure import credentials, download, monitor, staging, submit, tasks
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.contract import StackOutputs
-from superbatch.errors import JobNotFoundError
+from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     JobStatus,
@@ -248,6 +248,12 @@ class AzureBatchBackend:
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
+        """The task's stored (or, while it runs, live) log; "" while it has none yet.
+
+        An unknown job or task raises JobNotFoundError (as --local does), never "".
+        """
+        if stream not in ("stdout", "stderr"):
+            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
         name = f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{stream}.txt"
         stored = download.read_blob_text(self.results_container, name)
         if stored is not None:
@@ -256,10 +262,16 @@ class AzureBatchBackend:
             chunks = self.batch.download_task_file(job_id, task_id, f"{stream}.txt")
             return b"".join(chunks).decode("utf-8", errors="replace")
         except Exception as exc:
-            error = translate_azure_error(exc, action=f"read the {stream} of task {task_id}")
-            if isinstance(error, JobNotFoundError):
-                return ""
-            raise error from exc
+            action = f"read the {stream} of task {task_id} of job {job_id}"
+            if getattr(exc, "status_code", None) not in (404, 409):
+                raise translate_azure_error(exc, action=action) from exc
+        # 404/409 means no such job, task or file, or a task not started. The SDK streams this
+        # call and leaves the error body unread (no code), so ask for the task itself.
+        call_with_retries(
+            lambda: self.batch.get_task(job_id, task_id, select=["id"]),
+            action=f"find task {task_id} of job {job_id}",
+        )
+        return ""  # the task exists but has not written the file (yet)
 
     def results(self, job_id: str, dest: Path) -> list[TaskResult]:
         from superbatch import results as layout
