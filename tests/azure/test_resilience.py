@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from superbatch.errors import RemoteError
 from superbatch.model import TaskState
 from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import noop_job
@@ -108,6 +109,9 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
     elif kill_point == "submission":
         _kill_when(child, lambda: added() >= 100, "the middle of submission")
         assert added() < count
+        # waiting on it says what happened instead of polling forever for the missing tasks
+        with pytest.raises(RemoteError, match="submission of resume-1 was interrupted"):
+            stack.backend().wait("resume-1", timeout=120)
     else:
         _kill_when(child, lambda: added() >= count, "the end of submission")
     before = {b.name: b.etag for b in inputs.list_blobs(name_starts_with="resume-1/")}

@@ -35,6 +35,9 @@ MIN_POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 30.0
 STDERR_TAIL_LINES = 20
 MAX_FAILED_REPORTED = 50
+# Polls in a row with tasks missing and no change before `wait` checks whether the
+# submission was interrupted (a live `run` adds a collection far more often than this).
+INTERRUPTED_AFTER_POLLS = 3
 _IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "ImagePullFailed"}
 
 StderrReader = Callable[[str], str]
@@ -258,6 +261,7 @@ def wait_for_job(
     deadline = None if timeout is None else time.monotonic() + timeout
     total = expected_tasks + int(has_aggregate)
     last: Any = None
+    idle_polls = 0  # polls in a row with tasks missing and nothing changing
     while True:
         counts, raw = task_counts(client, job_id)
         changed = last is None or raw.as_dict() != last
@@ -271,6 +275,13 @@ def wait_for_job(
             and raw.completed >= expected_tasks
             and raw.running == 0
         )
+        present = raw.active + raw.running + raw.completed
+        idle_polls = 0 if changed or present >= total else idle_polls + 1
+        if idle_polls >= INTERRUPTED_AFTER_POLLS and _submission_interrupted(client, job_id, total):
+            raise RemoteError(
+                f"submission of {job_id} was interrupted ({present} of {total} tasks added): "
+                "re-run the same `superbatch run SPEC --stack ...` command to finish it"
+            )
         if (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
             if blocked and on_blocked_aggregate is not None:
                 on_blocked_aggregate()
@@ -291,6 +302,22 @@ def _regular_counts(counts: TaskCounts, raw: Any, expected_tasks: int) -> TaskCo
     if raw.completed == expected_tasks and raw.running:
         return _without(counts, TaskState.RUNNING)
     return _without(counts, TaskState.QUEUED)
+
+
+def _submission_interrupted(client: BatchClient, job_id: str, total: int) -> bool:
+    """Tasks are missing and the job was never switched to ``terminatejob``: the submitting
+    run stopped part-way (it switches the job only once every task is added)."""
+    job = call_with_retries(
+        lambda: client.get_job(job_id, select=["id", "onAllTasksComplete"]),
+        action=f"find job {job_id}",
+    )
+    if enum_text(job.all_tasks_complete_mode) != "noaction":
+        return False
+    present = call_with_retries(  # counts lag: confirm with one listing of ids
+        lambda: sum(1 for _ in client.list_tasks(job_id, select=["id"])),
+        action=f"list the tasks of job {job_id}",
+    )
+    return present < total
 
 
 def _still_running(client: BatchClient, job_id: str, has_aggregate: bool, blocked: bool) -> bool:
