@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.azure.conftest import EmulatedStack
-from tests.runner.conftest import job_id_of, superbatch
+from tests.runner.conftest import cli_env, job_id_of, superbatch
 from tests.support.paths import REPO_ROOT
 
 EXAMPLES = sorted(p.name for p in (REPO_ROOT / "examples").iterdir() if (p / "job.toml").is_file())
@@ -78,3 +78,31 @@ def test_clean_asks_first(tmp_path: Path, stack: EmulatedStack) -> None:
 
     assert refused.code != 0
     assert superbatch("status", job_id, *azure_args, cwd=tmp_path).code == 0
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_images_name_their_registry(example: str) -> None:
+    """A short name (`python:3.12-slim`) means the stack's registry on Azure, where nobody
+    pushed it: public images must be named in full so nodes pull them from where they are."""
+    from superbatch.images.resolve import resolve_image
+    from superbatch.spec import load_spec
+
+    image = load_spec(REPO_ROOT / "examples" / example / "job.toml").image
+    assert image is not None
+    assert resolve_image(image, "sbstack.azurecr.io") == image
+
+
+def test_the_local_engine_finds_an_example_image_by_its_full_name(
+    tmp_path: Path, podman_env: dict[str, str], busybox_image: str
+) -> None:
+    from tests.support.podman import podman
+
+    image = "docker.io/library/busybox:1.36"  # what examples/awk names, pulled by Batch nodes
+    podman("tag", busybox_image, image, env=podman_env)
+    try:
+        env = cli_env({k: v for k, v in podman_env.items() if k.startswith("CONTAINERS_")})
+        spec = str(REPO_ROOT / "examples" / "awk" / "job.toml")
+        run = superbatch("run", spec, "--local", "--engine", "podman", cwd=tmp_path, env=env)
+    finally:
+        podman("untag", image, image, env=podman_env)
+    assert run.code == 0, run.stderr  # --engine podman refuses an image it does not have
