@@ -31,7 +31,7 @@ def bench_job(job_id: str, count: int) -> ResolvedJob:
     return ResolvedJob(
         job_id=job_id,
         name="bench",
-        image="bench:1",
+        image="docker.io/library/bench:1",  # not the stack registry: no lookup before submit
         tasks=tuple(
             TaskSpec(str(i), f"python /app/work.py --seed {i} out/{i}.json", env={"SEED": str(i)})
             for i in range(count)

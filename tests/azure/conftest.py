@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 
 from superbatch.contract import StackOutputs
+from tests.images.conftest import fake_acr, local_registry  # noqa: F401 (fixtures)
+from tests.images.fake_acr import FakeAcr
 from tests.support.azurite import Azurite
 
 
@@ -63,6 +66,11 @@ def fake_az_login(
     return log
 
 
+# No registry runs for the plain stack: images in tests name their registry in full (and
+# are not checked); `acr_stack` has one.
+NO_REGISTRY = "registry.invalid"
+
+
 @dataclass
 class EmulatedStack:
     """The emulator + https Azurite seen as a deployed stack: an outputs file and its parts."""
@@ -87,7 +95,9 @@ class EmulatedStack:
         return AzureBatchBackend.from_outputs_file(self.outputs_file, **kwargs)
 
 
-def write_stack(tmp_path: Path, emulator: Any, azurite: Azurite) -> EmulatedStack:
+def write_stack(
+    tmp_path: Path, emulator: Any, azurite: Azurite, *, registry: str = NO_REGISTRY
+) -> EmulatedStack:
     """Create the stack's containers (what `pulumi up` does) and write its outputs file."""
     from azure.storage.blob import BlobServiceClient
 
@@ -108,7 +118,7 @@ def write_stack(tmp_path: Path, emulator: Any, azurite: Azurite) -> EmulatedStac
         "inputs_container_url": f"{azurite.blob_endpoint}/{names['inputs']}",
         "outputs_container": names["outputs"],
         "outputs_container_url": f"{azurite.blob_endpoint}/{names['outputs']}",
-        "registry_login_server": "localhost",
+        "registry_login_server": registry,
         "node_identity_resource_id": emulator.identity_resource_id,
         "node_identity_client_id": "00000000-0000-0000-0000-00000000c1d0",
         "resource_group": "rg-emulated",
@@ -170,3 +180,46 @@ def wide_stack(
         yield write_stack(tmp_path, emulator, azurite_https)
     finally:
         emulator.stop()
+
+
+class AcrTokens:
+    """The stack's credential (fake ``az``) plus Entra tokens for the registry audience that
+    the fake ACR accepts (it only knows tokens it issued itself)."""
+
+    def __init__(self, acr: FakeAcr) -> None:
+        from azure.identity import DefaultAzureCredential
+
+        self._acr = acr
+        self._inner = DefaultAzureCredential()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        if any(scope.startswith("https://containerregistry.azure.net") for scope in scopes):
+            return AccessToken(self._acr.issue_entra_token(), int(time.time()) + 3600)
+        return self._inner.get_token(*scopes, **kwargs)
+
+
+@dataclass
+class AcrStack:
+    stack: EmulatedStack
+    acr: FakeAcr
+    upstream: str  # the plain registry behind the fake ACR ("127.0.0.1:PORT")
+
+    def backend(self) -> Any:
+        return self.stack.backend(credential=AcrTokens(self.acr))
+
+
+@pytest.fixture
+def acr_stack(
+    tmp_path: Path,
+    stack: EmulatedStack,
+    fake_acr: FakeAcr,  # noqa: F811 (the fixture imported above)
+    local_registry: Any,  # noqa: F811
+) -> AcrStack:
+    """``stack`` whose registry is the fake ACR (Entra token exchange, bearer tokens) in front
+    of a real registry."""
+    root = tmp_path / "acr-stack"
+    root.mkdir()
+    with_acr = write_stack(root, stack.emulator, stack.azurite, registry=fake_acr.login_server)
+    return AcrStack(with_acr, fake_acr, local_registry.host)

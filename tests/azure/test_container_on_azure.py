@@ -1,6 +1,7 @@
-"""A container job on (emulated) Azure Batch: the image from the stack's registry name space,
-the inputs prologue and the aggregate's results/ layout inside a real busybox container
-(podman), same results and manifest as ``--local --engine podman``."""
+"""A container job on (emulated) Azure Batch: the image named in full (podman's local store,
+not the stack's registry, so not looked up there), the inputs prologue and the aggregate's
+results/ layout inside a real busybox container (podman), same results and manifest as
+``--local --engine podman``."""
 
 from __future__ import annotations
 

@@ -105,6 +105,12 @@ class AzureBatchBackend:
         if job.image:  # a bad image reference fails here, before anything remote
             tasks.resolved_image(job.image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
+        if job.image:  # nodes could not pull it: say so before anything is created
+            from superbatch.images.resolve import check_image_in_registry
+
+            check_image_in_registry(
+                job.image, self.outputs.registry_login_server, credential=self._credential
+            )
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
