@@ -12,7 +12,7 @@ from superbatch.azure.credentials import (
     check_credential,
     default_credential,
 )
-from superbatch.azure.outputs import OUTPUTS_ENV_VAR, load_stack_outputs
+from superbatch.azure.outputs import OUTPUTS_ENV_VAR, PULUMI_DIR_ENV_VAR, load_stack_outputs
 from superbatch.contract import OUTPUT_NAMES
 from superbatch.errors import ConfigError
 
@@ -107,3 +107,65 @@ def test_stack_without_pulumi_cli_says_how_to_install(tmp_path: Path) -> None:
 def test_no_source_at_all_lists_the_options() -> None:
     with pytest.raises(ConfigError, match="--stack NAME"):
         load_stack_outputs(environ={})
+
+
+@pytest.fixture
+def fake_pulumi(tmp_path: Path) -> dict[str, str]:
+    """``pulumi`` on PATH (tests/azure/fake_pulumi.py) knowing stacks dev and org/sb/dev."""
+    from tests.azure.fake_pulumi import install_fake_pulumi
+
+    bin_dir = tmp_path / "fake-pulumi-bin"
+    install_fake_pulumi(bin_dir)
+    stacks = tmp_path / "stacks.json"
+    stacks.write_text(
+        json.dumps({"dev": _outputs(pool_id="dev-pool"), "org/sb/dev": _outputs(pool_id="fq")})
+    )
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "FAKE_PULUMI_STACKS": str(stacks),
+        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi-calls.log"),
+    }
+
+
+def _calls(environ: dict[str, str]) -> list[dict[str, object]]:
+    lines = Path(environ["FAKE_PULUMI_LOG"]).read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_stack_outputs_from_any_folder(tmp_path: Path, fake_pulumi: dict[str, str]) -> None:
+    project = tmp_path / "repo"
+    (project / "infra").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: superbatch\nruntime: python\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    # in the project or below it, as Pulumi itself finds Pulumi.yaml upwards
+    assert load_stack_outputs(stack="dev", environ=fake_pulumi, cwd=project / "infra").pool_id == (
+        "dev-pool"
+    )
+    # anywhere else: the project folder from SUPERBATCH_PULUMI_DIR, given to Pulumi as --cwd
+    with_dir = {**fake_pulumi, PULUMI_DIR_ENV_VAR: str(project)}
+    assert load_stack_outputs(stack="dev", environ=with_dir, cwd=elsewhere).pool_id == "dev-pool"
+    assert _calls(fake_pulumi)[-1]["argv"][-2:] == ["--cwd", str(project)]
+    # or a fully qualified name, which needs no project
+    assert (
+        load_stack_outputs(stack="org/sb/dev", environ=fake_pulumi, cwd=elsewhere).pool_id == "fq"
+    )
+
+
+def test_stack_errors_say_where_to_run(tmp_path: Path, fake_pulumi: dict[str, str]) -> None:
+    project = tmp_path / "repo"
+    (project / "infra").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: superbatch\nruntime: python\n")
+
+    with pytest.raises(ConfigError, match=f"Pulumi found no project.*{PULUMI_DIR_ENV_VAR}=DIR"):
+        load_stack_outputs(stack="dev", environ=fake_pulumi, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="not found") as unknown:
+        load_stack_outputs(stack="prod", environ=fake_pulumi, cwd=project)
+    assert "infra/ folder" not in str(unknown.value)  # infra/ holds no Pulumi.yaml
+    assert "folder with the stack's Pulumi.yaml" in str(unknown.value)
+    calls = len(_calls(fake_pulumi))
+    bad_dir = {**fake_pulumi, PULUMI_DIR_ENV_VAR: str(project / "infra")}
+    with pytest.raises(ConfigError, match=r"holds no Pulumi\.yaml"):
+        load_stack_outputs(stack="dev", environ=bad_dir, cwd=tmp_path)
+    assert len(_calls(fake_pulumi)) == calls  # refused before Pulumi ran
