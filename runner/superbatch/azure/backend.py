@@ -8,16 +8,15 @@ re-running the same spec after any interruption finishes the job without duplica
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.contract import StackOutputs
-from superbatch.errors import JobNotFoundError, RemoteError, SuperBatchError
+from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     JobStatus,
@@ -218,7 +217,8 @@ class AzureBatchBackend:
         try:
             meta = self._job_meta(job_id)
         except JobNotFoundError:
-            if self._has_stored_files(job_id):  # `clean` stopped after deleting the job
+            # `clean` stopped after Batch deleted the job: say so, so it can finish
+            if cleanup.has_stored_files([self.inputs, self.results_container], job_id):
                 return JobStatus(job_id, DELETED_STATE, TaskCounts())
             raise
         status = monitor.job_status(
@@ -238,25 +238,6 @@ class AzureBatchBackend:
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
         return status
-
-    def _has_stored_files(self, job_id: str) -> bool:
-        """Any blob of the job left in the inputs or outputs container (False if unknown)."""
-
-        def any_blob(container: ContainerClient) -> bool:
-            blobs = container.list_blobs(name_starts_with=f"{job_id}/", results_per_page=1)
-            return next(iter(blobs), None) is not None
-
-        try:
-            return any(
-                call_with_retries(
-                    functools.partial(any_blob, c),
-                    action=f"look for the files of job {job_id}",
-                    service="storage",
-                )
-                for c in (self.inputs, self.results_container)
-            )
-        except SuperBatchError:
-            return False  # e.g. no storage role: the job is simply not found
 
     def wait(
         self,
@@ -371,22 +352,7 @@ class AzureBatchBackend:
         return summaries
 
     def clean(self, job_id: str) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            poller = self.batch.begin_delete_job(job_id, polling_interval=1)
-            poller.result()
-            if poller.status() != "Succeeded":  # the poller swallows errors
-                raise RemoteError(
-                    f"deleting job {job_id} did not finish (Batch: {poller.status()}): "
-                    f"run `superbatch clean {job_id}` again"
-                )
-        except ResourceNotFoundError:
-            pass  # already gone: still clean its blobs
-        except RemoteError:
-            raise
-        except Exception as exc:
-            raise translate_azure_error(exc, action=f"delete job {job_id}") from exc
+        cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         download.delete_job_blobs(self.inputs, job_id)
         download.delete_job_blobs(self.results_container, job_id)
 
