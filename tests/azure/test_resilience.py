@@ -104,7 +104,7 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
 
     child = _start_child(stack, data, count, 1, 2)
     if kill_point == "staging":
-        _kill_when(child, lambda: staged() >= 30, "the middle of staging")
+        _kill_when(child, lambda: staged() >= 5, "the middle of staging")  # uploads are quick
         assert staged() < count
     elif kill_point == "submission":
         _kill_when(child, lambda: added() >= 100, "the middle of submission")
