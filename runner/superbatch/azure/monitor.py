@@ -277,9 +277,14 @@ def wait_for_job(
         )
         present = raw.active + raw.running + raw.completed
         idle_polls = 0 if changed or present >= total else idle_polls + 1
-        if idle_polls >= INTERRUPTED_AFTER_POLLS and _submission_interrupted(client, job_id, total):
+        added = (
+            _added_before_interruption(client, job_id)
+            if idle_polls >= INTERRUPTED_AFTER_POLLS
+            else None
+        )
+        if added is not None and added < total:
             raise RemoteError(
-                f"submission of {job_id} was interrupted ({present} of {total} tasks added): "
+                f"submission of {job_id} was interrupted ({added} of {total} tasks added): "
                 "re-run the same `superbatch run SPEC --stack ...` command to finish it"
             )
         if (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
@@ -304,20 +309,19 @@ def _regular_counts(counts: TaskCounts, raw: Any, expected_tasks: int) -> TaskCo
     return _without(counts, TaskState.QUEUED)
 
 
-def _submission_interrupted(client: BatchClient, job_id: str, total: int) -> bool:
-    """Tasks are missing and the job was never switched to ``terminatejob``: the submitting
-    run stopped part-way (it switches the job only once every task is added)."""
+def _added_before_interruption(client: BatchClient, job_id: str) -> int | None:
+    """How many tasks the job holds if it was never switched to ``terminatejob`` (the
+    submitting run switches it once every task is added), else None."""
     job = call_with_retries(
         lambda: client.get_job(job_id, select=["id", "onAllTasksComplete"]),
         action=f"find job {job_id}",
     )
     if enum_text(job.all_tasks_complete_mode) != "noaction":
-        return False
-    present = call_with_retries(  # counts lag: confirm with one listing of ids
+        return None
+    return call_with_retries(  # counts lag: one listing of ids says what is really there
         lambda: sum(1 for _ in client.list_tasks(job_id, select=["id"])),
         action=f"list the tasks of job {job_id}",
     )
-    return present < total
 
 
 def _still_running(client: BatchClient, job_id: str, has_aggregate: bool, blocked: bool) -> bool:
