@@ -6,12 +6,16 @@ Run from the repository root: ``uv run python -m bench.bench_submit`` (etc.).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import ssl
 import tempfile
 import time
+import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +90,41 @@ def bench_stack(
         if batch is not None:
             batch.stop()
         azurite.stop()
+
+
+def timed_raw_requests(
+    base_url: str,
+    ca_bundle: str,
+    method: str,
+    requests: Sequence[tuple[str, bytes]],
+    *,
+    headers: dict[str, str],
+    threads: int,
+    accept: Callable[[int, bytes], bool],
+) -> float:
+    """Seconds to send pre-built ``requests`` (path, body) from ``threads`` threads, each on
+    one keep-alive https connection: the ceiling a client library is measured against.
+
+    Every answer must satisfy ``accept(status, body)``, else the run fails.
+    """
+    url = urllib.parse.urlsplit(base_url)
+    host = url.hostname
+    assert host, f"no host in {base_url}"
+    context = ssl.create_default_context(cafile=ca_bundle)
+    shards = [requests[i::threads] for i in range(threads)]
+
+    def worker(mine: Sequence[tuple[str, bytes]]) -> None:
+        connection = http.client.HTTPSConnection(host, url.port, context=context)
+        for path, body in mine:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            if not accept(response.status, response.read()):
+                raise RuntimeError(f"raw {method} answered {response.status}")
+        connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        seconds, _ = timed(lambda: list(pool.map(worker, shards)))
+    return seconds
 
 
 def ratio_line(name: str, value: float, limit: str, ok: bool) -> str:

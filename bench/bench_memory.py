@@ -44,6 +44,7 @@ def main() -> int:
         if done.returncode != 0:
             print(done.stderr[-3000:])
             return 1
+        assert stack.emulator is not None  # bench_stack starts one unless told not to
         stored = len(stack.emulator.tasks("memory"))
     answer = dict(item.split("=") for item in done.stdout.split())
     peak_mb = int(answer["peak_kb"]) / 1024

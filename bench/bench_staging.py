@@ -12,18 +12,19 @@ users have, concurrency is what makes staging fast. Both runs use the same code.
 
 from __future__ import annotations
 
-import http.client
-import ssl
 import sys
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench._harness import bench_stack, latency_proxy, ratio_line, timed
+from bench._harness import bench_stack, latency_proxy, ratio_line, timed, timed_raw_requests
 
 from superbatch.azure.credentials import STORAGE_SCOPE, container_client, default_credential
-from superbatch.azure.staging import STAGING_CONCURRENCY, stage_inputs
+from superbatch.azure.staging import STAGING_CONCURRENCY, StagingReport, stage_inputs
 from superbatch.model import InputFile, ResolvedJob, TaskSpec
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 FILES = 2000
 ROUND_TRIP = 0.010
@@ -40,8 +41,7 @@ def small_files_job(data: Path, job_id: str, count: int = FILES) -> ResolvedJob:
 
 
 def raw_ceiling(container_url: str, ca_bundle: str, token: str, count: int, threads: int) -> float:
-    url = urllib.parse.urlsplit(container_url)
-    context = ssl.create_default_context(cafile=ca_bundle)
+    container_path = urllib.parse.urlsplit(container_url).path
     body = b"x" * 100
     headers = {
         "Authorization": f"Bearer {token}",
@@ -50,22 +50,16 @@ def raw_ceiling(container_url: str, ca_bundle: str, token: str, count: int, thre
         "Content-Length": str(len(body)),
         "Content-Type": "application/octet-stream",
     }
-    paths = [f"{url.path}/ceiling/{i}.txt" for i in range(count)]
-    shards = [paths[i::threads] for i in range(threads)]
-
-    def worker(mine: list[str]) -> None:
-        connection = http.client.HTTPSConnection(url.hostname, url.port, context=context)
-        for path in mine:
-            connection.request("PUT", path, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 201:
-                raise RuntimeError(f"raw PUT answered {response.status}")
-        connection.close()
-
-    with ThreadPoolExecutor(threads) as pool:
-        seconds, _ = timed(lambda: list(pool.map(worker, shards)))
-    return seconds
+    puts = [(f"{container_path}/ceiling/{i}.txt", body) for i in range(count)]
+    return timed_raw_requests(
+        container_url,
+        ca_bundle,
+        "PUT",
+        puts,
+        headers=headers,
+        threads=threads,
+        accept=lambda status, _: status == 201,
+    )
 
 
 def main() -> int:
@@ -77,31 +71,26 @@ def main() -> int:
         ca = str(stack.azurite.ca_bundle)
         raw_ceiling(inputs_url, ca, token, 200, STAGING_CONCURRENCY)  # warm up Azurite
 
-        ceiling = raw_ceiling(inputs_url, ca, token, FILES, STAGING_CONCURRENCY)
-        ours, report = timed(
-            lambda: stage_inputs(container, small_files_job(stack.workdir / "a", "job-a"))
-        )
-        loopback_sequential, _ = timed(
-            lambda: stage_inputs(
-                container, small_files_job(stack.workdir / "b", "job-b"), concurrency=1
+        def stage(
+            target: ContainerClient, name: str, **options: int
+        ) -> tuple[float, StagingReport]:
+            """Seconds to write job ``job-<name>``'s files and stage them into ``target``."""
+            folder = stack.workdir / name
+            return timed(
+                lambda: stage_inputs(target, small_files_job(folder, f"job-{name}"), **options)
             )
-        )
+
+        ceiling = raw_ceiling(inputs_url, ca, token, FILES, STAGING_CONCURRENCY)
+        ours, report = stage(container, "a")
+        loopback_sequential, _ = stage(container, "b", concurrency=1)
         assert report.uploaded == FILES, report
         with latency_proxy(stack.azurite.port, ROUND_TRIP / 2) as port:
             far_url = inputs_url.replace(f":{stack.azurite.port}/", f":{port}/")
             far = container_client(far_url, credential)
-            far_ours, _ = timed(
-                lambda: stage_inputs(far, small_files_job(stack.workdir / "c", "job-c"))
-            )
-            sequential, _ = timed(
-                lambda: stage_inputs(
-                    far, small_files_job(stack.workdir / "d", "job-d"), concurrency=1
-                )
-            )
+            far_ours, _ = stage(far, "c")
+            sequential, _ = stage(far, "d", concurrency=1)
         # Re-staging the same job: everything is skipped after one listing.
-        rerun, again = timed(
-            lambda: stage_inputs(container, small_files_job(stack.workdir / "a", "job-a"))
-        )
+        rerun, again = stage(container, "a")
         assert again.skipped == FILES and again.uploaded == 0, again
 
     print(

@@ -10,16 +10,12 @@ Prints, from one run:
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
-import ssl
 import sys
-import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench._harness import bench_stack, ratio_line, timed
+from bench._harness import bench_stack, ratio_line, timed, timed_raw_requests
 
 from superbatch.azure.backend import AzureBatchBackend
 from superbatch.azure.credentials import BATCH_SCOPE, default_credential
@@ -46,29 +42,25 @@ def bench_job(job_id: str, count: int) -> ResolvedJob:
 
 
 def raw_post(emulator: Any, job_id: str, bodies: list[bytes], token: str) -> float:
-    url = urllib.parse.urlsplit(emulator.url)
-    context = ssl.create_default_context(cafile=str(emulator.ca_bundle))
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json; odata=minimalmetadata",
         "Accept": "application/json",
     }
     path = f"/jobs/{job_id}/addtaskcollection?api-version=2025-06-01"
-    shards = [bodies[i::SUBMIT_CONCURRENCY] for i in range(SUBMIT_CONCURRENCY)]
 
-    def worker(mine: list[bytes]) -> None:
-        connection = http.client.HTTPSConnection(url.hostname, url.port, context=context)
-        for body in mine:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            answer = json.loads(response.read())
-            if response.status != 200 or any(v["status"] != "success" for v in answer["value"]):
-                raise RuntimeError(f"raw POST answered {response.status}")
-        connection.close()
+    def all_added(status: int, answer: bytes) -> bool:
+        return status == 200 and all(v["status"] == "success" for v in json.loads(answer)["value"])
 
-    with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
-        seconds, _ = timed(lambda: list(pool.map(worker, shards)))
-    return seconds
+    return timed_raw_requests(
+        emulator.url,
+        str(emulator.ca_bundle),
+        "POST",
+        [(path, body) for body in bodies],
+        headers=headers,
+        threads=SUBMIT_CONCURRENCY,
+        accept=all_added,
+    )
 
 
 def one_by_one(emulator: Any, backend: AzureBatchBackend, job: ResolvedJob) -> float:
@@ -92,6 +84,7 @@ def one_by_one(emulator: Any, backend: AzureBatchBackend, job: ResolvedJob) -> f
 def main() -> int:
     with bench_stack(hold=True) as stack:
         emulator = stack.emulator
+        assert emulator is not None  # bench_stack starts one unless told not to
         backend = AzureBatchBackend.from_outputs_file(stack.outputs_file)
         backend.submit(bench_job("warmup", 200))  # connections, token, emulator warm
 

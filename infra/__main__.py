@@ -12,29 +12,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import resources
 
 from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
 from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
-from infra.naming import stack_names
 from infra.pool import ContainerPool, ContainerPoolArgs
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
+from infra.stack import export_stack_outputs, stack_context
 from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
-from superbatch.contract import OUTPUT_NAMES
 
 
 def main() -> None:
     settings = load_settings()
-    stack = pulumi.get_stack()
-    client = authorization.get_client_config_output()
-    subscription_id = client.subscription_id
-    names = subscription_id.apply(
-        lambda subscription: stack_names(
-            prefix=settings.prefix, stack=stack, subscription_id=subscription
-        )
-    )
-    tags = {"app": "superbatch", "superbatch-stack": stack}
+    target = stack_context(settings)
+    names, tags, subscription_id = target.names, target.tags, target.subscription_id
 
     group = resources.ResourceGroup(
         "group",
@@ -94,8 +86,8 @@ def main() -> None:
     RunnerAccess(
         "runner",
         RunnerAccessArgs(
-            principal_id=settings.runner_principal_id or client.object_id,
-            principal_type=authorization.PrincipalType(settings.runner_principal_type),
+            principal_id=target.runner_principal_id,
+            principal_type=target.runner_principal_type,
             subscription_id=subscription_id,
             batch_account_id=account.account_id,
             registry_id=registry.registry_id,
@@ -124,28 +116,24 @@ def main() -> None:
     )
 
     # The contract with the runner (superbatch.contract): exactly these names, no secrets.
-    outputs: dict[str, pulumi.Input[str]] = {
-        "batch_account_endpoint": account.endpoint,
-        "batch_account_name": account.account_name,
-        "pool_id": pool.pool_id,
-        "storage_account_name": data.account_name,
-        "blob_endpoint": data.blob_endpoint,
-        "inputs_container": INPUTS_CONTAINER,
-        "inputs_container_url": data.inputs_container_url,
-        "outputs_container": OUTPUTS_CONTAINER,
-        "outputs_container_url": data.outputs_container_url,
-        "registry_login_server": registry.login_server,
-        "node_identity_resource_id": nodes.resource_id,
-        "node_identity_client_id": nodes.client_id,
-        "resource_group": group.name,
-        "location": settings.location,
-    }
-    if set(outputs) != set(OUTPUT_NAMES):
-        raise AssertionError(
-            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}"
-        )
-    for name in OUTPUT_NAMES:
-        pulumi.export(name, outputs[name])
+    export_stack_outputs(
+        {
+            "batch_account_endpoint": account.endpoint,
+            "batch_account_name": account.account_name,
+            "pool_id": pool.pool_id,
+            "storage_account_name": data.account_name,
+            "blob_endpoint": data.blob_endpoint,
+            "inputs_container": INPUTS_CONTAINER,
+            "inputs_container_url": data.inputs_container_url,
+            "outputs_container": OUTPUTS_CONTAINER,
+            "outputs_container_url": data.outputs_container_url,
+            "registry_login_server": registry.login_server,
+            "node_identity_resource_id": nodes.resource_id,
+            "node_identity_client_id": nodes.client_id,
+            "resource_group": group.name,
+            "location": settings.location,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, batch, managedidentity
+from pulumi_azure_native import batch, managedidentity
 
 from infra import roles
 
@@ -46,14 +46,11 @@ class BatchEnvironmentAccount(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.storage_access = roles.grant(
-            f"{name}-auto-storage",
-            role=roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
-            principal_id=identity.principal_id,
-            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            scope=args.storage_account_id,
-            subscription_id=args.subscription_id,
-            parent=self,
+        account_identity = roles.Grantee.managed_identity(
+            name, identity, subscription_id=args.subscription_id, parent=self
+        )
+        self.storage_access = account_identity.grant(
+            "auto-storage", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.storage_account_id
         )
         managed_identity = batch.AutoStorageAuthenticationMode.BATCH_ACCOUNT_MANAGED_IDENTITY
         account = batch.BatchAccount(

@@ -53,23 +53,15 @@ class NodeIdentity(pulumi.ComponentResource):
         self.client_id = identity.client_id
         self.principal_id = identity.principal_id
 
-        def grant(suffix: str, role: str, scope: pulumi.Input[str]) -> pulumi.Resource:
-            # "ServicePrincipal": a fresh managed identity may not have replicated yet, and
-            # naming its type spares ARM the lookup that would fail with PrincipalNotFound.
-            return roles.grant(
-                f"{name}-{suffix}",
-                role=role,
-                principal_id=identity.principal_id,
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                scope=scope,
-                subscription_id=args.subscription_id,
-                parent=self,
-            )
-
+        nodes = roles.Grantee.managed_identity(
+            name, identity, subscription_id=args.subscription_id, parent=self
+        )
         self.role_assignments = [
-            grant("acr-pull", roles.ACR_PULL, args.registry_id),
-            grant("inputs-reader", roles.STORAGE_BLOB_DATA_READER, args.inputs_container_id),
-            grant("outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id),
+            nodes.grant("acr-pull", roles.ACR_PULL, args.registry_id),
+            nodes.grant("inputs-reader", roles.STORAGE_BLOB_DATA_READER, args.inputs_container_id),
+            nodes.grant(
+                "outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id
+            ),
         ]
         self.register_outputs({"resource_id": self.resource_id, "client_id": self.client_id})
 
@@ -95,21 +87,14 @@ class RunnerAccess(pulumi.ComponentResource):
     ) -> None:
         super().__init__("superbatch:infra:RunnerAccess", name, None, opts)
 
-        def grant(suffix: str, role: str, scope: pulumi.Input[str]) -> pulumi.Resource:
-            return roles.grant(
-                f"{name}-{suffix}",
-                role=role,
-                principal_id=args.principal_id,
-                principal_type=args.principal_type,
-                scope=scope,
-                subscription_id=args.subscription_id,
-                parent=self,
-            )
-
+        runner = roles.Grantee(
+            name, args.principal_id, args.principal_type, args.subscription_id, parent=self
+        )
+        writer = roles.STORAGE_BLOB_DATA_CONTRIBUTOR
         self.role_assignments = [
-            grant("job-submitter", roles.BATCH_JOB_SUBMITTER, args.batch_account_id),
-            grant("inputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.inputs_container_id),
-            grant("outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id),
-            grant("acr-push", roles.ACR_PUSH, args.registry_id),
+            runner.grant("job-submitter", roles.BATCH_JOB_SUBMITTER, args.batch_account_id),
+            runner.grant("inputs-writer", writer, args.inputs_container_id),
+            runner.grant("outputs-writer", writer, args.outputs_container_id),
+            runner.grant("acr-push", roles.ACR_PUSH, args.registry_id),
         ]
         self.register_outputs({})

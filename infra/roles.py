@@ -1,12 +1,14 @@
-"""Built-in Azure roles and one helper to grant them.
+"""Built-in Azure roles and who gets them (:class:`Grantee`).
 
 GUIDs are Azure's built-in role definition ids (the same in every subscription).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
-from pulumi_azure_native import authorization
+from pulumi_azure_native import authorization, managedidentity
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
@@ -33,26 +35,51 @@ def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.
     )
 
 
-def grant(
-    name: str,
-    *,
-    role: str,
-    principal_id: pulumi.Input[str],
-    principal_type: authorization.PrincipalType,
-    scope: pulumi.Input[str],
-    subscription_id: pulumi.Input[str],
-    parent: pulumi.Resource,
-) -> authorization.RoleAssignment:
-    """Give ``principal_id`` the built-in ``role`` on exactly ``scope``.
+@dataclass(frozen=True)
+class Grantee:
+    """One principal that a component gives roles to.
 
-    The assignment's own name (a GUID) is left to the provider, which keeps it in state.
+    Its assignments are children of ``parent``, named ``f"{prefix}-{suffix}"``.
     """
-    return authorization.RoleAssignment(
-        name,
-        principal_id=principal_id,
-        principal_type=principal_type,
-        role_definition_id=role_definition_id(subscription_id, role),
-        scope=scope,
-        description=f"SuperBatch: {ROLE_NAMES[role]}",
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+
+    prefix: str
+    principal_id: pulumi.Input[str]
+    principal_type: authorization.PrincipalType
+    subscription_id: pulumi.Input[str]
+    parent: pulumi.Resource
+
+    @classmethod
+    def managed_identity(
+        cls,
+        prefix: str,
+        identity: managedidentity.UserAssignedIdentity,
+        *,
+        subscription_id: pulumi.Input[str],
+        parent: pulumi.Resource,
+    ) -> Grantee:
+        # "ServicePrincipal": a fresh managed identity may not have replicated yet, and naming
+        # its type spares ARM the lookup that would fail with PrincipalNotFound.
+        return cls(
+            prefix,
+            identity.principal_id,
+            authorization.PrincipalType.SERVICE_PRINCIPAL,
+            subscription_id,
+            parent,
+        )
+
+    def grant(
+        self, suffix: str, role: str, scope: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
+        """Give the principal the built-in ``role`` on exactly ``scope``.
+
+        The assignment's own name (a GUID) is left to the provider, which keeps it in state.
+        """
+        return authorization.RoleAssignment(
+            f"{self.prefix}-{suffix}",
+            principal_id=self.principal_id,
+            principal_type=self.principal_type,
+            role_definition_id=role_definition_id(self.subscription_id, role),
+            scope=scope,
+            description=f"SuperBatch: {ROLE_NAMES[role]}",
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )

@@ -1,21 +1,17 @@
+"""Azurite over https (fixture ``azurite_https``, shared by the session: tests/conftest.py)."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+import ssl
+import threading
+from pathlib import Path
 
-import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.support.azurite import Azurite, start_azurite
+from tests.support.azurite import Azurite
+from tests.support.tls import tls_material
 from tests.support.tokens import FakeTokenCredential
-
-
-@pytest.fixture(scope="module")
-def azurite_https() -> Iterator[Azurite]:
-    server = start_azurite(https=True)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_azurite_over_https_accepts_a_bearer_token(azurite_https: Azurite) -> None:
@@ -35,3 +31,33 @@ def test_azurite_over_https_still_takes_the_dev_key(azurite_https: Azurite) -> N
     )
     service.create_container("keyed").upload_blob("y.txt", b"key")
     assert service.get_container_client("keyed").download_blob("y.txt").readall() == b"key"
+
+
+def test_fresh_material_gives_a_server_that_clients_trusting_the_ca_accept(
+    tmp_path: Path,
+) -> None:
+    # The suite's own material is cached across runs: this makes (and checks) a new set.
+    material = tls_material(tmp_path)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(material.cert, material.key)
+    client_side = ssl.create_default_context(cafile=str(material.ca_bundle))
+    hosts = ("127.0.0.1", "localhost")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(len(hosts))
+
+        def serve() -> None:
+            for _ in hosts:
+                connection, _ = listener.accept()
+                with server_side.wrap_socket(connection, server_side=True) as tls:
+                    tls.sendall(b"hello")
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        for host in hosts:
+            with (
+                socket.create_connection(listener.getsockname(), timeout=10) as raw,
+                client_side.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                assert tls.recv(5) == b"hello", host
+        server.join(timeout=10)

@@ -75,7 +75,7 @@ def test_missing_batch_role_names_role(canned: Any) -> None:
     )
     client = _batch_client(canned)
 
-    with pytest.raises(ConfigError, match="Azure Batch Data Contributor") as caught:
+    with pytest.raises(ConfigError, match="Azure Batch Job Submitter") as caught:
         call_with_retries(lambda: client.get_job("j1"), action="find job j1")
     assert "AuthorizationFailure" in str(caught.value)
 

@@ -40,12 +40,10 @@ def test_2000_tasks_survive_10_percent_faults(tmp_path: Path, wide_stack: Emulat
     assert all(
         {f.path for f in r.files} == {"_logs/stdout.txt", "_logs/stderr.txt"} for r in results
     )
-    injected = faults.injected if faults.injected else None
-    kinds = (
-        {key.split(":")[1] for key in wide_stack.emulator.faults.injected} if injected else set()
-    )
+    # every kind of fault really reached the runner during this job
+    kinds = {key.split(":")[1] for key, count in injected.items() if count > 0}
+    assert {"429", "503", "reset_after"} <= kinds, injected
     assert backend.last_submit is not None
-    assert backend.last_submit.reconciliations >= 1 or kinds  # faults really happened
 
 
 def _start_child(stack: EmulatedStack, data: Path, count: int, submit_c: int, stage_c: int) -> Any:

@@ -18,14 +18,11 @@ class BatchServiceError(Exception):
         self.values = values
 
     def body(self, base_url: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        """The whole answer body: the error with its OData metadata link first."""
+        return {
             "odata.metadata": f"{base_url}/$metadata#{_ERRORS_METADATA}",
-            "code": self.code,
-            "message": {"lang": "en-US", "value": self.message},
+            **self.result_error(),
         }
-        if self.values:
-            body["values"] = [{"key": k, "value": v} for k, v in self.values.items()]
-        return body
 
     def result_error(self) -> dict[str, Any]:
         """The ``error`` member of an add-collection result (same shape, no metadata)."""

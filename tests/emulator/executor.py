@@ -203,12 +203,12 @@ class Node:
         try:
             argv = shlex.split(task.wire["commandLine"])
         except ValueError as error:  # e.g. an unbalanced quote: nothing can be launched
-            failure = {
+            launch_failure = {
                 "category": "usererror",
                 "code": "CommandLaunchFailed",
                 "message": str(error),
             }
-            self.account.complete(task, exit_code=None, failure=failure)
+            self.account.complete(task, exit_code=None, failure=launch_failure)
             return
         container = task.wire.get("containerSettings")
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}

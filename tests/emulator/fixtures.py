@@ -18,12 +18,7 @@ from tests.support.azurite import Azurite, start_azurite
 @pytest.fixture
 def batch_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
     """A running Batch emulator (http, SharedKey) whose node reaches the session's Azurite."""
-    emulator = start_emulator(azurite=azurite)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-    _fail_on_emulator_bugs(emulator)
+    yield from serve_emulator(start_emulator(azurite=azurite))
 
 
 @pytest.fixture(scope="session")
@@ -39,15 +34,15 @@ def azurite_https() -> Iterator[Azurite]:
 @pytest.fixture
 def batch_emulator_https(azurite_https: Azurite) -> Iterator[BatchEmulator]:
     """A Batch emulator over https (bearer tokens or SharedKey) using the https Azurite."""
-    emulator = start_emulator(azurite=azurite_https, https=True)
+    yield from serve_emulator(start_emulator(azurite=azurite_https, https=True))
+
+
+def serve_emulator(emulator: BatchEmulator) -> Iterator[BatchEmulator]:
+    """Fixture body: yield ``emulator``, stop it, then fail the test if the emulator itself
+    failed (an exception inside the emulator is a bug in the emulator: say so in the test)."""
     try:
         yield emulator
     finally:
         emulator.stop()
-    _fail_on_emulator_bugs(emulator)
-
-
-def _fail_on_emulator_bugs(emulator: BatchEmulator) -> None:
-    """An exception inside the emulator is a bug in the emulator: say so in the test."""
     if emulator.bug_reports():
         pytest.fail("the Batch emulator itself failed:\n" + "\n".join(emulator.bug_reports()))

@@ -34,8 +34,31 @@ class Pool:
     slots: int
 
 
+class _WireState:
+    """Id, state and state transitions of a job or task, kept in its wire JSON as Batch shows it."""
+
+    wire: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.wire["id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.wire["state"])
+
+    def set_state(self, state: str) -> None:
+        stamp = now()
+        self.wire["previousState"] = self.wire["state"]
+        self.wire["previousStateTransitionTime"] = self.wire["stateTransitionTime"]
+        self.wire["state"] = state
+        self.wire["stateTransitionTime"] = stamp
+        self.wire["lastModified"] = stamp
+        self.wire["eTag"] = etag()
+
+
 @dataclass
-class Task:
+class Task(_WireState):
     job_id: str
     wire: dict[str, Any]
     process: subprocess.Popen[bytes] | None = None
@@ -43,48 +66,14 @@ class Task:
     stop_reason: str | None = None  # set to ask a running task to stop ("terminate"/"delete")
 
     @property
-    def id(self) -> str:
-        return str(self.wire["id"])
-
-    @property
-    def state(self) -> str:
-        return str(self.wire["state"])
-
-    @property
     def slots(self) -> int:
         return int(self.wire.get("requiredSlots", 1))
 
-    def set_state(self, state: str) -> None:
-        stamp = now()
-        self.wire["previousState"] = self.wire["state"]
-        self.wire["previousStateTransitionTime"] = self.wire["stateTransitionTime"]
-        self.wire["state"] = state
-        self.wire["stateTransitionTime"] = stamp
-        self.wire["lastModified"] = stamp
-        self.wire["eTag"] = etag()
-
 
 @dataclass
-class Job:
+class Job(_WireState):
     wire: dict[str, Any]
     tasks: dict[str, Task] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.wire["id"])
-
-    @property
-    def state(self) -> str:
-        return str(self.wire["state"])
-
-    def set_state(self, state: str) -> None:
-        stamp = now()
-        self.wire["previousState"] = self.wire["state"]
-        self.wire["previousStateTransitionTime"] = self.wire["stateTransitionTime"]
-        self.wire["state"] = state
-        self.wire["stateTransitionTime"] = stamp
-        self.wire["lastModified"] = stamp
-        self.wire["eTag"] = etag()
 
 
 _NO_LIMIT = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue, Batch's "unlimited"

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from azure.batch import models as m
 
-from tests.emulator.helpers import new_job, wait_for_tasks
+from tests.emulator.fixtures import serve_emulator
+from tests.emulator.helpers import executed, failure_code, new_job, run_one_task, wait_for_tasks
 from tests.emulator.server import BatchEmulator, start_emulator
 from tests.support.azurite import Azurite
 
@@ -28,11 +29,11 @@ def test_command_line_runs_without_a_shell(batch_emulator: BatchEmulator) -> Non
         ],
     )
     tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 5)}
-    assert tasks["quote"].execution_info.failure_info.code == "CommandLaunchFailed"
-    assert tasks["pipe"].execution_info.failure_info.code == "FailureExitCode"
-    assert tasks["assign"].execution_info.failure_info.code == "CommandProgramNotFound"
-    assert tasks["assign"].execution_info.exit_code is None
-    assert tasks["wrapped"].execution_info.result == m.BatchTaskExecutionResult.SUCCESS
+    assert failure_code(tasks["quote"]) == "CommandLaunchFailed"
+    assert failure_code(tasks["pipe"]) == "FailureExitCode"
+    assert failure_code(tasks["assign"]) == "CommandProgramNotFound"
+    assert executed(tasks["assign"]).exit_code is None
+    assert executed(tasks["wrapped"]).result == m.BatchTaskExecutionResult.SUCCESS
     assert (
         b"".join(client.download_task_file("job-1", "var", "stdout.txt")) == b"$AZ_BATCH_TASK_ID\n"
     )
@@ -40,20 +41,16 @@ def test_command_line_runs_without_a_shell(batch_emulator: BatchEmulator) -> Non
 
 def test_node_environment_and_task_files(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(
+    run_one_task(
         batch_emulator,
         client,
-        common_environment_settings=[m.EnvironmentSetting(name="COMMON", value="c")],
-    )
-    client.create_task(
-        "job-1",
         m.BatchTaskCreateOptions(
             id="env",
             command_line="/bin/sh -c 'env > wd-env.txt; pwd'",
             environment_settings=[m.EnvironmentSetting(name="OWN", value="o")],
         ),
+        common_environment_settings=[m.EnvironmentSetting(name="COMMON", value="c")],
     )
-    wait_for_tasks(client, "job-1", 1)
     raw = b"".join(client.download_task_file("job-1", "env", "wd/wd-env.txt")).decode()
     env = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
     task_dir = f"{batch_emulator.node_root}/workitems/job-1/job-1/env"
@@ -90,18 +87,18 @@ def test_retries_then_failure_and_retry_then_success(batch_emulator: BatchEmulat
         ],
     )
     tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 2)}
-    failed = tasks["always-fails"].execution_info
+    failed = executed(tasks["always-fails"])
     assert (failed.retry_count, failed.result, failed.exit_code) == (2, "failure", 1)
     assert b"".join(client.download_task_file("job-1", "always-fails", "count")) == b"3\n"
-    succeeded = tasks["second-try"].execution_info
+    succeeded = executed(tasks["second-try"])
     assert (succeeded.retry_count, succeeded.result) == (1, "success")
 
 
 def test_max_wall_clock_kills_the_process_group(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="slow",
             command_line="/bin/sh -c 'sleep 60 & echo $! > child; wait'",
@@ -109,10 +106,10 @@ def test_max_wall_clock_kills_the_process_group(batch_emulator: BatchEmulator) -
                 max_wall_clock_time=datetime.timedelta(seconds=1), max_task_retry_count=3
             ),
         ),
+        timeout=30,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=30)
-    info = task.execution_info
-    assert info.failure_info.code == "MaxWallClockTimeExpiry"
+    info = executed(task)
+    assert failure_code(task) == "MaxWallClockTimeExpiry"
     assert info.retry_count == 0
     child = int(b"".join(client.download_task_file("job-1", "slow", "wd/child")))
     with pytest.raises(ProcessLookupError):
@@ -153,19 +150,18 @@ def test_dependencies_by_id_and_range(batch_emulator: BatchEmulator) -> None:
     )
     batch_emulator.wait_idle()
     tasks = {t.id: t for t in client.list_tasks("job-1")}
-    merge_start = tasks["merge"].execution_info.start_time
-    assert all(tasks[str(i)].execution_info.end_time <= merge_start for i in range(3))
-    assert tasks["merge"].execution_info.result == m.BatchTaskExecutionResult.SUCCESS
+    merge_start = executed(tasks["merge"]).start_time
+    assert merge_start is not None
+    for parent in range(3):
+        parent_end = executed(tasks[str(parent)]).end_time
+        assert parent_end is not None and parent_end <= merge_start, parent
+    assert executed(tasks["merge"]).result == m.BatchTaskExecutionResult.SUCCESS
     assert tasks["blocked"].state == m.BatchTaskState.ACTIVE  # a failed parent blocks
 
 
 @pytest.fixture
 def two_slot_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
-    emulator = start_emulator(azurite=azurite, slots=2)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from serve_emulator(start_emulator(azurite=azurite, slots=2))
 
 
 def test_slots_limit_running_tasks(two_slot_emulator: BatchEmulator) -> None:
@@ -207,9 +203,9 @@ def test_container_task_runs_in_podman(
 ) -> None:
     batch_emulator.use_podman(podman_env)
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="boxed",
             command_line=(
@@ -219,9 +215,10 @@ def test_container_task_runs_in_podman(
                 image_name=busybox_image, container_run_options="--network=none"
             ),
         ),
+        timeout=120,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=120)
-    assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS, task.execution_info
+    assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS, executed(task)
+    assert task.container_settings is not None
     assert task.container_settings.image_name == busybox_image
     where = b"".join(client.download_task_file("job-1", "boxed", "wd/where.txt"))
     assert where.startswith(b"worker:x:1000")  # the image's /etc/passwd, not the host's
@@ -233,18 +230,18 @@ def test_container_task_past_its_wall_clock_is_killed(
 ) -> None:
     batch_emulator.use_podman(podman_env)
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="boxed-slow",
             command_line="sleep 60",
             container_settings=m.BatchTaskContainerSettings(image_name=busybox_image),
             constraints=m.BatchTaskConstraints(max_wall_clock_time=datetime.timedelta(seconds=2)),
         ),
+        timeout=120,
     )
-    [task] = wait_for_tasks(client, "job-1", 1, timeout=120)
-    assert task.execution_info.failure_info.code == "MaxWallClockTimeExpiry"
+    assert failure_code(task) == "MaxWallClockTimeExpiry"
     names = subprocess.run(
         ["podman", "ps", "-a", "--format", "{{.Names}}"],
         env=podman_env,

@@ -7,7 +7,16 @@ from azure.batch import models as m
 from azure.batch.models._models import BatchJobTerminateOptions  # not exported in 15.1.0
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from tests.emulator.helpers import new_job, wait_for_job_state, wait_for_tasks
+from tests.emulator.helpers import (
+    POLL_SECONDS,
+    error_code,
+    executed,
+    failure_code,
+    new_job,
+    start_slow_task,
+    wait_for_job_state,
+    wait_for_tasks,
+)
 from tests.emulator.server import BatchEmulator
 from tests.support.tokens import FakeTokenCredential
 
@@ -21,8 +30,8 @@ def test_job_and_task_round_trip(batch_emulator: BatchEmulator) -> None:
     assert job.pool_info.pool_id == batch_emulator.pool_id
     client.create_task("Job_A", m.BatchTaskCreateOptions(id="t1", command_line="echo hello"))
     [task] = wait_for_tasks(client, "Job_A", 1)
-    assert task.execution_info.exit_code == 0
-    assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS
+    assert executed(task).exit_code == 0
+    assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS
     assert b"".join(client.download_task_file("Job_A", "t1", "stdout.txt")) == b"hello\n"
     counts = client.get_job_task_counts("Job_A")
     assert (counts.task_counts.completed, counts.task_counts.succeeded) == (1, 1)
@@ -34,33 +43,29 @@ def test_duplicate_ids_conflict_case_insensitively(batch_emulator: BatchEmulator
     new_job(batch_emulator, client, "dup")
     with pytest.raises(ResourceExistsError) as job_error:
         new_job(batch_emulator, client, "DUP")
-    assert job_error.value.error.code == "JobExists"
+    assert error_code(job_error.value) == "JobExists"
     batch_emulator.hold = True
     client.create_task("dup", m.BatchTaskCreateOptions(id="T", command_line="true"))
     with pytest.raises(ResourceExistsError) as task_error:
         client.create_task("dup", m.BatchTaskCreateOptions(id="t", command_line="true"))
-    assert task_error.value.error.code == "TaskExists"
+    assert error_code(task_error.value) == "TaskExists"
 
 
 def test_unknown_job_and_task_are_not_found(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
     with pytest.raises(ResourceNotFoundError) as job_error:
         client.get_job("nope")
-    assert job_error.value.error.code == "JobNotFound"
+    assert error_code(job_error.value) == "JobNotFound"
     new_job(batch_emulator, client)
     with pytest.raises(ResourceNotFoundError) as task_error:
         client.get_task("job-1", "nope")
-    assert task_error.value.error.code == "TaskNotFound"
+    assert error_code(task_error.value) == "TaskNotFound"
 
 
 def test_delete_job_poller_sees_deleting_then_gone(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
-    wait_for_state = batch_emulator.tasks
-    while wait_for_state("job-1")[0]["state"] != "running":
-        pass
-    poller = client.begin_delete_job("job-1", polling_interval=0.05)
+    start_slow_task(batch_emulator, client)
+    poller = client.begin_delete_job("job-1", polling_interval=POLL_SECONDS)
     poller.result()
     assert poller.status() == "Succeeded"
     with pytest.raises(ResourceNotFoundError):
@@ -69,21 +74,19 @@ def test_delete_job_poller_sees_deleting_then_gone(batch_emulator: BatchEmulator
 
 def test_terminate_job_ends_running_tasks(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="slow", command_line="sleep 30"))
-    while batch_emulator.tasks("job-1")[0]["state"] != "running":
-        pass
+    start_slow_task(batch_emulator, client)
     poller = client.begin_terminate_job(
-        "job-1", BatchJobTerminateOptions(termination_reason="stop"), polling_interval=0.05
+        "job-1", BatchJobTerminateOptions(termination_reason="stop"), polling_interval=POLL_SECONDS
     )
     poller.result()
     assert poller.status() == "Succeeded"
     job = client.get_job("job-1")
     assert job.state == m.BatchJobState.COMPLETED
+    assert job.execution_info is not None
     assert job.execution_info.termination_reason == "stop"
     task = client.get_task("job-1", "slow")
     assert task.state == m.BatchTaskState.COMPLETED
-    assert task.execution_info.failure_info.code == "TaskEnded"
+    assert failure_code(task) == "TaskEnded"
 
 
 def test_terminatejob_when_all_tasks_complete(batch_emulator: BatchEmulator) -> None:
@@ -101,6 +104,7 @@ def test_terminatejob_when_all_tasks_complete(batch_emulator: BatchEmulator) -> 
         m.BatchJobUpdateOptions(all_tasks_complete_mode=m.BatchAllTasksCompleteMode.TERMINATE_JOB),
     )
     job = wait_for_job_state(client, "job-1", m.BatchJobState.COMPLETED)
+    assert job.execution_info is not None
     assert job.execution_info.termination_reason == "AllTasksComplete"
     assert client.get_job_task_counts("job-1").task_counts.succeeded == 3
 
@@ -115,7 +119,7 @@ def test_terminatejob_on_an_empty_job_terminates_at_once(batch_emulator: BatchEm
     wait_for_job_state(client, "job-1", m.BatchJobState.COMPLETED)
     with pytest.raises(ResourceExistsError) as error:
         client.create_task("job-1", m.BatchTaskCreateOptions(id="late", command_line="true"))
-    assert error.value.error.code == "JobCompleted"
+    assert error_code(error.value) == "JobCompleted"
 
 
 def test_bearer_token_over_https(batch_emulator_https: BatchEmulator) -> None:

@@ -7,7 +7,7 @@ import uuid
 from azure.batch import models as m
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from tests.emulator.helpers import new_job, wait_for_tasks
+from tests.emulator.helpers import executed, failure_code, new_job, run_one_task, wait_for_tasks
 from tests.emulator.server import BatchEmulator
 from tests.support.azurite import Azurite
 from tests.support.tokens import FakeTokenCredential
@@ -85,9 +85,9 @@ def test_inputs_in_outputs_out_with_each_upload_condition(
     new_job(batch_emulator, client)
     client.create_tasks("job-1", [task("ok", 0), task("bad", 3)])
     tasks = {t.id: t for t in wait_for_tasks(client, "job-1", 2)}
-    assert tasks["ok"].execution_info.result == m.BatchTaskExecutionResult.SUCCESS
-    assert tasks["bad"].execution_info.exit_code == 3
-    assert tasks["bad"].execution_info.failure_info.code == "FailureExitCode"
+    assert executed(tasks["ok"]).result == m.BatchTaskExecutionResult.SUCCESS
+    assert executed(tasks["bad"]).exit_code == 3
+    assert failure_code(tasks["bad"]) == "FailureExitCode"
     names = sorted(b.name for b in outputs.list_blobs())
     assert names == [
         "job-1/bad/_logs/stderr.txt",
@@ -111,18 +111,17 @@ def test_upload_to_a_missing_container_fails_the_task(
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     missing = service.get_container_client("never-created")
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
     output = _output(missing, batch_emulator.identity_resource_id, "x.txt", None, "taskcompletion")
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator,
+        client,
         m.BatchTaskCreateOptions(
             id="t", command_line="/bin/sh -c 'echo x > x.txt'", output_files=[output]
         ),
     )
-    [task] = wait_for_tasks(client, "job-1", 1)
-    assert task.execution_info.exit_code == 0
-    assert task.execution_info.result == m.BatchTaskExecutionResult.FAILURE
-    assert task.execution_info.failure_info.code == "FileUploadContainerNotFound"
+    assert executed(task).exit_code == 0
+    assert executed(task).result == m.BatchTaskExecutionResult.FAILURE
+    assert failure_code(task) == "FileUploadContainerNotFound"
     errors = b"".join(client.download_task_file("job-1", "t", "fileuploaderr.txt"))
     assert b"FileUploadContainerNotFound" in errors
 
@@ -170,8 +169,8 @@ def test_resource_file_failures_are_not_retried(
         ("missing-blob", "BlobNotFound"),
         ("unknown-identity", "BlobAccessDenied"),
     ):
-        info = tasks[task_id].execution_info
-        assert (info.failure_info.code, info.exit_code, info.retry_count) == (code, None, 0)
+        info = executed(tasks[task_id])
+        assert (failure_code(tasks[task_id]), info.exit_code, info.retry_count) == (code, None, 0)
 
 
 def test_https_round_trip_with_token_credentials(
@@ -185,9 +184,9 @@ def test_https_round_trip_with_token_credentials(
     container.upload_blob("job-1/tasks/t/in.txt", b"secure")
     identity = batch_emulator_https.identity_resource_id
     client = batch_emulator_https.client(FakeTokenCredential())
-    new_job(batch_emulator_https, client)
-    client.create_task(
-        "job-1",
+    task = run_one_task(
+        batch_emulator_https,
+        client,
         m.BatchTaskCreateOptions(
             id="t",
             command_line="/bin/sh -c 'cp job-1/tasks/t/in.txt out.txt'",
@@ -203,7 +202,6 @@ def test_https_round_trip_with_token_credentials(
             ],
         ),
     )
-    [task] = wait_for_tasks(client, "job-1", 1)
-    assert task.execution_info.result == m.BatchTaskExecutionResult.SUCCESS, task.execution_info
+    assert executed(task).result == m.BatchTaskExecutionResult.SUCCESS, executed(task)
     assert container.download_blob("job-1/t/out.txt").readall() == b"secure"
     assert batch_emulator_https.principals["sharedkey"] == 0

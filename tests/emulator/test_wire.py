@@ -16,7 +16,15 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 
-from tests.emulator.helpers import new_job, wait_for_tasks
+from tests.emulator.helpers import (
+    POLL_SECONDS,
+    error_code,
+    failure_code,
+    new_job,
+    run_one_task,
+    wait_for_tasks,
+    wait_until_running,
+)
 from tests.emulator.schema import check_body
 from tests.emulator.server import BatchEmulator
 from tests.support.tokens import FakeTokenCredential
@@ -86,16 +94,15 @@ def test_terminate_and_delete_task(batch_emulator: BatchEmulator) -> None:
             m.BatchTaskCreateOptions(id="gone", command_line="sleep 30"),
         ],
     )
-    while {t["state"] for t in batch_emulator.tasks("job-1")} != {"running"}:
-        pass
+    wait_until_running(batch_emulator)
     client.terminate_task("job-1", "running")
     client.delete_task("job-1", "gone")
     [task] = wait_for_tasks(client, "job-1", 1)
     assert task.id == "running"
-    assert task.execution_info.failure_info.code == "TaskEnded"
+    assert failure_code(task) == "TaskEnded"
     with pytest.raises(ResourceExistsError) as again:
         client.terminate_task("job-1", "running")
-    assert again.value.error.code == "TaskCompleted"
+    assert error_code(again.value) == "TaskCompleted"
     with pytest.raises(ResourceNotFoundError):
         client.get_task("job-1", "gone")
     batch_emulator.wait_idle()
@@ -107,8 +114,9 @@ def test_list_jobs_with_filter_and_update_job(batch_emulator: BatchEmulator) -> 
     new_job(batch_emulator, client, "b", metadata=[m.BatchMetadataItem(name="k", value="v")])
     client.update_job("a", m.BatchJobUpdateOptions(priority=5))
     assert client.get_job("a").priority == 5
-    assert client.get_job("b").metadata[0].value == "v"
-    client.begin_terminate_job("b", _terminate_options(), polling_interval=0.05).result()
+    metadata = client.get_job("b").metadata
+    assert metadata is not None and metadata[0].value == "v"
+    client.begin_terminate_job("b", _terminate_options(), polling_interval=POLL_SECONDS).result()
     active = [j.id for j in client.list_jobs(filter="state eq 'active'")]
     assert active == ["a"]
     assert sorted(j.id for j in client.list_jobs(max_results=1)) == ["a", "b"]
@@ -122,16 +130,15 @@ def _terminate_options() -> Any:
 
 def test_task_file_properties_and_pool(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="echo hi"))
-    wait_for_tasks(client, "job-1", 1)
+    run_one_task(batch_emulator, client, m.BatchTaskCreateOptions(id="t", command_line="echo hi"))
     properties = client.get_task_file_properties("job-1", "t", "stdout.txt")
     assert properties.content_length == 3
     with pytest.raises(ResourceNotFoundError):  # streamed: the SDK does not read the body
         list(client.download_task_file("job-1", "t", "wd/nothing.txt"))
     pool = client.get_pool(batch_emulator.pool_id)
     assert pool.task_slots_per_node == batch_emulator.slots
-    [identity] = pool.identity.user_assigned_identities
+    assert pool.identity is not None
+    [identity] = pool.identity.user_assigned_identities or []
     assert identity.resource_id == batch_emulator.identity_resource_id
 
 

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from dataclasses import fields
 
+import pytest
+from infra.stack import export_stack_outputs
+
 from superbatch.contract import OUTPUT_NAMES, StackOutputs
 from tests.infra.harness import ProgramRun
 
@@ -85,3 +88,9 @@ def test_the_runner_side_of_the_contract_does_not_import_pulumi() -> None:
     # The CLI must start fast: only infra/ imports Pulumi.
     code = "import sys, superbatch.contract; sys.exit('pulumi' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_outputs_that_differ_from_the_contract_are_refused_before_any_export() -> None:
+    renamed = {("pool" if name == "pool_id" else name): "x" for name in OUTPUT_NAMES}
+    with pytest.raises(AssertionError, match=r"\['pool', 'pool_id'\]"):
+        export_stack_outputs(renamed)

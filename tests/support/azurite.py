@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.paths import cache_dir, free_port
 from tests.support.tls import tls_material
@@ -58,7 +59,7 @@ class Azurite:
             f"BlobEndpoint={self.blob_endpoint};"
         )
 
-    def blob_client_kwargs(self) -> dict[str, str]:
+    def blob_client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments an azure-storage-blob client needs to trust this Azurite."""
         return {"connection_verify": str(self.ca_bundle)} if self.ca_bundle else {}
 

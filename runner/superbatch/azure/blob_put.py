@@ -121,13 +121,14 @@ def _backoff(attempt: int, retry_after: str | None) -> None:
 
 
 def _put_error(name: str, status: int, code: str | None, detail: bytes) -> Exception:
+    from superbatch.azure.errors import ROLE_HINTS
     from superbatch.errors import ConfigError
 
     if status == 403:
         return ConfigError(
             f"not allowed to upload {name} ({code or 403}): your identity needs "
-            "'Storage Blob Data Contributor' on the storage account (assign it with "
-            "`az role assignment create`; role changes take a few minutes)"
+            f"{ROLE_HINTS['storage']} (`pulumi up` grants it to the deploying user; role "
+            "changes take a few minutes)"
         )
     if code == "ContainerNotFound":
         return ConfigError(f"inputs container not found uploading {name}: run `pulumi up`")

@@ -20,9 +20,9 @@ from superbatch.errors import (
 T = TypeVar("T")
 
 # Batch / Storage error codes -> what the user should do about them.
-_ROLE_HINTS = {
-    "batch": "'Azure Batch Data Contributor' on the Batch account",
-    "storage": "'Storage Blob Data Contributor' on the storage account",
+ROLE_HINTS = {
+    "batch": "'Azure Batch Job Submitter' on the Batch account",
+    "storage": "'Storage Blob Data Contributor' on the stack's inputs and outputs containers",
 }
 _QUOTA_CODES = {
     "ActiveJobAndScheduleQuotaReached",
@@ -92,7 +92,7 @@ def translate_azure_error(
         or code.startswith("Authorization")
         or code == "InsufficientAccountPermissions"
     ):
-        role = _ROLE_HINTS.get(service, "the needed data-plane role")
+        role = ROLE_HINTS.get(service, "the needed data-plane role")
         return ConfigError(
             f"not allowed to {action} ({code or 403}){where}: your identity needs {role}"
             " (assign it with `az role assignment create`; role changes take a few minutes)"

@@ -1,0 +1,62 @@
+"""What the program works out about its stack before wiring components, and how it exports.
+
+Kept out of ``__main__.py``, which only wires the components together and exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from infra.naming import StackNames, stack_names
+from infra.settings import Settings
+from superbatch.contract import OUTPUT_NAMES
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """The deployment target of one stack: subscription, physical names, tags, runner."""
+
+    stack: str
+    subscription_id: pulumi.Output[str]
+    names: pulumi.Output[StackNames]
+    tags: dict[str, str]
+    runner_principal_id: pulumi.Input[str]
+    runner_principal_type: authorization.PrincipalType
+
+
+def stack_context(settings: Settings) -> StackContext:
+    """Ask Azure (once) who deploys where, and derive the stack's names from the answer."""
+    stack = pulumi.get_stack()
+    client = authorization.get_client_config_output()
+    # Names hash the subscription in, so they are only known once the invoke has answered.
+    names = client.subscription_id.apply(
+        lambda subscription: stack_names(
+            prefix=settings.prefix, stack=stack, subscription_id=subscription
+        )
+    )
+    return StackContext(
+        stack=stack,
+        subscription_id=client.subscription_id,
+        names=names,
+        tags={"app": "superbatch", "superbatch-stack": stack},
+        # No runner principal configured: whoever runs `pulumi up` runs the jobs.
+        runner_principal_id=settings.runner_principal_id or client.object_id,
+        runner_principal_type=authorization.PrincipalType(settings.runner_principal_type),
+    )
+
+
+def export_stack_outputs(outputs: Mapping[str, pulumi.Input[str]]) -> None:
+    """Export ``outputs``, which must be exactly the runner's contract (superbatch.contract).
+
+    The contract's order is kept, so ``pulumi stack output`` lists them as the runner reads them.
+    """
+    if set(outputs) != set(OUTPUT_NAMES):
+        raise AssertionError(
+            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}"
+        )
+    for name in OUTPUT_NAMES:
+        pulumi.export(name, outputs[name])
