@@ -1,7 +1,8 @@
 """The ``superbatch`` command: a thin layer over the library, and the one error boundary.
 
 Commands live in their own modules and are registered here, in one place. Library errors
-(:class:`SuperBatchError`) become one red line on stderr and the error's exit code;
+(:class:`SuperBatchError`) become one red line on stderr and the error's exit code; an
+``OSError`` that still escapes (a path the system refused) becomes one line and exit 3.
 ``--debug`` shows the traceback instead.
 """
 
@@ -16,7 +17,7 @@ import typer
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
 from superbatch.cli.image import image_app
-from superbatch.errors import SuperBatchError
+from superbatch.errors import ConfigError, SuperBatchError
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -74,6 +75,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _describe_os_error(exc: OSError) -> str:
+    """``[Errno 20] Not a directory: 'x/y'`` -> ``x/y: Not a directory``."""
+    if exc.filename is None or exc.strerror is None:
+        return str(exc)
+    names = " -> ".join(str(n) for n in (exc.filename, exc.filename2) if n is not None)
+    return f"{names}: {exc.strerror}"
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     signal.signal(signal.SIGTERM, _terminate)
@@ -103,6 +112,13 @@ def main() -> None:
 
         error_line(str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a folder or file the system refused: one line, not a traceback
+        if debug:
+            raise
+        from superbatch.cli.render import error_line
+
+        error_line(_describe_os_error(exc))
+        sys.exit(ConfigError.exit_code)
     code = result if isinstance(result, int) else 0
     if code == INTERRUPTED_EXIT_CODE and not debug:
         from superbatch.cli.render import error_line

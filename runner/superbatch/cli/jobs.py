@@ -22,7 +22,7 @@ from superbatch.cli.options import (
     Stack,
     backend_from,
 )
-from superbatch.cli.run import FAILED_TASKS_EXIT_CODE
+from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
 
 
 class Stream(StrEnum):
@@ -110,7 +110,9 @@ def results_command(
     """Bring a job's outputs and logs to results/<job>/ and write manifest.json."""
     from superbatch.cli import render
 
-    task_results = backend_from(local=local, stack=stack, outputs=outputs).results(job_id, results)
+    backend = backend_from(local=local, stack=stack, outputs=outputs)
+    check_output_folders(backend, results / job_id)
+    task_results = backend.results(job_id, results)
     from superbatch.results import MANIFEST_NAME
 
     manifest = results / job_id / MANIFEST_NAME

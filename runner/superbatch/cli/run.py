@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +19,20 @@ from superbatch.cli.options import (
     backend_from,
 )
 
+if TYPE_CHECKING:
+    from superbatch.backend import Backend
+
 FAILED_TASKS_EXIT_CODE = 1
+
+
+def check_output_folders(backend: Backend, results_dir: Path) -> None:
+    """Fail now, in one line, if results (or local state) could not be written later."""
+    from superbatch.cli.folders import check_writable_folder
+    from superbatch.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        check_writable_folder(backend.home, what=f"state folder {backend.home}")
+    check_writable_folder(results_dir, what=f"results folder {results_dir}")
 
 
 def run_command(
@@ -48,6 +61,7 @@ def run_command(
         engine=engine,
         no_container=no_container,
     )
+    check_output_folders(backend, results / job.job_id)
     with render.progress_bar(job.job_id) as progress:
         outcome = run_job(backend, job, results_root=results, progress=progress)
     if json:
