@@ -121,7 +121,8 @@ def main() -> None:
         sys.exit(ConfigError.exit_code)
     code = result if isinstance(result, int) else 0
     if code == INTERRUPTED_EXIT_CODE and not debug:
+        from superbatch.cli.interrupt import interrupted_message
         from superbatch.cli.render import error_line
 
-        error_line("interrupted: run the same command again to resume")
+        error_line(interrupted_message())
     sys.exit(code)

@@ -60,8 +60,18 @@ def wait_command(
 ) -> None:
     """Wait for a job to finish (locally: follow its run, or finish an interrupted one)."""
     from superbatch.cli import render
+    from superbatch.cli.interrupt import remember_job
 
     backend = backend_from(
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+    )
+    remember_job(
+        job_id,
         local=local,
         stack=stack,
         outputs=outputs,

@@ -49,6 +49,7 @@ def run_command(
 ) -> None:
     """Run a job spec to completion and bring every task's outputs and logs back."""
     from superbatch.cli import render
+    from superbatch.cli.interrupt import remember_job
     from superbatch.run import run_job
     from superbatch.spec import load_spec
 
@@ -62,6 +63,16 @@ def run_command(
         no_container=no_container,
     )
     check_output_folders(backend, results / job.job_id)
+    remember_job(
+        job.job_id,
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+        results=results,
+    )
     with render.progress_bar(job.job_id) as progress:
         outcome = run_job(backend, job, results_root=results, progress=progress)
     if json:
