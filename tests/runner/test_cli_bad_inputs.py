@@ -58,6 +58,20 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         "unknown placeholder {inptu}",
     ),
     (
+        "placeholder in double quotes",
+        spec('name = "x"\ncommand = \'cat "{input}"\'\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        'placeholder "{input}" is in quotes: write {input} without quotes',
+    ),
+    (
+        "placeholder in single quotes",
+        spec('name = "x"\ncommand = "wc -l \'{name}\' {input}"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "placeholder '{name}' is in quotes: write {name} without quotes",
+    ),
+    (
         "CSV placeholder not a column",
         spec('name = "x"\ncommand = "echo {z}"\ntasks = "params.csv"\n'),
         ["run", "job.toml", "--local"],
