@@ -163,6 +163,27 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         "shared file model.bin does not exist",
     ),
     (
+        "shared folder",
+        spec('name = "x"\ncommand = "true"\ninputs = "data/*"\nshared = ["data/"]\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        'shared data/ is a folder; share the files in it with a glob: shared = ["data/**/*"]',
+    ),
+    (
+        "shared glob matches nothing",
+        spec('name = "x"\ncommand = "true"\ninputs = "data/*"\nshared = ["lib/**/*"]\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "shared 'lib/**/*' matched no files",
+    ),
+    (
+        "image build of a folder that does not exist",
+        GOOD,
+        ["image", "build", "nonexist"],
+        3,
+        "folder nonexist does not exist",
+    ),
+    (
         "aggregate with a placeholder",
         spec(
             'name = "x"\ncommand = "true"\ninputs = "data/*"\n[aggregate]\ncommand = "m {input}"\n'
