@@ -46,7 +46,15 @@ def test_reconnect_commands(project: Path) -> None:
     assert copied == original  # same job, same manifest, wherever it is fetched to
     assert (project / "copy" / job_id / "1" / "w.txt").read_text() == "beta\n"
 
-    clean = superbatch("clean", job_id, "--local", cwd=project, input="y\n")  # if it asks
+    for answer in ("n\n", ""):  # no, and no answer at all (end of input): nothing changes
+        declined = superbatch("clean", job_id, "--local", cwd=project, input=answer)
+        assert declined.code == 6 and declined.stdout == ""
+        assert declined.stderr.splitlines() == [
+            f"Delete job {job_id} and everything stored for it? [y/N]: ",
+            f"not cleaned: job {job_id} is unchanged (answer y, or pass --yes)",
+        ]
+        assert superbatch("status", job_id, "--local", cwd=project).code == 0
+    clean = superbatch("clean", job_id, "--local", cwd=project, input="y\n")
     assert clean.code == 0
     assert not (project / ".superbatch" / "jobs" / job_id).exists()
     assert not (project / ".superbatch" / "node" / "workitems" / job_id).exists()

@@ -24,6 +24,8 @@ from superbatch.cli.options import (
 )
 from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
 
+DECLINED_EXIT_CODE = 6  # a confirmation was answered no (or not at all): nothing changed
+
 
 class Stream(StrEnum):
     both = "both"
@@ -169,6 +171,20 @@ def clean_command(
     backend = backend_from(local=local, stack=stack, outputs=outputs)
     if not yes:
         backend.status(job_id)  # an unknown job is reported before asking anything
-        typer.confirm(f"Delete job {job_id} and everything stored for it?", abort=True)
+        if not _confirmed(f"Delete job {job_id} and everything stored for it?"):
+            render.stderr.print(
+                f"not cleaned: job {job_id} is unchanged (answer y, or pass --yes)", soft_wrap=True
+            )
+            raise typer.Exit(DECLINED_EXIT_CODE)
     backend.clean(job_id)
     render.stdout.print(f"removed job {job_id} (results/ left untouched)")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on stderr (stdout stays for results): only y or yes is a yes; no answer is a no."""
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not sys.stdin.isatty():
+        sys.stderr.write("\n")  # nobody typed Enter: end the prompt's line ourselves
+    return answer.strip().lower() in ("y", "yes")
