@@ -61,3 +61,42 @@ def test_reconnect_commands(project: Path) -> None:
     assert (project / "results" / job_id / "0" / "w.txt").read_text() == "alpha\n"
     gone = superbatch("status", job_id, "--local", cwd=project)
     assert gone.code == 5 and gone.stderr.startswith("error: no local job")
+
+
+def test_jobs_line_up_results_json_says_task_and_wait_on_a_finished_job_is_quiet(
+    project: Path,
+) -> None:
+    image = "superbatch-test-absent:1"  # not in any engine: tasks run on the host, with a warning
+    job_ids = []
+    for name in ("a", "a-much-longer-job-name"):
+        write(
+            project,
+            {
+                "data/x.txt": "x\n",
+                f"{name}.toml": f"""\
+                    name = "{name}"
+                    image = "{image}"
+                    command = "cat {{input}}"
+                    inputs = "data/*.txt"
+                    """,
+            },
+        )
+        run = superbatch("run", f"{name}.toml", "--local", "--json", cwd=project)
+        assert run.code == 0, run.stderr
+        assert f"warning: image {image}" in run.stderr or "warning:" in run.stderr
+        job_ids.append(job_id_of(run))
+
+    listed = superbatch("jobs", "--local", cwd=project)
+    lines = listed.stdout.splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(job_ids)
+    assert len({line.index("completed") for line in lines}) == 1, lines  # one column
+    assert len({line.index(" tasks:") for line in lines}) == 1, lines
+
+    waited = superbatch("wait", job_ids[0], "--local", "--json", cwd=project)
+    assert waited.code == 0 and waited.json()["state"] == "completed"
+    assert waited.stderr == ""  # finished: nothing to run, so no image warning again
+
+    fetched = superbatch("results", job_ids[0], "--local", "--json", cwd=project).json()
+    manifest = json.loads(Path(fetched["manifest"]).read_text())
+    assert [t["task"] for t in fetched["tasks"]] == [t["task"] for t in manifest["tasks"]] == ["0"]
+    assert all("task_id" not in t for t in fetched["tasks"])

@@ -44,9 +44,9 @@ def _global_options(
 
 
 # Command registration: the one place that lists every command and command group.
-app.command("run")(_run.run_command)
-app.command("status")(_jobs.status_command)
-app.command("wait")(_jobs.wait_command)
+app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
+app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
+app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
 app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
@@ -90,7 +90,7 @@ def main() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     try:
-        result = app(standalone_mode=False)
+        result = app(standalone_mode=False, prog_name="superbatch")  # also for python -m
     except NoArgsIsHelpError as exc:
         sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
         sys.exit(0)

@@ -111,7 +111,21 @@ def _emit(payload: dict[str, Any], text: str, *, as_json: bool) -> None:
     typer.echo(json.dumps(payload, indent=2) if as_json else text)
 
 
-@image_app.command("build")
+BUILD_EXAMPLES = """Examples:
+
+\b
+  superbatch image build                        # ./container, else the current folder
+  superbatch image build container --platform linux/amd64
+"""
+PUSH_EXAMPLES = """Examples:
+
+\b
+  superbatch image push --stack dev             # build the project's image, then push it
+  superbatch image push wordcount:1a2b3c4d5e6f --registry myacr.azurecr.io
+"""
+
+
+@image_app.command("build", epilog=BUILD_EXAMPLES)
 def build(
     directory: Annotated[
         Path | None,
@@ -160,7 +174,7 @@ def build(
     _emit(payload, built.ref, as_json=as_json)
 
 
-@image_app.command("push")
+@image_app.command("push", epilog=PUSH_EXAMPLES)
 def push(
     image: Annotated[
         str | None,

@@ -27,6 +27,20 @@ from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
 DECLINED_EXIT_CODE = 6  # a confirmation was answered no (or not at all): nothing changed
 
 
+STATUS_EXAMPLES = """Examples:
+
+\b
+  superbatch status wordcount-dec99f8fa0 --local
+  superbatch status wordcount-dec99f8fa0 --stack dev --json
+"""
+WAIT_EXAMPLES = """Examples:
+
+\b
+  superbatch wait wordcount-dec99f8fa0 --local       # follow it, or finish an interrupted run
+  superbatch wait wordcount-dec99f8fa0 --stack dev
+"""
+
+
 class Stream(StrEnum):
     both = "both"
     stdout = "stdout"
@@ -81,8 +95,10 @@ def wait_command(
         engine=engine,
         no_container=no_container,
     )
-    with render.progress_bar(job_id) as progress:
-        status = backend.wait(job_id, progress=progress)
+    status = backend.status(job_id)
+    if not status.done:  # a finished job has nothing to run: no image check, no warning
+        with render.progress_bar(job_id) as progress:
+            status = backend.wait(job_id, progress=progress)
     if json:
         render.print_json(render.status_json(status))
     else:
@@ -93,7 +109,7 @@ def wait_command(
 
 def logs_command(
     job_id: JobId,
-    task_id: Annotated[str, typer.Argument(help="Task id, or _aggregate.")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK", help="Task id, or _aggregate.")],
     local: Local = False,
     stack: Stack = None,
     outputs: Outputs = None,
@@ -134,7 +150,7 @@ def results_command(
                 "job_id": job_id,
                 "results_dir": str((results / job_id).absolute()),
                 "manifest": str(manifest.absolute()),
-                "tasks": [asdict(r) for r in task_results],
+                "tasks": [render.task_result_json(r) for r in task_results],
             }
         )
     else:

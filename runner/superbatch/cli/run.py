@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from superbatch.backend import Backend
 
 FAILED_TASKS_EXIT_CODE = 1
+RUN_EXAMPLES = """Examples:
+
+\b
+  superbatch run job.toml --local                 # on this machine, in the job's image
+  superbatch run job.toml --local --no-container  # on this machine, on the host
+  superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
+  superbatch run job.toml --local --new           # a fresh job, even if this one ran
+"""
 
 
 def check_output_folders(backend: Backend, results_dir: Path) -> None:
@@ -36,7 +44,7 @@ def check_output_folders(backend: Backend, results_dir: Path) -> None:
 
 
 def run_command(
-    spec: Annotated[Path, typer.Argument(help="The job spec (TOML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The job spec (TOML).")],
     local: Local = False,
     stack: Stack = None,
     outputs: Outputs = None,
