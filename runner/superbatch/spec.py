@@ -217,6 +217,12 @@ def _matching_files(draft: JobDraft) -> list[Path]:
     found: dict[Path, None] = {}
     for pattern in draft.inputs or []:
         matches = _glob_files(pattern, draft.base_dir)
+        if not matches and (draft.base_dir / pattern).is_dir():
+            folder = pattern.rstrip("/")
+            raise SpecError(
+                f"{draft.source}: inputs {pattern!r} is a folder; one task per file in it is "
+                f'inputs = "{folder}/*"'
+            )
         if not matches:
             raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
         for match in matches:

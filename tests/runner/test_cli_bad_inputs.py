@@ -86,6 +86,13 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         "matched no files",
     ),
     (
+        "inputs is a folder",
+        spec('name = "x"\ncommand = "true"\ninputs = "data"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "inputs 'data' is a folder; one task per file in it is inputs = \"data/*\"",
+    ),
+    (
         "both inputs and tasks",
         spec('name = "x"\ncommand = "true"\ninputs = "data/*"\ntasks = "params.csv"\n'),
         ["run", "job.toml", "--local"],
