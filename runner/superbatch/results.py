@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,17 +63,6 @@ def file_sha256(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def scan_files(task_dir: Path) -> tuple[ResultFile, ...]:
-    """Every regular file under ``task_dir`` (outputs and ``_logs``), sorted by path."""
-    files = []
-    if task_dir.is_dir():
-        for path in task_dir.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                relative = path.relative_to(task_dir).as_posix()
-                files.append(ResultFile(relative, path.stat().st_size, file_sha256(path)))
-    return tuple(sorted(files, key=lambda f: f.path))
-
-
 def task_result(
     results_root: Path,
     job_id: str,
@@ -82,10 +71,16 @@ def task_result(
     state: TaskState,
     exit_code: int | None,
     attempts: int,
+    paths: Iterable[str],
 ) -> TaskResult:
-    """A :class:`TaskResult` whose files are scanned from ``results/<job>/<task>/``."""
-    files = scan_files(task_results_dir(results_root, job_id, task_id))
-    return TaskResult(task_id, state, exit_code, attempts, files)
+    """A :class:`TaskResult` listing ``paths`` (relative to ``results/<job>/<task>/``, where
+    they are) with their sizes and hashes; other files there (the user's) are not listed."""
+    task_dir = task_results_dir(results_root, job_id, task_id)
+    files = []
+    for relative in sorted(paths):
+        path = task_dir / relative
+        files.append(ResultFile(relative, path.stat().st_size, file_sha256(path)))
+    return TaskResult(task_id, state, exit_code, attempts, tuple(files))
 
 
 def same_file(path: Path, expected: ResultFile) -> bool:
@@ -143,6 +138,14 @@ def _link_new(source: Path, target: Path) -> None:
         atomic_copy(source, target)
 
 
+def remove_superseded(dest: Path, previous: Iterable[ResultFile], wanted: set[str]) -> None:
+    """Remove the files we placed in ``dest`` before (``previous``, from the last manifest)
+    that are not ``wanted`` now: a superseded attempt's. Nothing else is ever touched."""
+    for old in previous:
+        if old.path not in wanted:
+            (dest / old.path).unlink(missing_ok=True)
+
+
 def place_files(
     dest: Path,
     files: tuple[ResultFile, ...],
@@ -157,14 +160,11 @@ def place_files(
     are there but not wanted, only those we placed before (``previous``, from the last
     manifest: a superseded attempt's) are removed; anything else is never touched.
     """
-    wanted = {f.path for f in files}
     fresh = not os.path.isdir(dest)
     if fresh:
         os.makedirs(dest)
     else:
-        for old in previous:
-            if old.path not in wanted:
-                (dest / old.path).unlink(missing_ok=True)
+        remove_superseded(dest, previous, {f.path for f in files})
     made = {dest}
     for item in files:
         target = dest / item.path
@@ -250,8 +250,8 @@ __all__ = [
     "place_files",
     "previous_files",
     "read_manifest",
+    "remove_superseded",
     "same_file",
-    "scan_files",
     "task_results_dir",
     "write_manifest",
 ]

@@ -127,3 +127,34 @@ def test_clean_removes_the_job_and_its_blobs(tmp_path: Path, stack: EmulatedStac
     assert job.job_id not in [summary.job_id for summary in backend.list()]
     for name in (stack.outputs.inputs_container, stack.outputs.outputs_container):
         assert not list(stack.container(name).list_blobs(name_starts_with=f"{job.job_id}/"))
+
+
+def test_results_removes_a_superseded_attempts_files_and_nothing_else(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    job = ResolvedJob(
+        job_id="superseded-1",
+        name="superseded",
+        image=None,
+        tasks=(TaskSpec("0", "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt"),),
+        outputs=("out/**",),
+    )
+    backend = stack.backend()
+    backend.submit(job)
+    backend.wait(job.job_id, timeout=120)
+    dest = tmp_path / "results"
+    backend.results(job.job_id, dest)
+    task_dir = dest / job.job_id / "0"
+    assert (task_dir / "out" / "b.txt").read_text() == "b\n"
+    (task_dir / "notes.txt").write_text("mine\n")  # the user's own file: never touched
+
+    # the outputs now are another attempt's, which wrote no b.txt
+    stack.container(stack.outputs.outputs_container).delete_blob(f"{job.job_id}/0/out/b.txt")
+    (result,) = backend.results(job.job_id, dest)
+
+    assert not (task_dir / "out" / "b.txt").exists()
+    assert (task_dir / "out" / "a.txt").read_text() == "a\n"
+    assert (task_dir / "notes.txt").read_text() == "mine\n"
+    assert {f.path for f in result.files} == {"out/a.txt", "_logs/stdout.txt", "_logs/stderr.txt"}
+    backend.results(job.job_id, dest)  # and again: the user's file is still not ours to remove
+    assert (task_dir / "notes.txt").read_text() == "mine\n"

@@ -264,7 +264,11 @@ class AzureBatchBackend:
     def results(self, job_id: str, dest: Path) -> list[TaskResult]:
         from superbatch import results as layout
 
-        download.download_job_outputs(self.results_container, job_id, dest)
+        previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
+        report = download.download_job_outputs(self.results_container, job_id, dest)
+        stored = download.files_by_task(report.names, job_id)
+        for task_id, files in previous.items():  # as --local: a superseded attempt's files go
+            layout.remove_superseded(dest / job_id / task_id, files, stored.get(task_id, set()))
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
@@ -288,6 +292,7 @@ class AzureBatchBackend:
                 state=status.state,
                 exit_code=status.exit_code,
                 attempts=status.attempts,
+                paths=stored.get(status.task_id, ()),
             )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result

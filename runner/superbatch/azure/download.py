@@ -13,6 +13,7 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,7 @@ class DownloadReport:
     downloaded: int
     skipped: int
     bytes_downloaded: int
+    names: frozenset[str] = frozenset()  # every blob under <job>/, as <job>/<task>/<path>
 
 
 def local_path(dest: Path, blob_name: str) -> Path:
@@ -90,7 +92,17 @@ def download_job_outputs(
         downloaded=len(todo),
         skipped=len(wanted) - len(todo),
         bytes_downloaded=sum(blob.size for blob, _ in todo),
+        names=frozenset(blob.name for blob in blobs),
     )
+
+
+def files_by_task(names: Iterable[str], job_id: str) -> dict[str, set[str]]:
+    """Blob names ``<job>/<task>/<path>`` -> task id -> paths in ``results/<job>/<task>/``."""
+    found: dict[str, set[str]] = {}
+    for name in names:
+        _, task_id, path = name.split("/", 2)
+        found.setdefault(task_id, set()).add(path)
+    return found
 
 
 def _download(container: ContainerClient, blob: Any, path: Path) -> None:
