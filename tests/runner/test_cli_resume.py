@@ -231,3 +231,28 @@ def _job_id_from_state(project: Path) -> str:
         assert time.monotonic() < deadline, "the run never recorded its job"
         time.sleep(0.05)
     return next(jobs.iterdir()).name
+
+
+def test_an_event_after_a_torn_last_line_is_not_lost(project: Path, tmp_path: Path) -> None:
+    """A run killed mid-write leaves half a line; the next event must not be glued onto it."""
+    fixed = tmp_path / "fixed"
+    write(
+        project,
+        {
+            "params.csv": "n\n0\n1\n",
+            "job.toml": f"""\
+                name = "torn"
+                tasks = "params.csv"
+                command = "[ {{n}} = 0 ] || [ -e {fixed} ]"
+                """,
+        },
+    )
+    first = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert first.code == 1 and [t["task"] for t in first.json()["failed"]] == ["1"]
+    events = project / ".superbatch" / "jobs" / job_id_of(first) / "events.jsonl"
+    with events.open("a") as handle:
+        handle.write('{"task":"0","event":"fini')  # what a kill -9 mid-write leaves
+    fixed.touch()
+    again = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert again.code == 0, again.stdout + again.stderr  # the reset of task 1 was recorded
+    assert again.json()["counts"] == {"queued": 0, "running": 0, "succeeded": 2, "failed": 0}
