@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -100,3 +101,34 @@ def test_jobs_line_up_results_json_says_task_and_wait_on_a_finished_job_is_quiet
     manifest = json.loads(Path(fetched["manifest"]).read_text())
     assert [t["task"] for t in fetched["tasks"]] == [t["task"] for t in manifest["tasks"]] == ["0"]
     assert all("task_id" not in t for t in fetched["tasks"])
+
+
+def test_editing_a_result_in_place_leaves_the_job_and_the_manifest_true(project: Path) -> None:
+    write(
+        project,
+        {
+            "params.csv": "word\nalpha\n",
+            "job.toml": """\
+                name = "edited"
+                tasks = "params.csv"
+                command = "echo {word} > w.txt"
+                outputs = ["w.txt"]
+                """,
+        },
+    )
+    run = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert run.code == 0, run.stderr
+    job_id = job_id_of(run)
+    result = project / "results" / job_id / "0" / "w.txt"
+    with result.open("a") as handle:  # an in-place edit (append), not a replace
+        handle.write("my note\n")
+
+    copy = superbatch("results", job_id, "--local", "--results", "copy", cwd=project)
+    assert copy.code == 0, copy.stderr
+    assert (project / "copy" / job_id / "0" / "w.txt").read_text() == "alpha\n"  # node intact
+    again = superbatch("results", job_id, "--local", cwd=project)
+    assert again.code == 0, again.stderr
+    manifest = json.loads((project / "results" / job_id / "manifest.json").read_text())
+    for entry in manifest["tasks"][0]["files"]:
+        data = (project / "results" / job_id / "0" / entry["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
