@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from superbatch.errors import SpecError
 
 _TOKEN_RE = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A placeholder wrapped in its own quotes would keep them as part of the value: "'a b'".
+_QUOTED_RE = re.compile(r"""(["'])\{([A-Za-z_][A-Za-z0-9_]*)\}\1""")
 
 
 def placeholders_in(template: str) -> list[str]:
@@ -28,6 +30,13 @@ def placeholders_in(template: str) -> list[str]:
 
 
 def check_placeholders(template: str, known: Iterable[str], *, where: str) -> None:
+    """Unknown names and quoted placeholders (``"{input}"``) raise :class:`SpecError`."""
+    quoted = _QUOTED_RE.search(template)
+    if quoted:
+        raise SpecError(
+            f"{where}: placeholder {quoted.group(0)} is in quotes: write {{{quoted.group(2)}}} "
+            "without quotes (values are shell-quoted already)"
+        )
     known_set = set(known)
     unknown = [name for name in placeholders_in(template) if name not in known_set]
     if unknown:

@@ -116,26 +116,11 @@ def atomic_copy(source: Path, dest: Path) -> None:
         raise
 
 
-def link_or_copy(source: Path, dest: Path) -> None:
-    """Put ``source``'s content at ``dest`` atomically: a hard link when the file system
-    allows it (fast; both names share one unchanging file), else a copy."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        os.link(source, tmp)
-    except FileExistsError:
-        os.unlink(tmp)
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)
-
-
-def _link_new(source: Path, target: Path) -> None:
-    """Hard-link ``source`` at ``target`` (a name in a dir we just made), else copy it."""
-    try:
-        os.link(source, target)
-    except OSError:
-        atomic_copy(source, target)
+def _copy_new(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, a name in a dir we just made (a torn copy is caught by
+    the size and hash check on the next placement). Never a hard link: a user editing a
+    result in place would change the node's copy too, and the manifest would lie."""
+    shutil.copyfile(source, target)
 
 
 def remove_superseded(dest: Path, previous: Iterable[ResultFile], wanted: set[str]) -> None:
@@ -174,9 +159,9 @@ def place_files(
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
         if fresh:
-            _link_new(source(item.path), target)
+            _copy_new(source(item.path), target)
         else:
-            link_or_copy(source(item.path), target)
+            atomic_copy(source(item.path), target)
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:

@@ -216,26 +216,55 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
 def _matching_files(draft: JobDraft) -> list[Path]:
     found: dict[Path, None] = {}
     for pattern in draft.inputs or []:
-        full = pattern if os.path.isabs(pattern) else os.path.join(draft.base_dir, pattern)
-        matches = sorted(Path(m) for m in glob.glob(full, recursive=True) if os.path.isfile(m))
+        matches = _glob_files(pattern, draft.base_dir)
+        if not matches and (draft.base_dir / pattern).is_dir():
+            folder = pattern.rstrip("/")
+            raise SpecError(
+                f"{draft.source}: inputs {pattern!r} is a folder; one task per file in it is "
+                f'inputs = "{folder}/*"'
+            )
         if not matches:
             raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
         for match in matches:
-            found.setdefault(match.resolve(), None)
+            found.setdefault(match, None)
     return list(found)
+
+
+def _glob_files(pattern: str, base_dir: Path) -> list[Path]:
+    """Regular files matching ``pattern`` (relative to ``base_dir``; ``**`` recurses), sorted."""
+    full = pattern if os.path.isabs(pattern) else os.path.join(base_dir, pattern)
+    matches = sorted(Path(m) for m in glob.glob(full, recursive=True) if os.path.isfile(m))
+    return [m.resolve() for m in matches]
 
 
 def _shared_files(draft: JobDraft) -> list[InputFile]:
     files: dict[str, InputFile] = {}
     for item in draft.shared:
-        source = (draft.base_dir / item).resolve()
-        if not source.is_file():
-            raise SpecError(f"{draft.source}: shared file {item} does not exist")
-        dest = _staged_name(source, draft.base_dir)
-        if dest in files:
-            raise SpecError(f"{draft.source}: two shared files would both land at {dest}")
-        files[dest] = InputFile(source, dest)
+        for source in _shared_sources(item, draft):
+            dest = _staged_name(source, draft.base_dir)
+            if dest in files and files[dest].source != source:
+                raise SpecError(f"{draft.source}: two shared files would both land at {dest}")
+            files[dest] = InputFile(source, dest)
     return list(files.values())
+
+
+def _shared_sources(item: str, draft: JobDraft) -> list[Path]:
+    """One shared entry: a file, or a glob (``lib/**/*`` shares a folder's files)."""
+    if any(c in item for c in "*?["):
+        matches = _glob_files(item, draft.base_dir)
+        if not matches:
+            raise SpecError(f"{draft.source}: shared {item!r} matched no files")
+        return matches
+    source = (draft.base_dir / item).resolve()
+    if source.is_dir():
+        folder = item.rstrip("/")
+        raise SpecError(
+            f"{draft.source}: shared {item} is a folder; share the files in it with a glob: "
+            f'shared = ["{folder}/**/*"]'
+        )
+    if not source.is_file():
+        raise SpecError(f"{draft.source}: shared file {item} does not exist")
+    return [source]
 
 
 def _staged_name(source: Path, base_dir: Path) -> str:

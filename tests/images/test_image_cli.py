@@ -174,6 +174,8 @@ def test_registry_choice_errors_are_one_line(
         (["list", "--outputs", str(bad)], "is missing stack output(s): batch_account_endpoint"),
         (["list", "--outputs", str(tmp_path / "nope.json")], "stack outputs file not found"),
         (["build", str(tmp_path)], "no Dockerfile"),
+        (["build", str(tmp_path / "nonexist")], "nonexist does not exist"),
+        (["push", "--dir", str(tmp_path / "nonexist"), "--registry", "a.io"], "does not exist"),
         (["build", str(tmp_path), "--build-arg", "NOEQUALS"], "use KEY=VALUE"),
     ]
     for args, message in cases:

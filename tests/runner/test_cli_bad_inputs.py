@@ -58,6 +58,20 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         "unknown placeholder {inptu}",
     ),
     (
+        "placeholder in double quotes",
+        spec('name = "x"\ncommand = \'cat "{input}"\'\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        'placeholder "{input}" is in quotes: write {input} without quotes',
+    ),
+    (
+        "placeholder in single quotes",
+        spec('name = "x"\ncommand = "wc -l \'{name}\' {input}"\ninputs = "data/*"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "placeholder '{name}' is in quotes: write {name} without quotes",
+    ),
+    (
         "CSV placeholder not a column",
         spec('name = "x"\ncommand = "echo {z}"\ntasks = "params.csv"\n'),
         ["run", "job.toml", "--local"],
@@ -70,6 +84,13 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         ["run", "job.toml", "--local"],
         2,
         "matched no files",
+    ),
+    (
+        "inputs is a folder",
+        spec('name = "x"\ncommand = "true"\ninputs = "data"\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "inputs 'data' is a folder; one task per file in it is inputs = \"data/*\"",
     ),
     (
         "both inputs and tasks",
@@ -147,6 +168,27 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         ["run", "job.toml", "--local"],
         2,
         "shared file model.bin does not exist",
+    ),
+    (
+        "shared folder",
+        spec('name = "x"\ncommand = "true"\ninputs = "data/*"\nshared = ["data/"]\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        'shared data/ is a folder; share the files in it with a glob: shared = ["data/**/*"]',
+    ),
+    (
+        "shared glob matches nothing",
+        spec('name = "x"\ncommand = "true"\ninputs = "data/*"\nshared = ["lib/**/*"]\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "shared 'lib/**/*' matched no files",
+    ),
+    (
+        "image build of a folder that does not exist",
+        GOOD,
+        ["image", "build", "nonexist"],
+        3,
+        "folder nonexist does not exist",
     ),
     (
         "aggregate with a placeholder",

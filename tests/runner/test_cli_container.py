@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tests.runner.conftest import cli_env, job_id_of, superbatch, write
@@ -141,3 +143,52 @@ def test_auto_mode_without_the_image_warns_once_and_runs_on_the_host(
     assert result.code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "running tasks on this machine" in warnings[0]
+
+
+def test_clean_removes_containers_a_killed_run_left_behind(
+    project: Path, podman_env: dict[str, str], busybox_image: str
+) -> None:
+    write(
+        project,
+        {
+            "params.csv": "n\n1\n",
+            "job.toml": f"""\
+                name = "cleftover"
+                image = "{busybox_image}"
+                tasks = "params.csv"
+                command = "sleep 300"
+                """,
+        },
+    )
+    env = _env(podman_env)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "superbatch", "run", "job.toml", "--local", "--engine", "podman"],
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def containers() -> list[str]:
+        return subprocess.run(
+            ["podman", "ps", "-a", "--format", "{{.Names}}"],
+            env=podman_env, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+
+    jobs = project / ".superbatch" / "jobs"
+    deadline = time.monotonic() + 120  # a guard against hanging, never asserted on
+    try:
+        while not (jobs.is_dir() and any(f"sb-{j.name}-0" in containers() for j in jobs.iterdir())):
+            assert time.monotonic() < deadline, "the task's container never started"
+            time.sleep(0.2)
+    finally:
+        runner.kill()  # kill -9: no chance to remove its container
+        runner.wait()
+    job_id = next(jobs.iterdir()).name
+    try:
+        assert f"sb-{job_id}-0" in containers()  # left behind
+        clean = superbatch("clean", job_id, "--local", "--yes", cwd=project, env=env)
+        assert clean.code == 0, clean.stderr
+        assert f"sb-{job_id}-0" not in containers()
+    finally:
+        subprocess.run(
+            ["podman", "rm", "-f", "-t", "0", f"sb-{job_id}-0"],
+            env=podman_env, capture_output=True, check=False,
+        )  # fmt: skip

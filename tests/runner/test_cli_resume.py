@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -166,14 +168,16 @@ def test_wait_follows_a_running_job_from_another_terminal(project: Path, tmp_pat
     }
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
-    project: Path, tmp_path: Path, sig: signal.Signals
+@pytest.mark.parametrize(("sig", "new"), [(signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_finish(
+    project: Path, tmp_path: Path, sig: signal.Signals, new: bool
 ) -> None:
+    """The hint names the job: after `run --new`, running the same command would start another."""
     counters, release = tmp_path / "counters", tmp_path / "release"
     counters.mkdir()
     _counting_job(project, counters, release)
-    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", cwd=project)
+    extra = ["--new", "--results", "my results"] if new else []
+    runner = popen_superbatch("run", "job.toml", "--local", "--parallel", "2", *extra, cwd=project)
     try:
         job_id = _job_id_from_state(project)
         _wait_for(project, job_id, succeeded=2, running=2)
@@ -188,8 +192,11 @@ def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
             runner.kill()
             runner.communicate()
     assert runner.returncode == 130
-    assert err.strip().splitlines()[-1] == (
-        "error: interrupted: run the same command again to resume"
+    said = err.strip().splitlines()[-1]
+    results_option = " --results 'my results'" if new else ""
+    assert said == (
+        f"error: interrupted: finish the job with `superbatch wait {job_id} --local --parallel 2`"
+        f", then get its results with `superbatch results {job_id} --local{results_option}`"
     )
     for pid in pids:  # the blocked task shells were killed with their process groups
         stat = Path(f"/proc/{pid}/stat")
@@ -197,13 +204,18 @@ def test_ctrl_c_or_term_kills_running_tasks_and_says_how_to_resume(
     status = superbatch("status", job_id, "--local", "--json", cwd=project).json()
     assert status["state"] == "interrupted" and status["counts"]["succeeded"] == 2
     release.touch()
-    finished = superbatch("wait", job_id, "--local", "--json", cwd=project)  # resumes it
+    wait_command, results_command = re.findall(r"`superbatch ([^`]*)`", said)
+    finished = superbatch(*shlex.split(wait_command), "--json", cwd=project)  # resumes it
     assert finished.code == 0, finished.stderr
     assert finished.json()["state"] == "completed" and finished.json()["ok"]
-    assert (counters / "0").read_text().count("run") == 1
-    assert superbatch("run", "job.toml", "--local", cwd=project).code == 0  # fetches results
-    assert (project / "results" / job_id / "_aggregate" / "all.txt").is_file()
-    assert (counters / "1").read_text().count("run") == 1
+    fetched = superbatch(*shlex.split(results_command), cwd=project)
+    assert fetched.code == 0, fetched.stderr
+    results_root = project / ("my results" if new else "results")
+    assert (results_root / job_id / "_aggregate" / "all.txt").is_file()
+    jobs = superbatch("jobs", "--local", "--json", cwd=project).json()
+    assert [j["job_id"] for j in jobs] == [job_id]  # following the hint made no new job
+    runs = {p.name: p.read_text().count("run") for p in counters.iterdir()}
+    assert runs == {"0": 1, "1": 1, "2": 2, "3": 2, "4": 1, "5": 1}  # killed ones ran again
 
 
 def _task_pids(project: Path, job_id: str) -> list[int]:
@@ -219,3 +231,28 @@ def _job_id_from_state(project: Path) -> str:
         assert time.monotonic() < deadline, "the run never recorded its job"
         time.sleep(0.05)
     return next(jobs.iterdir()).name
+
+
+def test_an_event_after_a_torn_last_line_is_not_lost(project: Path, tmp_path: Path) -> None:
+    """A run killed mid-write leaves half a line; the next event must not be glued onto it."""
+    fixed = tmp_path / "fixed"
+    write(
+        project,
+        {
+            "params.csv": "n\n0\n1\n",
+            "job.toml": f"""\
+                name = "torn"
+                tasks = "params.csv"
+                command = "[ {{n}} = 0 ] || [ -e {fixed} ]"
+                """,
+        },
+    )
+    first = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert first.code == 1 and [t["task"] for t in first.json()["failed"]] == ["1"]
+    events = project / ".superbatch" / "jobs" / job_id_of(first) / "events.jsonl"
+    with events.open("a") as handle:
+        handle.write('{"task":"0","event":"fini')  # what a kill -9 mid-write leaves
+    fixed.touch()
+    again = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert again.code == 0, again.stdout + again.stderr  # the reset of task 1 was recorded
+    assert again.json()["counts"] == {"queued": 0, "running": 0, "succeeded": 2, "failed": 0}

@@ -233,3 +233,25 @@ def test_placeholders_are_shell_quoted(project: Path) -> None:
         "$(touch pwned)|home-set\n{word}\n",
     ]
     assert not list(project.rglob("pwned"))
+
+
+def test_shared_glob_stages_a_folders_files_at_their_paths(project: Path) -> None:
+    write(
+        project,
+        {
+            "data/a.txt": "a\n",
+            "lib/top.txt": "top\n",
+            "lib/sub/deep.txt": "deep\n",
+            "job.toml": """\
+                name = "sharedglob"
+                command = "cat lib/top.txt lib/sub/deep.txt {input} > out.txt"
+                inputs = "data/*.txt"
+                shared = ["lib/**/*", "lib/top.txt"]
+                outputs = ["out.txt"]
+                """,
+        },
+    )
+    result = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert result.code == 0, result.stderr
+    out = project / "results" / job_id_of(result) / "0" / "out.txt"
+    assert out.read_text() == "top\ndeep\na\n"

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from superbatch import Job, LocalBackend
 from superbatch.errors import SpecError
 from superbatch.spec import load_spec
@@ -53,6 +55,13 @@ def test_api_rejects_bad_input_with_spec_errors() -> None:
         assert "unknown placeholder {nope}" in str(exc)
     else:
         raise AssertionError("resolve() accepted an unknown placeholder")
+
+
+def test_api_rejects_a_quoted_placeholder(tmp_path: Path) -> None:
+    write(tmp_path, {"data/a b.txt": "x\n"})
+    job = Job("quoted", command='cat "{input}"', inputs="data/*.txt", base_dir=tmp_path)
+    with pytest.raises(SpecError, match=r'placeholder "\{input\}" is in quotes'):
+        job.resolve()
 
 
 def test_import_superbatch_job_stays_light() -> None:

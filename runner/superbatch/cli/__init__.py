@@ -1,7 +1,8 @@
 """The ``superbatch`` command: a thin layer over the library, and the one error boundary.
 
 Commands live in their own modules and are registered here, in one place. Library errors
-(:class:`SuperBatchError`) become one red line on stderr and the error's exit code;
+(:class:`SuperBatchError`) become one red line on stderr and the error's exit code; an
+``OSError`` that still escapes (a path the system refused) becomes one line and exit 3.
 ``--debug`` shows the traceback instead.
 """
 
@@ -16,7 +17,7 @@ import typer
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
 from superbatch.cli.image import image_app
-from superbatch.errors import SuperBatchError
+from superbatch.errors import ConfigError, SuperBatchError
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -43,9 +44,9 @@ def _global_options(
 
 
 # Command registration: the one place that lists every command and command group.
-app.command("run")(_run.run_command)
-app.command("status")(_jobs.status_command)
-app.command("wait")(_jobs.wait_command)
+app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
+app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
+app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
 app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
@@ -74,6 +75,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _describe_os_error(exc: OSError) -> str:
+    """``[Errno 20] Not a directory: 'x/y'`` -> ``x/y: Not a directory``."""
+    if exc.filename is None or exc.strerror is None:
+        return str(exc)
+    names = " -> ".join(str(n) for n in (exc.filename, exc.filename2) if n is not None)
+    return f"{names}: {exc.strerror}"
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     signal.signal(signal.SIGTERM, _terminate)
@@ -81,7 +90,7 @@ def main() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     try:
-        result = app(standalone_mode=False)
+        result = app(standalone_mode=False, prog_name="superbatch")  # also for python -m
     except NoArgsIsHelpError as exc:
         sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
         sys.exit(0)
@@ -103,9 +112,17 @@ def main() -> None:
 
         error_line(str(exc))
         sys.exit(exc.exit_code)
-    code = result if isinstance(result, int) else 0
-    if code == INTERRUPTED_EXIT_CODE and not debug:
+    except OSError as exc:  # a folder or file the system refused: one line, not a traceback
+        if debug:
+            raise
         from superbatch.cli.render import error_line
 
-        error_line("interrupted: run the same command again to resume")
+        error_line(_describe_os_error(exc))
+        sys.exit(ConfigError.exit_code)
+    code = result if isinstance(result, int) else 0
+    if code == INTERRUPTED_EXIT_CODE and not debug:
+        from superbatch.cli.interrupt import interrupted_message
+        from superbatch.cli.render import error_line
+
+        error_line(interrupted_message())
     sys.exit(code)

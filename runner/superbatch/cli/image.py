@@ -65,6 +65,21 @@ def registry_host(stack: str | None, outputs: Path | None, registry: str | None)
     return load_stack_outputs(stack=stack, outputs_file=outputs).registry_login_server
 
 
+def build_context(directory: Path | None) -> Path:
+    """The folder to build (default: ./container, else .), checked to hold a Dockerfile."""
+    from superbatch.images.build import default_context
+
+    context = directory or default_context(Path.cwd())
+    hint = "give the folder that holds your Dockerfile (superbatch image build DIR)"
+    if not context.exists():
+        raise ConfigError(f"folder {context} does not exist: {hint}")
+    if not context.is_dir():
+        raise ConfigError(f"{context} is a file, not a folder: {hint}")
+    if not (context / "Dockerfile").is_file():
+        raise ConfigError(f"no Dockerfile in {context}: {hint}")
+    return context
+
+
 def _engine(preferred: str | None) -> Engine:
     from superbatch.engine import find_engine
 
@@ -96,7 +111,21 @@ def _emit(payload: dict[str, Any], text: str, *, as_json: bool) -> None:
     typer.echo(json.dumps(payload, indent=2) if as_json else text)
 
 
-@image_app.command("build")
+BUILD_EXAMPLES = """Examples:
+
+\b
+  superbatch image build                        # ./container, else the current folder
+  superbatch image build container --platform linux/amd64
+"""
+PUSH_EXAMPLES = """Examples:
+
+\b
+  superbatch image push --stack dev             # build the project's image, then push it
+  superbatch image push wordcount:1a2b3c4d5e6f --registry myacr.azurecr.io
+"""
+
+
+@image_app.command("build", epilog=BUILD_EXAMPLES)
 def build(
     directory: Annotated[
         Path | None,
@@ -128,14 +157,10 @@ def build(
     as_json: JsonOption = False,
 ) -> None:
     """Build an image; its default tag is derived from the content, so it never goes stale."""
-    from superbatch.images.build import build_image, default_context
+    from superbatch.images.build import build_image
 
     build_args = _build_args(build_arg or [])
-    context = directory or default_context(Path.cwd())
-    if not (context / "Dockerfile").is_file():
-        raise ConfigError(
-            f"no Dockerfile in {context}: give the folder to build (superbatch image build DIR)"
-        )
+    context = build_context(directory)
     built = build_image(
         _engine(engine),
         context,
@@ -149,7 +174,7 @@ def build(
     _emit(payload, built.ref, as_json=as_json)
 
 
-@image_app.command("push")
+@image_app.command("push", epilog=PUSH_EXAMPLES)
 def push(
     image: Annotated[
         str | None,
@@ -171,14 +196,13 @@ def push(
     as_json: JsonOption = False,
 ) -> None:
     """Push an image to the stack's registry, signing in with your Entra identity."""
-    from superbatch.images.build import build_image, default_context, push_image
+    from superbatch.images.build import build_image, push_image
     from superbatch.images.registry import az_acr_login, connect, engine_login
 
     login_server = registry_host(stack, outputs, registry)
     chosen = _engine(engine)
     if image is None:
-        context = directory or default_context(Path.cwd())
-        image = build_image(chosen, context, output=sys.stderr).ref
+        image = build_image(chosen, build_context(directory), output=sys.stderr).ref
     client, refresh_token = connect(login_server, _credential())
     if refresh_token is not None:
         if az_login:

@@ -22,7 +22,23 @@ from superbatch.cli.options import (
     Stack,
     backend_from,
 )
-from superbatch.cli.run import FAILED_TASKS_EXIT_CODE
+from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
+
+DECLINED_EXIT_CODE = 6  # a confirmation was answered no (or not at all): nothing changed
+
+
+STATUS_EXAMPLES = """Examples:
+
+\b
+  superbatch status wordcount-dec99f8fa0 --local
+  superbatch status wordcount-dec99f8fa0 --stack dev --json
+"""
+WAIT_EXAMPLES = """Examples:
+
+\b
+  superbatch wait wordcount-dec99f8fa0 --local       # follow it, or finish an interrupted run
+  superbatch wait wordcount-dec99f8fa0 --stack dev
+"""
 
 
 class Stream(StrEnum):
@@ -60,6 +76,7 @@ def wait_command(
 ) -> None:
     """Wait for a job to finish (locally: follow its run, or finish an interrupted one)."""
     from superbatch.cli import render
+    from superbatch.cli.interrupt import remember_job
 
     backend = backend_from(
         local=local,
@@ -69,8 +86,19 @@ def wait_command(
         engine=engine,
         no_container=no_container,
     )
-    with render.progress_bar(job_id) as progress:
-        status = backend.wait(job_id, progress=progress)
+    remember_job(
+        job_id,
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+    )
+    status = backend.status(job_id)
+    if not status.done:  # a finished job has nothing to run: no image check, no warning
+        with render.progress_bar(job_id) as progress:
+            status = backend.wait(job_id, progress=progress)
     if json:
         render.print_json(render.status_json(status))
     else:
@@ -81,7 +109,7 @@ def wait_command(
 
 def logs_command(
     job_id: JobId,
-    task_id: Annotated[str, typer.Argument(help="Task id, or _aggregate.")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK", help="Task id, or _aggregate.")],
     local: Local = False,
     stack: Stack = None,
     outputs: Outputs = None,
@@ -110,7 +138,9 @@ def results_command(
     """Bring a job's outputs and logs to results/<job>/ and write manifest.json."""
     from superbatch.cli import render
 
-    task_results = backend_from(local=local, stack=stack, outputs=outputs).results(job_id, results)
+    backend = backend_from(local=local, stack=stack, outputs=outputs)
+    check_output_folders(backend, results / job_id)
+    task_results = backend.results(job_id, results)
     from superbatch.results import MANIFEST_NAME
 
     manifest = results / job_id / MANIFEST_NAME
@@ -120,7 +150,7 @@ def results_command(
                 "job_id": job_id,
                 "results_dir": str((results / job_id).absolute()),
                 "manifest": str(manifest.absolute()),
-                "tasks": [asdict(r) for r in task_results],
+                "tasks": [render.task_result_json(r) for r in task_results],
             }
         )
     else:
@@ -157,6 +187,20 @@ def clean_command(
     backend = backend_from(local=local, stack=stack, outputs=outputs)
     if not yes:
         backend.status(job_id)  # an unknown job is reported before asking anything
-        typer.confirm(f"Delete job {job_id} and everything stored for it?", abort=True)
+        if not _confirmed(f"Delete job {job_id} and everything stored for it?"):
+            render.stderr.print(
+                f"not cleaned: job {job_id} is unchanged (answer y, or pass --yes)", soft_wrap=True
+            )
+            raise typer.Exit(DECLINED_EXIT_CODE)
     backend.clean(job_id)
     render.stdout.print(f"removed job {job_id} (results/ left untouched)")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on stderr (stdout stays for results): only y or yes is a yes; no answer is a no."""
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not sys.stdin.isatty():
+        sys.stderr.write("\n")  # nobody typed Enter: end the prompt's line ourselves
+    return answer.strip().lower() in ("y", "yes")

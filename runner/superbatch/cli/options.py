@@ -34,7 +34,7 @@ EngineName = Annotated[
 NoContainer = Annotated[
     bool, typer.Option("--no-container", help="Local: run on the host, not in the image.")
 ]
-JobId = Annotated[str, typer.Argument(help="Job id (as printed by run).")]
+JobId = Annotated[str, typer.Argument(metavar="JOB", help="Job id (as printed by run).")]
 
 
 def backend_from(

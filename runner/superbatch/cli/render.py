@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from superbatch.model import JobStatus, JobSummary, ProgressCallback, TaskCounts, TaskStatus
+from superbatch.model import (
+    JobStatus,
+    JobSummary,
+    ProgressCallback,
+    TaskCounts,
+    TaskResult,
+    TaskStatus,
+)
 from superbatch.run import RunOutcome
 
 stderr = Console(stderr=True, highlight=False)
@@ -97,6 +104,17 @@ def _task_json(task: TaskStatus) -> dict[str, Any]:
     }
 
 
+def task_result_json(result: TaskResult) -> dict[str, Any]:
+    """A task's results, keyed like manifest.json and ``status --json`` (``task``)."""
+    return {
+        "task": result.task_id,
+        "state": str(result.state),
+        "exit_code": result.exit_code,
+        "attempts": result.attempts,
+        "files": [asdict(f) for f in result.files],
+    }
+
+
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
     data = status_json(outcome.status)
     data["results_dir"] = str(outcome.results_dir.absolute())
@@ -140,8 +158,13 @@ def print_jobs(jobs: list[JobSummary]) -> None:
     if not jobs:
         stdout.print("no jobs")
         return
+    id_width = max(len(job.job_id) for job in jobs)
+    state_width = max(len(job.state) for job in jobs)
+    created_width = max(len(job.created or "") for job in jobs)
+    total_width = max(len(str(job.counts.total)) for job in jobs)
     for job in jobs:
         stdout.print(
-            f"{escape(job.job_id)}  {job.state:<11}  {job.created or '':<20}  "
-            f"{job.counts.total} tasks: {_describe(job.counts)}"
+            f"{escape(job.job_id):<{id_width}}  {job.state:<{state_width}}  "
+            f"{job.created or '':<{created_width}}  "
+            f"{job.counts.total:>{total_width}} tasks: {_describe(job.counts)}"
         )

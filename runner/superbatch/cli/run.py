@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,11 +19,32 @@ from superbatch.cli.options import (
     backend_from,
 )
 
+if TYPE_CHECKING:
+    from superbatch.backend import Backend
+
 FAILED_TASKS_EXIT_CODE = 1
+RUN_EXAMPLES = """Examples:
+
+\b
+  superbatch run job.toml --local                 # on this machine, in the job's image
+  superbatch run job.toml --local --no-container  # on this machine, on the host
+  superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
+  superbatch run job.toml --local --new           # a fresh job, even if this one ran
+"""
+
+
+def check_output_folders(backend: Backend, results_dir: Path) -> None:
+    """Fail now, in one line, if results (or local state) could not be written later."""
+    from superbatch.cli.folders import check_writable_folder
+    from superbatch.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        check_writable_folder(backend.home, what=f"state folder {backend.home}")
+    check_writable_folder(results_dir, what=f"results folder {results_dir}")
 
 
 def run_command(
-    spec: Annotated[Path, typer.Argument(help="The job spec (TOML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The job spec (TOML).")],
     local: Local = False,
     stack: Stack = None,
     outputs: Outputs = None,
@@ -36,6 +57,7 @@ def run_command(
 ) -> None:
     """Run a job spec to completion and bring every task's outputs and logs back."""
     from superbatch.cli import render
+    from superbatch.cli.interrupt import remember_job
     from superbatch.run import run_job
     from superbatch.spec import load_spec
 
@@ -47,6 +69,17 @@ def run_command(
         parallel=parallel,
         engine=engine,
         no_container=no_container,
+    )
+    check_output_folders(backend, results / job.job_id)
+    remember_job(
+        job.job_id,
+        local=local,
+        stack=stack,
+        outputs=outputs,
+        parallel=parallel,
+        engine=engine,
+        no_container=no_container,
+        results=results,
     )
     with render.progress_bar(job.job_id) as progress:
         outcome = run_job(backend, job, results_root=results, progress=progress)

@@ -8,6 +8,7 @@ writes the manifest. A re-run of the same job id only runs tasks that did not su
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -17,9 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from superbatch.engine import ENGINES, find_engine
+from superbatch.engine import ENGINES, Engine, find_engine
 from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
-from superbatch.local.execute import ContainerRun, container_name, remove_container
+from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
@@ -167,14 +168,25 @@ class LocalBackend:
         if store.runner_alive():
             raise ConfigError(f"job {job_id} is running in another process; stop it first")
         job = store.load()
-        plan = self._plans.get(job_id)
-        if plan is not None:
-            for task in job.tasks:
-                remove_container(plan, container_name(job_id, task.id))
+        if job.image is not None and self.use_container:
+            task_ids = [t.id for t in job.tasks] + [AGGREGATE_TASK_ID]
+            for engine in self._engines_to_clean():
+                remove_job_containers(engine, job_id, task_ids)
         for path in (self.node.job_dir(job_id), store.dir):
             shutil.rmtree(path, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _engines_to_clean(self) -> tuple[Engine, ...]:
+        """The chosen engine, else every engine that answers (a run may have used either)."""
+        names = (self.engine_name,) if self.engine_name is not None else ENGINES
+        engines: tuple[Engine, ...] = ()
+        for name in names:
+            with contextlib.suppress(ConfigError):  # not installed or not answering: nothing
+                engine = find_engine(name)
+                if engine is not None:
+                    engines += (engine,)
+        return engines
 
     def container_plan(self, job: ResolvedJob) -> ContainerRun | None:
         """How tasks of ``job`` run: in its image (engine + image present) or on the host."""

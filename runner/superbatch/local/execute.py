@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,27 @@ def remove_container(container: ContainerRun, name: str) -> None:
         check=False,
         timeout=60,
     )
+
+
+def remove_job_containers(engine: Engine, job_id: str, task_ids: Iterable[str]) -> None:
+    """Remove every container of ``job_id``'s tasks that ``engine`` still has, found by name
+    (any process may have started them: a run that was killed leaves them behind)."""
+    wanted = {container_name(job_id, task_id) for task_id in task_ids}
+    listed = subprocess.run(
+        engine.command("ps", "-a", "--filter", f"name=sb-{job_id}-", "--format", "{{.Names}}"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    names = sorted(set(listed.stdout.split()) & wanted)
+    if names:
+        subprocess.run(
+            engine.command("rm", "-f", "-t", "0", *names),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
 
 
 def kill_attempt(proc: subprocess.Popen[bytes], container: ContainerRun | None, name: str) -> None:

@@ -92,19 +92,35 @@ class JobStore:
                 self._events.write(lines)
                 self._events.flush()
                 return
-        with self.events_file.open("a", encoding="utf-8") as handle:
+        with self._open_events() as handle:
             handle.write(lines)
 
     @contextlib.contextmanager
     def appending(self) -> Iterator[None]:
         """Keep the events file open while a run appends many events."""
-        with self.events_file.open("a", encoding="utf-8") as handle:
+        with self._open_events() as handle:
             self._events = handle
             try:
                 yield
             finally:
                 with self._append_lock:
                     self._events = None
+
+    def _open_events(self) -> IO[str]:
+        """Open the events file to append; a torn last line (a kill mid-write) is ended first,
+        so the next event starts on a line of its own instead of being lost with it."""
+        handle = self.events_file.open("a", encoding="utf-8")
+        try:
+            with self.events_file.open("rb") as existing:
+                existing.seek(0, os.SEEK_END)
+                if existing.tell() > 0:
+                    existing.seek(-1, os.SEEK_END)
+                    if existing.read(1) != b"\n":
+                        handle.write("\n")
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     def records(self) -> dict[str, TaskRecord]:
         """Task id -> its latest record (tasks without events are missing: queued)."""

@@ -1,0 +1,33 @@
+"""Help a user can copy from: usage names SPEC / JOB / TASK, and examples for the main commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.runner.conftest import superbatch
+
+
+@pytest.mark.parametrize(
+    ("command", "usage", "example"),
+    [
+        (["run"], "Usage: superbatch run [OPTIONS] {SPEC}", "superbatch run job.toml --local"),
+        (["status"], "Usage: superbatch status [OPTIONS] {JOB}", "superbatch status wordcount-"),
+        (["wait"], "Usage: superbatch wait [OPTIONS] {JOB}", "superbatch wait wordcount-"),
+        (["logs"], "Usage: superbatch logs [OPTIONS] {JOB} {TASK}", None),
+        (["results"], "Usage: superbatch results [OPTIONS] {JOB}", None),
+        (["clean"], "Usage: superbatch clean [OPTIONS] {JOB}", None),
+        (["image", "build"], "Usage: superbatch image build [OPTIONS] [DIR]", "image build"),
+        (["image", "push"], "Usage: superbatch image push [OPTIONS] [IMAGE]", "--stack dev"),
+    ],
+)
+def test_usage_names_arguments_and_shows_examples(
+    tmp_path: Path, command: list[str], usage: str, example: str | None
+) -> None:
+    result = superbatch(*command, "--help", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == usage
+    if example is not None:
+        examples = result.stdout.split("Examples:", 1)[1]
+        assert example in examples
