@@ -30,14 +30,14 @@ DECLINED_EXIT_CODE = 6  # a confirmation was answered no (or not at all): nothin
 STATUS_EXAMPLES = """Examples:
 
 \b
-  superbatch status wordcount-dec99f8fa0 --local
-  superbatch status wordcount-dec99f8fa0 --stack dev --json
+  superbatch status wordcount-40242b330a --local
+  superbatch status wordcount-40242b330a --stack dev --json
 """
 WAIT_EXAMPLES = """Examples:
 
 \b
-  superbatch wait wordcount-dec99f8fa0 --local       # follow it, or finish an interrupted run
-  superbatch wait wordcount-dec99f8fa0 --stack dev
+  superbatch wait wordcount-40242b330a --local       # follow it, or finish an interrupted run
+  superbatch wait wordcount-40242b330a --stack dev
 """
 
 
