@@ -15,6 +15,7 @@ the same job gives the same manifest locally and on Azure. It is written atomica
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -116,11 +117,15 @@ def atomic_copy(source: Path, dest: Path) -> None:
         raise
 
 
-def _copy_new(source: Path, target: Path) -> None:
+def _copy_new(source: Path, target: Path, expected: ResultFile) -> None:
     """Copy ``source`` to ``target``, a name in a dir we just made (a torn copy is caught by
     the size and hash check on the next placement). Never a hard link: a user editing a
-    result in place would change the node's copy too, and the manifest would lie."""
-    shutil.copyfile(source, target)
+    result in place would change the node's copy too, and the manifest would lie. A file
+    recorded as empty is created empty without reading the source (most logs are empty)."""
+    if expected.size == 0 and expected.sha256 == EMPTY_SHA256:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+    else:
+        shutil.copyfile(source, target)
 
 
 def remove_superseded(dest: Path, previous: Iterable[ResultFile], wanted: set[str]) -> None:
@@ -156,10 +161,14 @@ def place_files(
         if not fresh and same_file(target, item):
             continue
         if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if fresh and target.parent.parent == dest:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(target.parent)  # one level under a dir we just made (``_logs/``)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
         if fresh:
-            _copy_new(source(item.path), target)
+            _copy_new(source(item.path), target, item)
         else:
             atomic_copy(source(item.path), target)
 

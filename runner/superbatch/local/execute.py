@@ -136,16 +136,24 @@ def run_attempt(
         argv += [container.image, "/bin/sh", "-c", command]
         proc_env = dict(os.environ)
         cwd = None
-    with (task_dir / "stdout.txt").open("wb") as out, (task_dir / "stderr.txt").open("wb") as err:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=proc_env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    out = os.open(task_dir / "stdout.txt", flags, 0o666)
+    try:
+        err = os.open(task_dir / "stderr.txt", flags, 0o666)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=proc_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        finally:
+            os.close(err)
+    finally:
+        os.close(out)
     table.add(proc, container, name)
     try:
         if on_start is not None:

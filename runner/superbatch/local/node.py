@@ -78,10 +78,14 @@ def prepare_task_dir(task_dir: Path, files: Iterable[InputFile]) -> Path:
     Anything left by an earlier attempt (or an interrupted run) is removed first, so every
     attempt starts from the same state.
     """
-    if os.path.lexists(task_dir):
-        shutil.rmtree(task_dir)
     working_dir = task_dir / "wd"
     try:
+        os.mkdir(task_dir)  # the usual case: no dir yet, one system call
+    except FileExistsError:
+        if os.path.isdir(task_dir) and not os.path.islink(task_dir):
+            shutil.rmtree(task_dir)
+        else:
+            os.unlink(task_dir)
         os.mkdir(task_dir)
     except FileNotFoundError:
         os.makedirs(task_dir)

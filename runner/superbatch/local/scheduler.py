@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -243,8 +244,12 @@ class Scheduler:
         kept = []
         for relative in sorted(paths):
             path = collected_path(task_dir, relative)
-            if os.path.isfile(path):
-                size = path.stat().st_size
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                size = info.st_size
                 digest = file_sha256(path) if size else EMPTY_SHA256
                 kept.append(ResultFile(relative, size, digest))
         return tuple(kept)
