@@ -236,10 +236,10 @@ class RegistryClient:
             raise ConfigError(f"registry {self.login_server} refused the token for {scope}")
         return response
 
-    def manifest_digest(self, repository: str, reference: str) -> str | None:
-        """``HEAD /v2/<repo>/manifests/<tag|digest>``: the digest, or None when absent."""
+    def _manifest_request(self, method: str, repository: str, reference: str) -> Response | None:
+        """``<method> /v2/<repo>/manifests/<ref>``: the response, or None when absent (404)."""
         response = self.request(
-            "HEAD",
+            method,
             f"/v2/{repository}/manifests/{reference}",
             scope=f"repository:{repository}:pull",
             accept=MANIFEST_TYPES,
@@ -248,23 +248,21 @@ class RegistryClient:
             return None
         if response.status != 200:
             raise RemoteError(
-                f"registry {self.login_server}: HEAD manifest answered {response.status}"
+                f"registry {self.login_server}: {method} manifest answered {response.status}"
             )
+        return response
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """``HEAD /v2/<repo>/manifests/<tag|digest>``: the digest, or None when absent."""
+        response = self._manifest_request("HEAD", repository, reference)
+        if response is None:
+            return None
         return response.headers.get("Docker-Content-Digest") or reference
 
     def manifest(self, repository: str, reference: str) -> dict[str, Any] | None:
-        response = self.request(
-            "GET",
-            f"/v2/{repository}/manifests/{reference}",
-            scope=f"repository:{repository}:pull",
-            accept=MANIFEST_TYPES,
-        )
-        if response.status == 404:
+        response = self._manifest_request("GET", repository, reference)
+        if response is None:
             return None
-        if response.status != 200:
-            raise RemoteError(
-                f"registry {self.login_server}: GET manifest answered {response.status}"
-            )
         payload: dict[str, Any] = json.loads(response.body)
         return payload
 
