@@ -15,7 +15,7 @@ the same job gives the same manifest locally and on Azure. It is written atomica
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -56,9 +56,9 @@ def logs_dir(task_dir: Path) -> Path:
     return task_dir / LOGS_DIR
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     hasher = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             hasher.update(chunk)
     return hasher.hexdigest()
@@ -84,10 +84,14 @@ def task_result(
     return TaskResult(task_id, state, exit_code, attempts, tuple(files))
 
 
-def same_file(path: Path, expected: ResultFile) -> bool:
+def same_file(path: str | os.PathLike[str], expected: ResultFile) -> bool:
     """True when ``path`` already holds exactly ``expected`` (size, then sha256)."""
     try:
-        return path.stat().st_size == expected.size and file_sha256(path) == expected.sha256
+        if os.stat(path).st_size != expected.size:
+            return False
+        if expected.size == 0:  # most logs: no need to open the file
+            return expected.sha256 == EMPTY_SHA256
+        return file_sha256(path) == expected.sha256
     except OSError:
         return False
 
@@ -117,13 +121,13 @@ def atomic_copy(source: Path, dest: Path) -> None:
         raise
 
 
-def _copy_new(source: Path, target: Path, expected: ResultFile) -> None:
+def _copy_new(source: str, target: str, expected: ResultFile) -> None:
     """Copy ``source`` to ``target``, a name in a dir we just made (a torn copy is caught by
     the size and hash check on the next placement). Never a hard link: a user editing a
     result in place would change the node's copy too, and the manifest would lie. A file
     recorded as empty is created empty without reading the source (most logs are empty)."""
     if expected.size == 0 and expected.sha256 == EMPTY_SHA256:
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666))
     else:
         shutil.copyfile(source, target)
 
@@ -136,10 +140,23 @@ def remove_superseded(dest: Path, previous: Iterable[ResultFile], wanted: set[st
             (dest / old.path).unlink(missing_ok=True)
 
 
+def _make_dir(path: str) -> bool:
+    """Create ``path`` (and its parents); False when it was already there (as a folder)."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        if not os.path.isdir(path):  # name the file in the way, not a path below it
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
+        return False
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+    return True
+
+
 def place_files(
-    dest: Path,
+    dest: str | os.PathLike[str],
     files: tuple[ResultFile, ...],
-    source: Callable[[str], Path],
+    source: Callable[[str], str],
     *,
     previous: tuple[ResultFile, ...] = (),
 ) -> None:
@@ -148,29 +165,27 @@ def place_files(
 
     Files already in place with the same size and hash are left alone. Of the files that
     are there but not wanted, only those we placed before (``previous``, from the last
-    manifest: a superseded attempt's) are removed; anything else is never touched.
+    manifest: a superseded attempt's) are removed; anything else is never touched. Into a
+    dest that did not exist yet, files are copied with no checks and no temporary names
+    (this runs once per task: paths are strings, every system call counts).
     """
-    fresh = not os.path.isdir(dest)
-    if fresh:
-        os.makedirs(dest)
-    else:
-        remove_superseded(dest, previous, {f.path for f in files})
-    made = {dest}
+    root = os.fspath(dest)
+    fresh = _make_dir(root)
+    if not fresh:
+        remove_superseded(Path(root), previous, {f.path for f in files})
+    made = {""}
     for item in files:
-        target = dest / item.path
+        target = f"{root}/{item.path}"
         if not fresh and same_file(target, item):
             continue
-        if target.parent not in made:
-            if fresh and target.parent.parent == dest:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(target.parent)  # one level under a dir we just made (``_logs/``)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
+        parent = item.path.rpartition("/")[0]
+        if parent not in made:
+            _make_dir(f"{root}/{parent}")
+            made.add(parent)
         if fresh:
             _copy_new(source(item.path), target, item)
         else:
-            atomic_copy(source(item.path), target)
+            atomic_copy(Path(source(item.path)), Path(target))
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:
@@ -193,11 +208,22 @@ def manifest_json(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def manifest_text(manifest: Manifest) -> str:
+    """``manifest.json``'s text: indented, one line per task (json's C encoder writes each
+    line; ``indent=`` would switch to its pure-Python encoder, 10x slower on 1,000 tasks)."""
+    data = manifest_json(manifest)
+    tasks = ",\n".join(f"    {json.dumps(task)}" for task in data.pop("tasks"))
+    aggregate = json.dumps(data.pop("aggregate"))
+    lines = [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in data.items()]
+    lines.append(f'  "tasks": [\n{tasks}\n  ],' if tasks else '  "tasks": [],')
+    lines.append(f'  "aggregate": {aggregate}')
+    return "{\n" + "\n".join(lines) + "\n}\n"
+
+
 def write_manifest(results_root: Path, manifest: Manifest) -> Path:
     """Write ``results/<job>/manifest.json`` atomically; returns its path."""
     path = job_results_dir(results_root, manifest.job_id) / MANIFEST_NAME
-    text = json.dumps(manifest_json(manifest), indent=2, sort_keys=False) + "\n"
-    atomic_write_bytes(path, text.encode())
+    atomic_write_bytes(path, manifest_text(manifest).encode())
     return path
 
 
@@ -241,6 +267,7 @@ __all__ = [
     "job_results_dir",
     "logs_dir",
     "manifest_json",
+    "manifest_text",
     "place_files",
     "previous_files",
     "read_manifest",

@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from superbatch.engine import ENGINES, Engine, find_engine
@@ -41,7 +40,6 @@ from superbatch.validate import is_valid_id
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
-RESULT_THREADS = 4
 
 
 class LocalBackend:
@@ -131,24 +129,24 @@ class LocalBackend:
         previous = previous_files(dest, job_id)
         results = []
         placements: list[Callable[[], None]] = []
+        tasks_dir = str(self.node.job_dir(job_id) / "job-1")
+        job_dest = os.fspath(dest / job_id)
         for task_id in ids:
             record = records.get(task_id, TaskRecord())
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
             files = record.files if finished else ()
             if finished:
-                source = functools.partial(collected_path, self.node.task_dir(job_id, task_id))
-                target = dest / job_id / task_id
+                source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
                 earlier = previous.get(task_id, ())
+                target = f"{job_dest}/{task_id}"
                 placements.append(
                     functools.partial(place_files, target, files, source, previous=earlier)
                 )
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
-        (dest / job_id).mkdir(parents=True, exist_ok=True)
-        # File-system bound (links, mkdirs): a few threads overlap the waits.
-        with ThreadPoolExecutor(RESULT_THREADS) as pool:
-            for future in [pool.submit(place) for place in placements]:
-                future.result()
+        os.makedirs(job_dest, exist_ok=True)
+        for place in placements:
+            place()
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))

@@ -106,40 +106,39 @@ def kill_attempt(proc: subprocess.Popen[bytes], container: ContainerRun | None, 
 def run_attempt(
     command: str,
     *,
-    task_dir: Path,
+    task_dir: str,
     env: dict[str, str],
     timeout: float | None,
     container: ContainerRun | None,
     name: str,
     table: ProcessTable,
     on_start: Callable[[int], None] | None = None,
-    host_env: dict[str, str] | None = None,
 ) -> Attempt:
     """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``.
 
-    On the host the task sees ``host_env`` (default: this process's environment) plus
-    ``env``; in a container only ``env``, as on Batch.
+    ``env`` is all the task sees: on the host the whole environment of its process, in a
+    container the variables passed with ``-e`` (so there, as on Batch, none of ours).
     """
-    working_dir = task_dir / "wd"
+    working_dir = f"{task_dir}/wd"
     if container is None:
         argv = ["/bin/sh", "-c", command]
-        proc_env = {**(os.environ if host_env is None else host_env), **env}
-        cwd: Path | None = working_dir
+        proc_env: dict[str, str] | None = env
+        cwd: str | None = working_dir
     else:
         root = str(container.node_root)
         argv = container.engine.command(
-            "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", str(working_dir),
+            "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", working_dir,
             *container.engine.user_args(),
         )  # fmt: skip
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         argv += [container.image, "/bin/sh", "-c", command]
-        proc_env = dict(os.environ)
+        proc_env = None  # the engine client runs with ours
         cwd = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    out = os.open(task_dir / "stdout.txt", flags, 0o666)
+    out = os.open(f"{task_dir}/stdout.txt", flags, 0o666)
     try:
-        err = os.open(task_dir / "stderr.txt", flags, 0o666)
+        err = os.open(f"{task_dir}/stderr.txt", flags, 0o666)
         try:
             proc = subprocess.Popen(
                 argv,

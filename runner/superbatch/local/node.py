@@ -27,6 +27,7 @@ from superbatch.validate import LOGS_DIR
 LOCAL_ACCOUNT = "local"
 LOCAL_POOL = "local"
 LOCAL_NODE = "local-node"
+LOGS_PREFIX = f"{LOGS_DIR}/"
 
 
 @dataclass(frozen=True)
@@ -43,42 +44,49 @@ class NodeLayout:
     def task_dir(self, job_id: str, task_id: str) -> Path:
         return self.job_dir(job_id) / "job-1" / task_id
 
-    def batch_env(self, job_id: str, task_id: str) -> dict[str, str]:
-        """The ``AZ_BATCH_*`` variables Batch sets for a task."""
-        task_dir = self.task_dir(job_id, task_id)
+    def job_env(self, job_id: str) -> dict[str, str]:
+        """The ``AZ_BATCH_*`` variables Batch sets for every task of ``job_id``."""
         return {
             "AZ_BATCH_ACCOUNT_NAME": LOCAL_ACCOUNT,
             "AZ_BATCH_ACCOUNT_URL": f"local://{LOCAL_ACCOUNT}",
             "AZ_BATCH_POOL_ID": LOCAL_POOL,
             "AZ_BATCH_NODE_ID": LOCAL_NODE,
             "AZ_BATCH_JOB_ID": job_id,
-            "AZ_BATCH_TASK_ID": task_id,
             "AZ_BATCH_NODE_ROOT_DIR": str(self.root),
             "AZ_BATCH_NODE_SHARED_DIR": str(self.shared_dir),
-            "AZ_BATCH_TASK_DIR": str(task_dir),
-            "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
         }
 
 
-def collected_path(task_dir: Path, relative: str) -> Path:
+def task_env(task_id: str, task_dir: str) -> dict[str, str]:
+    """The ``AZ_BATCH_*`` variables that differ from task to task (with
+    :meth:`NodeLayout.job_env`, all that Batch sets)."""
+    return {
+        "AZ_BATCH_TASK_ID": task_id,
+        "AZ_BATCH_TASK_DIR": task_dir,
+        "AZ_BATCH_TASK_WORKING_DIR": f"{task_dir}/wd",
+    }
+
+
+def collected_path(task_dir: str, relative: str) -> str:
     """Where a collected file lives on the node: logs in the task dir, outputs in ``wd/``.
 
     ``relative`` is its path in ``results/<job>/<task>/`` (``_logs/stdout.txt``,
     ``out/a.json``). A finished task's dir is kept until the task runs again or the job is
     cleaned, so the node itself is the local backend's store of results.
     """
-    if relative.startswith(f"{LOGS_DIR}/"):
-        return task_dir / relative[len(LOGS_DIR) + 1 :]
-    return task_dir / "wd" / relative
+    if relative.startswith(LOGS_PREFIX):
+        return f"{task_dir}/{relative[len(LOGS_PREFIX) :]}"
+    return f"{task_dir}/wd/{relative}"
 
 
-def prepare_task_dir(task_dir: Path, files: Iterable[InputFile]) -> Path:
+def prepare_task_dir(task_dir: str, files: Iterable[InputFile]) -> str:
     """A fresh task dir with its files staged into ``wd/``; returns the working dir.
 
     Anything left by an earlier attempt (or an interrupted run) is removed first, so every
-    attempt starts from the same state.
+    attempt starts from the same state. Paths are strings: this runs once per attempt, and
+    a :class:`Path` costs more to build than the system call it is for.
     """
-    working_dir = task_dir / "wd"
+    working_dir = f"{task_dir}/wd"
     try:
         os.mkdir(task_dir)  # the usual case: no dir yet, one system call
     except FileExistsError:
@@ -91,13 +99,14 @@ def prepare_task_dir(task_dir: Path, files: Iterable[InputFile]) -> Path:
         os.makedirs(task_dir)
     os.mkdir(working_dir)
     for item in files:
-        target = working_dir / item.dest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = f"{working_dir}/{item.dest}"
+        if "/" in item.dest:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(item.source, target)
     return working_dir
 
 
-def copy_files(pairs: Iterable[tuple[Path, Path]]) -> None:
+def copy_files(pairs: Iterable[tuple[str, Path]]) -> None:
     for source, target in pairs:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)

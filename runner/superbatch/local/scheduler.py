@@ -14,8 +14,7 @@ import functools
 import os
 import stat
 import threading
-from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from superbatch.errors import SuperBatchError
@@ -28,7 +27,13 @@ from superbatch.local.execute import (
     remove_container,
     run_attempt,
 )
-from superbatch.local.node import NodeLayout, collected_path, copy_files, prepare_task_dir
+from superbatch.local.node import (
+    NodeLayout,
+    collected_path,
+    copy_files,
+    prepare_task_dir,
+    task_env,
+)
 from superbatch.local.state import JobStore, TaskRecord
 from superbatch.model import (
     AGGREGATE_TASK_ID,
@@ -45,6 +50,7 @@ from superbatch.results import EMPTY_SHA256, file_sha256
 from superbatch.validate import LOGS_DIR, format_duration
 
 REPORT_INTERVAL = 0.1
+LOG_PATHS = (f"{LOGS_DIR}/stdout.txt", f"{LOGS_DIR}/stderr.txt")  # as in results/<job>/<task>/
 
 
 class Interrupted(Exception):
@@ -69,13 +75,19 @@ class Scheduler:
         self.table = ProcessTable()
         self._lock = threading.Lock()
         self._tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
-        self._host_env = dict(os.environ)  # read once: os.environ lookups are slow per task
+        self._tasks_dir = str(node.job_dir(job.job_id) / "job-1")
+        # What every task of the job sees, built once (per task only the task's own
+        # variables are added): on the host this process's environment too, in a container
+        # only what Batch would set.
+        job_env = {**node.job_env(job.job_id), **job.env}
+        self._base_env = job_env if container is not None else {**os.environ, **job_env}
+        self._timeout = job.timeout.total_seconds() if job.timeout else None
 
     def run(self, progress: ProgressCallback | None) -> None:
         records = self.store.records()
         self._clear_leftovers(records)
         self.node.shared_dir.mkdir(parents=True, exist_ok=True)
-        (self.node.job_dir(self.job.job_id) / "job-1").mkdir(parents=True, exist_ok=True)
+        os.makedirs(self._tasks_dir, exist_ok=True)
         with self.store.appending():
             self._run(records, progress)
 
@@ -112,33 +124,54 @@ class Scheduler:
             self._tally[new] += 1
 
     def _run_tasks(self, pending: list[TaskSpec], progress: ProgressCallback | None) -> None:
+        """Run ``pending`` in id order on ``parallel`` slots; report counts as they change.
+
+        Each slot is a thread that takes the next task from one shared iterator and runs it
+        to the end (the thread waits in the kernel while the task runs). The first error in
+        a slot, or Ctrl-C here, kills every running task and is raised here.
+        """
         if progress is not None:
             progress(self._counts())
         if not pending:
             return
+        feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
+        errors: list[BaseException] = []
+        slots = [
+            threading.Thread(
+                target=self._slot, args=(feed, errors), name=f"superbatch-task-{n}", daemon=True
+            )
+            for n in range(min(self.parallel, len(pending)))
+        ]
+        for slot in slots:
+            slot.start()
         last = None
-        # One thread per slot, fed in task order: tasks start in id order.
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="superbatch-task") as pool:
-            futures: set[Future[None]] = set()
-            try:
-                for task in pending:
-                    files = (*self.job.shared, *task.inputs)
-                    env = {**self.job.env, **task.env}
-                    futures.add(pool.submit(self._run_one, task.id, task.command, env, files, None))
-                while futures:
-                    done, futures = wait(
-                        futures, timeout=REPORT_INTERVAL, return_when=FIRST_EXCEPTION
-                    )
-                    for future in done:
-                        future.result()
+        try:
+            for slot in slots:
+                while slot.is_alive():
+                    slot.join(REPORT_INTERVAL)
                     counts = self._counts()
                     if progress is not None and counts != last:
                         progress(counts)
                         last = counts
-            except BaseException:
-                self.table.kill_all()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        except BaseException:
+            self.table.kill_all()
+            for slot in slots:
+                slot.join()
+            raise
+        if errors:
+            raise errors[0]
+
+    def _slot(self, feed: Iterator[TaskSpec], errors: list[BaseException]) -> None:
+        shared = self.job.shared
+        try:
+            for task in feed:
+                if self.table.stopping:
+                    return
+                files = (*shared, *task.inputs) if task.inputs else shared
+                self._run_one(task.id, task.command, task.env, files, None)
+        except BaseException as exc:  # raised again by _run_tasks, in the main thread
+            errors.append(exc)
+            self.table.kill_all()
 
     def _run_aggregate(self) -> None:
         assert self.job.aggregate is not None
@@ -148,7 +181,7 @@ class Scheduler:
             """Every task's outputs (not logs) under ``results/<task>/``, as copies."""
             pairs = []
             for task in self.job.tasks:
-                task_dir = self.node.task_dir(self.job.job_id, task.id)
+                task_dir = f"{self._tasks_dir}/{task.id}"
                 for item in records[task.id].files:
                     if not item.path.startswith(f"{LOGS_DIR}/"):
                         target = working_dir / "results" / task.id / item.path
@@ -158,7 +191,7 @@ class Scheduler:
         self._run_one(
             AGGREGATE_TASK_ID,
             self.job.aggregate.command,
-            dict(self.job.env),
+            {},
             self.job.shared,
             stage,
             outputs=self.job.aggregate.outputs,
@@ -176,11 +209,11 @@ class Scheduler:
         outputs: tuple[str, ...] | None = None,
         counted: bool = True,
     ) -> None:
+        """Run one task (``env``: its own variables) with retries, collect and record it."""
         if self.table.stopping:
             raise Interrupted()
-        task_dir = self.node.task_dir(self.job.job_id, task_id)
-        full_env = {**self.node.batch_env(self.job.job_id, task_id), **env}
-        timeout = self.job.timeout.total_seconds() if self.job.timeout else None
+        task_dir = f"{self._tasks_dir}/{task_id}"
+        full_env = {**self._base_env, **task_env(task_id, task_dir), **env}
         name = container_name(self.job.job_id, task_id)
         attempts = 0
         result = Attempt(None)
@@ -189,19 +222,18 @@ class Scheduler:
                 attempts = attempt
                 working_dir = prepare_task_dir(task_dir, files)
                 if stage is not None:
-                    stage(working_dir)
+                    stage(Path(working_dir))
                 if counted and attempt == 1:
                     self._move(TaskState.QUEUED, TaskState.RUNNING)
                 result = run_attempt(
                     command,
                     task_dir=task_dir,
                     env=full_env,
-                    timeout=timeout,
+                    timeout=self._timeout,
                     container=self.container,
                     name=name,
                     table=self.table,
                     on_start=functools.partial(self._started, task_id, attempt),
-                    host_env=self._host_env,
                 )
                 if self.table.stopping:
                     raise Interrupted()
@@ -236,11 +268,10 @@ class Scheduler:
     def _started(self, task_id: str, attempt: int, pid: int) -> None:
         self.store.append({"task": task_id, "event": "started", "attempt": attempt, "pid": pid})
 
-    def _collect(self, task_dir: Path, patterns: tuple[str, ...]) -> tuple[ResultFile, ...]:
+    def _collect(self, task_dir: str, patterns: tuple[str, ...]) -> tuple[ResultFile, ...]:
         """The outputs (by pattern) and logs of a finished attempt, with sizes and hashes."""
-        working_dir = task_dir / "wd"
-        paths = match_outputs(working_dir, patterns)
-        paths += [f"{LOGS_DIR}/{s}" for s in ("stdout.txt", "stderr.txt")]
+        paths = match_outputs(Path(f"{task_dir}/wd"), patterns) if patterns else []
+        paths += LOG_PATHS
         kept = []
         for relative in sorted(paths):
             path = collected_path(task_dir, relative)
