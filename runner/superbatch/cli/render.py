@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from superbatch.model import (
     JobStatus,
@@ -46,12 +46,29 @@ def _describe(counts: TaskCounts) -> str:
     )
 
 
+LOG_PROGRESS_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
+
+
 @contextlib.contextmanager
 def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
     """A live bar on stderr with queued / running / succeeded / failed counts.
 
     It appears on the first update, so errors raised before any task runs stay one line.
+    When stderr is not a terminal (CI logs, a file), a bar cannot redraw: instead one plain
+    line of counts every :data:`LOG_PROGRESS_EVERY` seconds while they change, so a long
+    job shows signs of life in a log and a short one adds nothing to the final summary.
     """
+    if not stderr.is_terminal:
+        yield _progress_lines(job_id)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn(f"[bold]{escape(job_id)}[/]"),
         BarColumn(),
@@ -80,6 +97,25 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
     finally:
         if started:
             progress.stop()
+
+
+def _progress_lines(job_id: str) -> ProgressCallback:
+    started = last = time.monotonic()
+    printed: TaskCounts | None = None
+
+    def update(counts: TaskCounts) -> None:
+        nonlocal last, printed
+        now = time.monotonic()
+        if counts != printed and now - last >= LOG_PROGRESS_EVERY:
+            done = counts.succeeded + counts.failed
+            stderr.print(
+                f"{escape(job_id)}: {done}/{counts.total} done after {now - started:.0f} s: "
+                + _describe(counts),
+                soft_wrap=True,
+            )
+            last, printed = now, counts
+
+    return update
 
 
 def status_json(status: JobStatus) -> dict[str, Any]:

@@ -2,27 +2,10 @@
 without admin passwords, and resolve the names job specs use.
 
 Import-light on purpose (standard library only): azure-identity is imported inside the
-functions that need a credential.
+functions that need a credential, and this package imports none of its modules, so that
+``--local`` runs, which only resolve the image name (:mod:`superbatch.images.resolve`), never
+load the registry client and its HTTP stack.
+
+Modules: ``build`` (build and push), ``registry`` (the ACR token exchange and the registry
+API), ``resolve`` (names in job specs), ``reference`` (parsing), ``tags`` (content tags).
 """
-
-from superbatch.images.build import BuiltImage, PushedImage, build_image, push_image
-from superbatch.images.reference import ImageRef, parse_image_ref
-from superbatch.images.registry import RegistryClient, connect, engine_login
-from superbatch.images.resolve import check_image_in_registry, resolve_image, resolve_local_image
-from superbatch.images.tags import content_tag
-
-__all__ = [
-    "BuiltImage",
-    "ImageRef",
-    "PushedImage",
-    "RegistryClient",
-    "build_image",
-    "check_image_in_registry",
-    "connect",
-    "content_tag",
-    "engine_login",
-    "parse_image_ref",
-    "push_image",
-    "resolve_image",
-    "resolve_local_image",
-]

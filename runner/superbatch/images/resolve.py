@@ -11,9 +11,13 @@ nodes keep cached images by tag, so new code could silently never run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from superbatch.errors import SpecError
 from superbatch.images.reference import ImageRef, parse_image_ref
-from superbatch.images.registry import TokenCredential, connect
+
+if TYPE_CHECKING:  # --local only resolves names: the registry client stays unloaded
+    from superbatch.images.registry import TokenCredential
 
 
 def _pinned(name: str) -> ImageRef:
@@ -66,6 +70,8 @@ def check_image_in_registry(
     full = parse_image_ref(resolve_image(image, registry_login_server))
     if full.registry != registry_login_server:
         return None
+    from superbatch.images.registry import connect
+
     client, _ = connect(registry_login_server, credential)
     digest = client.manifest_digest(full.repository, full.reference)
     if digest is None:
