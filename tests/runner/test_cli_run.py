@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
-from tests.runner.conftest import job_id_of, superbatch, write
+from tests.runner.conftest import cli_env, job_id_of, superbatch, write
 
 
 def test_inputs_shared_outputs_env_and_layout(project: Path) -> None:
@@ -255,3 +256,46 @@ def test_shared_glob_stages_a_folders_files_at_their_paths(project: Path) -> Non
     assert result.code == 0, result.stderr
     out = project / "results" / job_id_of(result) / "0" / "out.txt"
     assert out.read_text() == "top\ndeep\na\n"
+
+
+def test_a_log_gets_a_counts_line_every_interval_and_a_short_run_none(project: Path) -> None:
+    """stderr that is not a terminal (CI logs) cannot redraw a bar: plain lines instead."""
+    write(
+        project,
+        {
+            "params.csv": "n\n1\n2\n3\n",
+            "job.toml": 'name = "slow"\ntasks = "params.csv"\ncommand = "sleep 0.7"\n',
+            "quick.toml": 'name = "quick"\ntasks = "params.csv"\ncommand = "true {n}"\n',
+        },
+    )
+    env = cli_env({"SUPERBATCH_PROGRESS_EVERY": "0.3"})
+    args = ("--local", "--no-container", "--parallel", "1")
+    result = superbatch("run", "job.toml", *args, "--json", cwd=project, env=env)
+    assert result.code == 0, result.stderr
+    job_id = job_id_of(result)
+    lines = result.stderr.splitlines()
+    assert lines, "no progress line in 2 s of tasks"
+    pattern = re.compile(rf"^{job_id}: ([0-3])/3 done after \d+ s: queued \d  running [01]  ")
+    done = [int(m.group(1)) for m in map(pattern.match, lines) if m]
+    assert len(done) == len(lines), lines  # nothing else on stderr: no bar, no escapes
+    assert done == sorted(done) and len(set(done)) == len(done)  # only when counts change
+    quick = superbatch("run", "quick.toml", *args, cwd=project)  # default: every 30 s
+    assert quick.code == 0 and quick.stderr == "", quick.stderr
+
+
+def test_a_bad_progress_interval_is_one_line_before_anything_runs(project: Path) -> None:
+    write(
+        project,
+        {
+            "params.csv": "n\n1\n",
+            "job.toml": 'name = "x"\ntasks = "params.csv"\ncommand = "touch ran"\n',
+        },
+    )
+    for value in ("soon", "0", "-5", "inf"):
+        env = cli_env({"SUPERBATCH_PROGRESS_EVERY": value})
+        result = superbatch("run", "job.toml", "--local", "--no-container", cwd=project, env=env)
+        assert result.code == 3, result.stderr
+        assert result.stderr.splitlines() == [
+            f"error: SUPERBATCH_PROGRESS_EVERY={value!r}: give seconds between progress lines"
+        ]
+    assert not (project / ".superbatch").exists() and not (project / "results").exists()

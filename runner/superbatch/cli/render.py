@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from superbatch.errors import ConfigError
 from superbatch.model import (
     JobStatus,
     JobSummary,
@@ -46,7 +48,21 @@ def _describe(counts: TaskCounts) -> str:
     )
 
 
-LOG_PROGRESS_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
+PROGRESS_EVERY_ENV = "SUPERBATCH_PROGRESS_EVERY"  # seconds between lines in a log (not a tty)
+PROGRESS_EVERY_DEFAULT = 30.0
+
+
+def _progress_every() -> float:
+    raw = os.environ.get(PROGRESS_EVERY_ENV, "")
+    if not raw:
+        return PROGRESS_EVERY_DEFAULT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"{PROGRESS_EVERY_ENV}={raw!r}: give seconds between progress lines")
+    return seconds
 
 
 @contextlib.contextmanager
@@ -55,11 +71,11 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
 
     It appears on the first update, so errors raised before any task runs stay one line.
     When stderr is not a terminal (CI logs, a file), a bar cannot redraw: instead one plain
-    line of counts every :data:`LOG_PROGRESS_EVERY` seconds while they change, so a long
+    line of counts every 30 s (``$SUPERBATCH_PROGRESS_EVERY``) while they change, so a long
     job shows signs of life in a log and a short one adds nothing to the final summary.
     """
     if not stderr.is_terminal:
-        yield _progress_lines(job_id)
+        yield _progress_lines(job_id, _progress_every())
         return
     from rich.progress import (
         BarColumn,
@@ -99,14 +115,14 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
             progress.stop()
 
 
-def _progress_lines(job_id: str) -> ProgressCallback:
+def _progress_lines(job_id: str, every: float) -> ProgressCallback:
     started = last = time.monotonic()
     printed: TaskCounts | None = None
 
     def update(counts: TaskCounts) -> None:
         nonlocal last, printed
         now = time.monotonic()
-        if counts != printed and now - last >= LOG_PROGRESS_EVERY:
+        if counts != printed and now - last >= every:
             done = counts.succeeded + counts.failed
             stderr.print(
                 f"{escape(job_id)}: {done}/{counts.total} done after {now - started:.0f} s: "

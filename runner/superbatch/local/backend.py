@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ from superbatch.validate import is_valid_id
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
+PLACING_THREADS = 2
 
 
 class LocalBackend:
@@ -145,8 +147,7 @@ class LocalBackend:
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         os.makedirs(job_dest, exist_ok=True)
-        for place in placements:
-            place()
+        _run_split(placements, PLACING_THREADS)
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
@@ -284,3 +285,34 @@ class LocalBackend:
         return TaskStatus(
             task_id, record.state, record.exit_code, record.attempts, record.failure, tail
         )
+
+
+def _run_split(calls: list[Callable[[], None]], threads: int) -> None:
+    """Run ``calls`` on ``threads`` threads, each taking every n-th one; raise the first error.
+
+    For the file system's sake: creating files is kernel work that the GIL does not hold
+    back, so on a disk two threads place results in nearly half the time (on tmpfs it is
+    the same either way); plain threads over slices, not futures, which cost more per call
+    than the call does.
+    """
+    errors: list[BaseException] = []
+
+    def run(part: list[Callable[[], None]]) -> None:
+        try:
+            for call in part:
+                if errors:
+                    return
+                call()
+        except BaseException as exc:  # raised again below, in the calling thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(calls[n::threads],)) for n in range(1, threads)]
+    for worker in workers:
+        worker.start()
+    try:
+        run(calls[::threads])
+    finally:
+        for worker in workers:
+            worker.join()
+    if errors:
+        raise errors[0]

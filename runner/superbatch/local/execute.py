@@ -10,6 +10,7 @@ removed too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -56,6 +57,12 @@ class ProcessTable:
             running = list(self._running.values())
         for proc, container, name in running:
             kill_attempt(proc, container, name)
+
+
+@functools.cache
+def _devnull() -> int:
+    """One read-only /dev/null for every task's stdin (Popen would open one per task)."""
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def container_name(job_id: str, task_id: str) -> str:
@@ -144,7 +151,7 @@ def run_attempt(
                 argv,
                 cwd=cwd,
                 env=proc_env,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
