@@ -6,8 +6,6 @@ Commands live in their own modules and are registered here, in one place. Librar
 ``--debug`` shows the traceback instead.
 """
 
-from __future__ import annotations
-
 import signal
 import sys
 from typing import Annotated

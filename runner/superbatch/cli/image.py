@@ -5,8 +5,6 @@ the result (the image reference to put in a job spec) to stdout, or JSON with ``
 Azure SDKs are imported inside the commands that need them, so ``--help`` stays fast.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
@@ -80,7 +78,7 @@ def build_context(directory: Path | None) -> Path:
     return context
 
 
-def _engine(preferred: str | None) -> Engine:
+def _engine(preferred: str | None) -> "Engine":
     from superbatch.engine import find_engine
 
     engine = find_engine(preferred)
@@ -91,7 +89,7 @@ def _engine(preferred: str | None) -> Engine:
     return engine
 
 
-def _credential() -> TokenCredential:
+def _credential() -> "TokenCredential":
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)

@@ -1,7 +1,5 @@
 """Reconnecting to jobs: ``status``, ``wait``, ``logs``, ``results``, ``jobs``, ``clean``."""
 
-from __future__ import annotations
-
 import sys
 from dataclasses import asdict
 from enum import StrEnum

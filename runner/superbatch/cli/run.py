@@ -1,7 +1,5 @@
 """``superbatch run SPEC``: validate, run everywhere the same way, show progress, get results."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +31,7 @@ RUN_EXAMPLES = """Examples:
 """
 
 
-def check_output_folders(backend: Backend, results_dir: Path) -> None:
+def check_output_folders(backend: "Backend", results_dir: Path) -> None:
     """Fail now, in one line, if results (or local state) could not be written later."""
     from superbatch.cli.folders import check_writable_folder
     from superbatch.local import LocalBackend
