@@ -19,9 +19,9 @@ from pathlib import Path
 
 from superbatch.backend import Backend
 from superbatch.errors import SpecError
-from superbatch.model import AggregateSpec, ProgressCallback, ResolvedJob
+from superbatch.model import ProgressCallback, ResolvedJob
 from superbatch.run import RunOutcome, run_job
-from superbatch.spec import ROW_RESERVED, JobDraft, resolve
+from superbatch.spec import ROW_RESERVED, JobDraft, parse_aggregate, resolve
 from superbatch.validate import (
     check_env,
     check_env_name,
@@ -89,9 +89,9 @@ class Job:
         if inputs is not None:
             globs = [inputs] if isinstance(inputs, str) else list(inputs)
             self._draft.inputs = check_string_list(globs, key="inputs", where=where)
-        if aggregate is not None:
-            outs = tuple(check_output_pattern(p, where=where) for p in aggregate_outputs)
-            self._draft.aggregate = AggregateSpec(aggregate, outs)
+        if aggregate is not None:  # checked exactly as a TOML [aggregate] table is
+            table = {"command": aggregate, "outputs": list(aggregate_outputs)}
+            self._draft.aggregate = parse_aggregate(table, where=f"{where}: aggregate")
 
     def add_tasks(self, rows: Iterable[Mapping[str, object]]) -> Job:
         """One task per row; keys become ``{placeholders}`` and environment variables."""

@@ -64,6 +64,22 @@ def test_api_rejects_a_quoted_placeholder(tmp_path: Path) -> None:
         job.resolve()
 
 
+@pytest.mark.parametrize(
+    ("aggregate", "outputs", "message"),
+    [
+        ("cat {input}", [], r"aggregate: unknown placeholder \{input\}"),
+        ('cat "{name}"', [], r"aggregate: .*placeholder \"\{name\}\" is in quotes"),
+        ("  ", [], r"aggregate: command must be"),
+        ("cat results/*/out.txt > total", ["../total"], r"aggregate: .*\.\."),
+    ],
+)
+def test_api_checks_the_aggregate_step_like_toml(
+    aggregate: str, outputs: list[str], message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        Job("agg", command="true", aggregate=aggregate, aggregate_outputs=outputs)
+
+
 def test_import_superbatch_job_stays_light() -> None:
     code = (
         "import sys; from superbatch import Job, LocalBackend; "
