@@ -299,3 +299,24 @@ def test_a_bad_progress_interval_is_one_line_before_anything_runs(project: Path)
             f"error: SUPERBATCH_PROGRESS_EVERY={value!r}: give seconds between progress lines"
         ]
     assert not (project / ".superbatch").exists() and not (project / "results").exists()
+
+
+def test_a_finished_job_run_again_warns_about_nothing(project: Path) -> None:
+    """The image warning is for tasks about to run on the host: none run the second time."""
+    write(
+        project,
+        {
+            "params.csv": "n\n1\n2\n",
+            "job.toml": 'name = "img"\nimage = "docker.io/library/busybox:1.36"\n'
+            'tasks = "params.csv"\ncommand = "echo {n} > n.txt"\noutputs = ["n.txt"]\n',
+        },
+    )
+    env = cli_env({"PATH": str(project / "no-engines-here")})  # neither docker nor podman
+    first = superbatch("run", "job.toml", "--local", "--json", cwd=project, env=env)
+    assert first.code == 0, first.stderr
+    assert "warning: no working container engine" in first.stderr
+    again = superbatch("run", "job.toml", "--local", "--json", cwd=project, env=env)
+    assert again.code == 0 and again.stderr == "", again.stderr
+    assert again.json()["job_id"] == first.json()["job_id"]
+    waited = superbatch("wait", job_id_of(first), "--local", cwd=project, env=env)
+    assert waited.code == 0 and waited.stderr == "", waited.stderr

@@ -73,17 +73,22 @@ class LocalBackend:
     # -- Backend protocol ---------------------------------------------------------------
 
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        self.container_plan(job)  # may refuse (explicit engine without the image): first
         store = self._store(job.job_id)
+        failed: list[str] = []
+        if store.exists():
+            if store.runner_alive():
+                raise ConfigError(
+                    f"job {job.job_id} is already running in another process; follow it with "
+                    f"`superbatch wait {job.job_id} --local`"
+                )
+            records = store.records()
+            failed = [t for t, r in records.items() if r.state == TaskState.FAILED]
+            if not failed and self._status(job, records, alive=False).done:
+                return  # every task succeeded: nothing will run, so no image check either
+        self.container_plan(job)  # may refuse (explicit engine without the image): first
         if not store.exists():
             store.create(job)
             return
-        if store.runner_alive():
-            raise ConfigError(
-                f"job {job.job_id} is already running in another process; follow it with "
-                f"`superbatch wait {job.job_id} --local`"
-            )
-        failed = [t for t, r in store.records().items() if r.state == TaskState.FAILED]
         store.append(*({"task": t, "event": "reset"} for t in failed))
 
     def status(self, job_id: str) -> JobStatus:
@@ -103,6 +108,9 @@ class LocalBackend:
         while True:
             with store.runner_lock() as ours:
                 if ours:
+                    status = self._status(job, store.records(), alive=False)
+                    if status.done:  # nothing left to run: no scheduler, no image check
+                        return status
                     self._scheduler(job, store).run(progress)
                     return self._status(job, store.records(), alive=False)
             status = self._status(job, store.records(), alive=True)
