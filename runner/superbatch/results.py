@@ -145,7 +145,7 @@ def _make_dir(path: str) -> bool:
     try:
         os.mkdir(path)
     except FileExistsError:
-        if not os.path.isdir(path):  # name the file in the way, not a path below it
+        if not os.path.isdir(path):  # a file where the folder goes: say so, for that path
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
         return False
     except FileNotFoundError:

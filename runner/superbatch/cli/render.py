@@ -74,8 +74,9 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
     line of counts every 30 s (``$SUPERBATCH_PROGRESS_EVERY``) while they change, so a long
     job shows signs of life in a log and a short one adds nothing to the final summary.
     """
+    every = _progress_every()  # checked in a terminal too: the same command works in CI
     if not stderr.is_terminal:
-        yield _progress_lines(job_id, _progress_every())
+        yield _progress_lines(job_id, every)
         return
     from rich.progress import (
         BarColumn,
@@ -116,6 +117,8 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
 
 
 def _progress_lines(job_id: str, every: float) -> ProgressCallback:
+    """Backends report counts every few seconds, changed or not: a change that came too
+    soon after the last line is printed by a later report, once ``every`` has passed."""
     started = last = time.monotonic()
     printed: TaskCounts | None = None
 

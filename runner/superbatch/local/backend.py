@@ -301,26 +301,36 @@ def _run_split(calls: list[Callable[[], None]], threads: int) -> None:
     For the file system's sake: creating files is kernel work that the GIL does not hold
     back, so on a disk two threads place results in nearly half the time (on tmpfs it is
     the same either way); plain threads over slices, not futures, which cost more per call
-    than the call does.
+    than the call does. The calling thread takes a share itself, so Ctrl-C there stops the
+    others and is raised as it is.
     """
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
 
     def run(part: list[Callable[[], None]]) -> None:
         try:
             for call in part:
-                if errors:
+                if stop.is_set():
                     return
                 call()
-        except BaseException as exc:  # raised again below, in the calling thread
+        except Exception as exc:  # raised again below, in the calling thread
             errors.append(exc)
+            stop.set()
 
     workers = [threading.Thread(target=run, args=(calls[n::threads],)) for n in range(1, threads)]
-    for worker in workers:
-        worker.start()
     try:
-        run(calls[::threads])
+        for worker in workers:
+            worker.start()
+        for call in calls[::threads]:
+            if stop.is_set():
+                break
+            call()
+    except BaseException:
+        stop.set()
+        raise
     finally:
         for worker in workers:
-            worker.join()
+            if worker.is_alive():
+                worker.join()
     if errors:
         raise errors[0]

@@ -10,7 +10,6 @@ removed too.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import subprocess
@@ -57,12 +56,6 @@ class ProcessTable:
             running = list(self._running.values())
         for proc, container, name in running:
             kill_attempt(proc, container, name)
-
-
-@functools.cache
-def _devnull() -> int:
-    """One read-only /dev/null for every task's stdin (Popen would open one per task)."""
-    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def container_name(job_id: str, task_id: str) -> str:
@@ -120,8 +113,10 @@ def run_attempt(
     name: str,
     table: ProcessTable,
     on_start: Callable[[int], None] | None = None,
+    stdin: int = subprocess.DEVNULL,
 ) -> Attempt:
-    """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``.
+    """Run one attempt; stdout/stderr go to ``task_dir/stdout.txt`` and ``stderr.txt``;
+    stdin is ``stdin`` (a caller running many tasks passes one open /dev/null for all).
 
     ``env`` is all the task sees: on the host the whole environment of its process, in a
     container the variables passed with ``-e`` (so there, as on Batch, none of ours).
@@ -151,7 +146,7 @@ def run_attempt(
                 argv,
                 cwd=cwd,
                 env=proc_env,
-                stdin=_devnull(),
+                stdin=stdin,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,

@@ -82,14 +82,19 @@ class Scheduler:
         job_env = {**node.job_env(job.job_id), **job.env}
         self._base_env = job_env if container is not None else {**os.environ, **job_env}
         self._timeout = job.timeout.total_seconds() if job.timeout else None
+        self._stdin = -1  # /dev/null while run() runs
 
     def run(self, progress: ProgressCallback | None) -> None:
         records = self.store.records()
         self._clear_leftovers(records)
         self.node.shared_dir.mkdir(parents=True, exist_ok=True)
         os.makedirs(self._tasks_dir, exist_ok=True)
-        with self.store.appending():
-            self._run(records, progress)
+        self._stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # one for all tasks
+        try:
+            with self.store.appending():
+                self._run(records, progress)
+        finally:
+            os.close(self._stdin)
 
     def _run(self, records: dict[str, TaskRecord], progress: ProgressCallback | None) -> None:
         pending = []
@@ -124,42 +129,47 @@ class Scheduler:
             self._tally[new] += 1
 
     def _run_tasks(self, pending: list[TaskSpec], progress: ProgressCallback | None) -> None:
-        """Run ``pending`` in id order on ``parallel`` slots; report counts as they change.
+        """Run ``pending`` in id order on ``parallel`` slots; report counts every tick.
 
         Each slot is a thread that takes the next task from one shared iterator and runs it
         to the end (the thread waits in the kernel while the task runs). The first error in
-        a slot, or Ctrl-C here, kills every running task and is raised here.
+        a slot, or Ctrl-C here, kills every running task and is raised here once every slot
+        has stopped (a second Ctrl-C does not cut that wait short: a slot may be starting a
+        process or removing a container). ``progress`` gets the counts every
+        :data:`REPORT_INTERVAL` and once at the end, changed or not, as Azure polls do.
         """
-        if progress is not None:
-            progress(self._counts())
+        report = progress or (lambda counts: None)
+        report(self._counts())
         if not pending:
             return
         feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
         errors: list[BaseException] = []
         slots = [
-            threading.Thread(
-                target=self._slot, args=(feed, errors), name=f"superbatch-task-{n}", daemon=True
-            )
+            threading.Thread(target=self._slot, args=(feed, errors), name=f"superbatch-task-{n}")
             for n in range(min(self.parallel, len(pending)))
         ]
-        for slot in slots:
-            slot.start()
-        last = None
         try:
+            for slot in slots:
+                slot.start()
             for slot in slots:
                 while slot.is_alive():
                     slot.join(REPORT_INTERVAL)
-                    counts = self._counts()
-                    if progress is not None and counts != last:
-                        progress(counts)
-                        last = counts
+                    report(self._counts())
         except BaseException:
             self.table.kill_all()
-            for slot in slots:
-                slot.join()
+            self._join_all(slots)
             raise
+        report(self._counts())
         if errors:
             raise errors[0]
+
+    def _join_all(self, slots: list[threading.Thread]) -> None:
+        for slot in slots:
+            while slot.is_alive():
+                try:
+                    slot.join()
+                except KeyboardInterrupt:  # once more: everything is being killed already
+                    self.table.kill_all()
 
     def _slot(self, feed: Iterator[TaskSpec], errors: list[BaseException]) -> None:
         shared = self.job.shared
@@ -234,6 +244,7 @@ class Scheduler:
                     name=name,
                     table=self.table,
                     on_start=functools.partial(self._started, task_id, attempt),
+                    stdin=self._stdin,
                 )
                 if self.table.stopping:
                     raise Interrupted()
