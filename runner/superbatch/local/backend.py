@@ -24,6 +24,7 @@ from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
+from superbatch.local.threads import Workers
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     JobStatus,
@@ -317,10 +318,10 @@ def _run_split(calls: list[Callable[[], None]], threads: int) -> None:
             errors.append(exc)
             stop.set()
 
-    workers = [threading.Thread(target=run, args=(calls[n::threads],)) for n in range(1, threads)]
+    others = [functools.partial(run, calls[n::threads]) for n in range(1, threads)]
+    workers = Workers(others, name="superbatch-results")
     try:
-        for worker in workers:
-            worker.start()
+        workers.start()
         for call in calls[::threads]:
             if stop.is_set():
                 break
@@ -329,8 +330,6 @@ def _run_split(calls: list[Callable[[], None]], threads: int) -> None:
         stop.set()
         raise
     finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.join()
+        workers.finish(on_interrupt=stop.set)
     if errors:
         raise errors[0]

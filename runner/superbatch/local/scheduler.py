@@ -35,6 +35,7 @@ from superbatch.local.node import (
     task_env,
 )
 from superbatch.local.state import JobStore, TaskRecord
+from superbatch.local.threads import Workers
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     InputFile,
@@ -135,8 +136,9 @@ class Scheduler:
         to the end (the thread waits in the kernel while the task runs). The first error in
         a slot, or Ctrl-C here, kills every running task and is raised here once every slot
         has stopped (a second Ctrl-C does not cut that wait short: a slot may be starting a
-        process or removing a container). ``progress`` gets the counts every
-        :data:`REPORT_INTERVAL` and once at the end, changed or not, as Azure polls do.
+        process or removing a container; :mod:`superbatch.local.threads` says why no join).
+        ``progress`` gets the counts every :data:`REPORT_INTERVAL` and once at the end,
+        changed or not, as Azure polls do.
         """
         report = progress or (lambda counts: None)
         report(self._counts())
@@ -144,32 +146,20 @@ class Scheduler:
             return
         feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
         errors: list[BaseException] = []
-        slots = [
-            threading.Thread(target=self._slot, args=(feed, errors), name=f"superbatch-task-{n}")
-            for n in range(min(self.parallel, len(pending)))
-        ]
+        count = min(self.parallel, len(pending))
+        slot = functools.partial(self._slot, feed, errors)
+        slots = Workers([slot] * count, name="superbatch-task")
         try:
-            for slot in slots:
-                slot.start()
-            for slot in slots:
-                while slot.is_alive():
-                    slot.join(REPORT_INTERVAL)
-                    report(self._counts())
+            slots.start()
+            while not slots.wait(REPORT_INTERVAL):
+                report(self._counts())
         except BaseException:
             self.table.kill_all()
-            self._join_all(slots)
+            slots.finish(on_interrupt=self.table.kill_all)
             raise
         report(self._counts())
         if errors:
             raise errors[0]
-
-    def _join_all(self, slots: list[threading.Thread]) -> None:
-        for slot in slots:
-            while slot.is_alive():
-                try:
-                    slot.join()
-                except KeyboardInterrupt:  # once more: everything is being killed already
-                    self.table.kill_all()
 
     def _slot(self, feed: Iterator[TaskSpec], errors: list[BaseException]) -> None:
         shared = self.job.shared
