@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 from tests.emulator.fixtures import azurite_https, batch_emulator, batch_emulator_https  # noqa: F401
 from tests.support.azurite import Azurite, start_azurite
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_the_tests() -> Iterator[None]:
+    """Ctrl-C behaves as in a terminal, for the tests and the commands they start.
+
+    A shell that starts the suite in the background (``.ci/run &`` in a script) makes it
+    ignore SIGINT, and an ignored signal stays ignored across exec: the Ctrl-C tests would
+    then interrupt nothing. Python's own handler here makes every child start with the
+    default (and so its own KeyboardInterrupt handler); what was there is put back after.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")
