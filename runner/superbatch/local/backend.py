@@ -140,7 +140,7 @@ class LocalBackend:
         previous = previous_files(dest, job_id)
         results = []
         placements: list[Callable[[], None]] = []
-        tasks_dir = str(self.node.job_dir(job_id) / "job-1")
+        tasks_dir = self.node.tasks_dir(job_id)
         job_dest = os.fspath(dest / job_id)
         for task_id in ids:
             record = records.get(task_id, TaskRecord())

@@ -41,8 +41,13 @@ class NodeLayout:
     def job_dir(self, job_id: str) -> Path:
         return self.root / "workitems" / job_id
 
+    def tasks_dir(self, job_id: str) -> str:
+        """The folder of every task dir of ``job_id``, as a string (per-task paths are
+        built from it with f-strings on the hot path)."""
+        return str(self.job_dir(job_id) / "job-1")
+
     def task_dir(self, job_id: str, task_id: str) -> Path:
-        return self.job_dir(job_id) / "job-1" / task_id
+        return Path(self.tasks_dir(job_id)) / task_id
 
     def job_env(self, job_id: str) -> dict[str, str]:
         """The ``AZ_BATCH_*`` variables Batch sets for every task of ``job_id``."""

@@ -76,7 +76,7 @@ class Scheduler:
         self.table = ProcessTable()
         self._lock = threading.Lock()
         self._tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
-        self._tasks_dir = str(node.job_dir(job.job_id) / "job-1")
+        self._tasks_dir = node.tasks_dir(job.job_id)
         # What every task of the job sees, built once (per task only the task's own
         # variables are added): on the host this process's environment too, in a container
         # only what Batch would set.
