@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.paths import cache_dir
+from tests.support.paths import cache_dir, cache_lock
 from tests.support.podman import image_exists, podman
 
 PYTHON_BASE_IMAGE = "localhost/superbatch-test/debian-python:bookworm"
@@ -45,6 +45,11 @@ def apt_mirror() -> str:
 
 
 def python_base_image(env: dict[str, str]) -> str:
+    with cache_lock("python-base-image"):
+        return _python_base_image(env)
+
+
+def _python_base_image(env: dict[str, str]) -> str:
     if image_exists(PYTHON_BASE_IMAGE, env=env):
         return PYTHON_BASE_IMAGE
     tarball = cache_dir("images") / f"debian-{SUITE}-python3.tar"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.paths import cache_dir, free_port
+from tests.support.paths import cache_dir, cache_lock, free_port
 from tests.support.tls import tls_material
 
 AZURITE_VERSION = "3.37.0"
@@ -78,37 +78,45 @@ class Azurite:
 
 
 def azurite_binary() -> Path:
-    """Path of ``azurite-blob``, installing the pinned npm package into the cache if missing."""
-    prefix = cache_dir(f"azurite-{AZURITE_VERSION}")
-    binary = prefix / "node_modules" / ".bin" / "azurite-blob"
-    if binary.exists():
+    """Path of ``azurite-blob``, installing the pinned npm package into the cache if missing.
+
+    One process installs at a time; a stamp written after a good install marks it complete,
+    so a folder left by an install that was killed half-way is removed and installed again.
+    """
+    with cache_lock(f"azurite-{AZURITE_VERSION}"):
+        prefix = cache_dir(f"azurite-{AZURITE_VERSION}")
+        binary = prefix / "node_modules" / ".bin" / "azurite-blob"
+        stamp = prefix / "installed"
+        if stamp.exists() and binary.exists():
+            return binary
+        npm = shutil.which("npm")
+        if npm is None or shutil.which("node") is None:
+            raise AzuriteUnavailable(
+                "Azurite needs Node.js and npm: install them (Debian: apt-get install nodejs "
+                "npm), then re-run; the tests install the azurite npm package themselves."
+            )
+        shutil.rmtree(prefix / "node_modules", ignore_errors=True)
+        result = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(prefix),
+                f"azurite@{AZURITE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 or not binary.exists():
+            raise AzuriteUnavailable(
+                f"npm install azurite@{AZURITE_VERSION} failed (exit {result.returncode}): "
+                f"{result.stderr.strip()[-500:]}"
+            )
+        stamp.write_text(f"azurite@{AZURITE_VERSION}\n")
         return binary
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise AzuriteUnavailable(
-            "Azurite needs Node.js and npm: install them (Debian: apt-get install nodejs npm), "
-            "then re-run; the tests install the azurite npm package themselves."
-        )
-    result = subprocess.run(
-        [
-            npm,
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(prefix),
-            f"azurite@{AZURITE_VERSION}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not binary.exists():
-        raise AzuriteUnavailable(
-            f"npm install azurite@{AZURITE_VERSION} failed (exit {result.returncode}): "
-            f"{result.stderr.strip()[-500:]}"
-        )
-    return binary
 
 
 def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azurite:

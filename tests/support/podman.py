@@ -19,7 +19,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from tests.support.paths import cache_dir
+from tests.support.paths import cache_dir, cache_lock
 
 INSTALL_HINT = (
     "podman is needed for container tests: apt-get install -y podman runc busybox-static "
@@ -104,6 +104,11 @@ def image_exists(name: str, *, env: dict[str, str]) -> bool:
 
 def busybox_image(env: dict[str, str]) -> str:
     """A tiny local base image (busybox-static applets, root and nobody users); built once."""
+    with cache_lock("busybox-image"):
+        return _busybox_image(env)
+
+
+def _busybox_image(env: dict[str, str]) -> str:
     if image_exists(BUSYBOX_IMAGE, env=env):
         return BUSYBOX_IMAGE
     busybox = Path("/bin/busybox")

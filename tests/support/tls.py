@@ -11,11 +11,12 @@ trusted by nobody else.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.paths import cache_dir
+from tests.support.paths import cache_dir, cache_lock
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ def tls_material(directory: Path | None = None) -> TlsMaterial:
     """The CA bundle, server certificate and key in ``directory`` (default: the test cache)."""
     folder = directory or cache_dir("tls")
     material = TlsMaterial(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
-    if not all(path.exists() for path in (material.ca_bundle, material.cert, material.key)):
-        _write_material(material)
+    with cache_lock("tls-" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]):
+        if not all(path.exists() for path in (material.ca_bundle, material.cert, material.key)):
+            _write_material(material)
     return material
 
 
