@@ -90,8 +90,10 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
     inputs = stack.container(stack.outputs.inputs_container)
     emulator = stack.emulator
     emulator.hold = True  # tasks wait: the kill lands while the runner is still adding them
-    if kill_point != "staging":
+    if kill_point == "after-submission":
         emulator.faults.add("create_task_collection", "latency", latency=0.3)
+    if kill_point == "submission":  # the first collection (100 tasks) lands, no later one
+        emulator.faults.add("create_task_collection", "reset_before", after=1)
 
     def staged() -> int:
         return sum(1 for _ in inputs.list_blobs(name_starts_with="resume-1/"))
@@ -108,7 +110,7 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
         assert staged() < count
     elif kill_point == "submission":
         _kill_when(child, lambda: added() >= 100, "the middle of submission")
-        assert added() < count
+        assert added() == 100
         # waiting on it says what happened instead of polling forever for the missing tasks
         with pytest.raises(RemoteError, match="submission of resume-1 was interrupted"):
             stack.backend().wait("resume-1", timeout=120)

@@ -10,7 +10,9 @@ to that route fail with 503 ``ServerBusy``. Kinds:
   instead of answering, so the client sees an error for work that was done,
 - ``"latency"``: ``latency=`` seconds are added before the answer.
 
-``times=N`` limits a rule to its first N hits (``rate`` defaults to 1.0). Draws come from one
+``times=N`` limits a rule to its first N hits (``rate`` defaults to 1.0); ``after=N`` lets the
+first N requests to the route pass untouched (e.g. the first task collection lands, every
+later one is reset: a submission stalled part-way, for certain). Draws come from one
 ``random.Random(seed)`` so a run is repeatable for the same request order.
 """
 
@@ -32,7 +34,9 @@ class FaultRule:
     times: int | None = None
     retry_after: float = 1
     latency: float = 0.0
+    after: int = 0
     hits: int = 0
+    passed: int = 0  # requests let through untouched because of ``after``
 
 
 class FaultPlan:
@@ -51,10 +55,11 @@ class FaultPlan:
         times: int | None = None,
         retry_after: float = 1,
         latency: float = 0.0,
+        after: int = 0,
     ) -> FaultRule:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; choose one of {KINDS}")
-        rule = FaultRule(route, kind, rate, times, retry_after, latency)
+        rule = FaultRule(route, kind, rate, times, retry_after, latency, after)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -76,6 +81,9 @@ class FaultPlan:
                 if rule.route not in (route, "*"):
                     continue
                 if rule.times is not None and rule.hits >= rule.times:
+                    continue
+                if rule.passed < rule.after:
+                    rule.passed += 1
                     continue
                 if rule.kind != "latency" and any(f.kind != "latency" for f in fired):
                     continue

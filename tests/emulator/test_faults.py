@@ -134,3 +134,15 @@ def test_create_tasks_under_resets_after_processing_then_resubmit(
     statuses = {(r.status, r.error.code if r.error else None) for r in result.result_values or []}
     assert statuses == {("success", None), ("clienterror", "TaskExists")}, statuses
     assert len(batch_emulator.tasks("job-1")) == 1000
+
+
+def test_after_lets_the_first_requests_through(batch_emulator: BatchEmulator) -> None:
+    client = batch_emulator.client()
+    new_job(batch_emulator, client)
+    batch_emulator.hold = True
+    batch_emulator.faults.add("create_task", "reset_before", after=2)
+    for n in (1, 2):
+        client.create_task("job-1", m.BatchTaskCreateOptions(id=f"t{n}", command_line="true"))
+    with pytest.raises(ServiceResponseError):  # every later one is reset before processing
+        client.create_task("job-1", m.BatchTaskCreateOptions(id="t3", command_line="true"))
+    assert sorted(t["id"] for t in batch_emulator.tasks("job-1")) == ["t1", "t2"]
