@@ -13,7 +13,6 @@ import functools
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
-from superbatch.local.threads import Workers
+from superbatch.local.threads import run_split
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     JobStatus,
@@ -156,7 +155,7 @@ class LocalBackend:
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         os.makedirs(job_dest, exist_ok=True)
-        _run_split(placements, PLACING_THREADS)
+        run_split(placements, PLACING_THREADS)
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
         aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
@@ -294,42 +293,3 @@ class LocalBackend:
         return TaskStatus(
             task_id, record.state, record.exit_code, record.attempts, record.failure, tail
         )
-
-
-def _run_split(calls: list[Callable[[], None]], threads: int) -> None:
-    """Run ``calls`` on ``threads`` threads, each taking every n-th one; raise the first error.
-
-    For the file system's sake: creating files is kernel work that the GIL does not hold
-    back, so on a disk two threads place results in nearly half the time (on tmpfs it is
-    the same either way); plain threads over slices, not futures, which cost more per call
-    than the call does. The calling thread takes a share itself, so Ctrl-C there stops the
-    others and is raised as it is.
-    """
-    errors: list[Exception] = []
-    stop = threading.Event()
-
-    def run(part: list[Callable[[], None]]) -> None:
-        try:
-            for call in part:
-                if stop.is_set():
-                    return
-                call()
-        except Exception as exc:  # raised again below, in the calling thread
-            errors.append(exc)
-            stop.set()
-
-    others = [functools.partial(run, calls[n::threads]) for n in range(1, threads)]
-    workers = Workers(others, name="superbatch-results")
-    try:
-        workers.start()
-        for call in calls[::threads]:
-            if stop.is_set():
-                break
-            call()
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        workers.finish(on_interrupt=stop.set)
-    if errors:
-        raise errors[0]

@@ -28,6 +28,7 @@ from superbatch.local.execute import (
     run_attempt,
 )
 from superbatch.local.node import (
+    LOGS_PREFIX,
     NodeLayout,
     collected_path,
     copy_files,
@@ -183,7 +184,7 @@ class Scheduler:
             for task in self.job.tasks:
                 task_dir = f"{self._tasks_dir}/{task.id}"
                 for item in records[task.id].files:
-                    if not item.path.startswith(f"{LOGS_DIR}/"):
+                    if not item.path.startswith(LOGS_PREFIX):
                         target = working_dir / "results" / task.id / item.path
                         pairs.append((collected_path(task_dir, item.path), target))
             copy_files(pairs)

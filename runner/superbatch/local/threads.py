@@ -10,6 +10,7 @@ last worker sets is interruptible without that effect.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -65,3 +66,41 @@ class Workers:
                 on_interrupt()
         if interrupted:
             raise KeyboardInterrupt
+
+
+def run_split(calls: list[Callable[[], None]], threads: int) -> None:
+    """Run ``calls`` on ``threads`` threads, each taking every n-th one; raise the first error.
+
+    For file-system work (placing results): creating files is kernel work that the GIL does
+    not hold back, so on a disk two threads do it in nearly half the time; plain threads over
+    slices, not futures, which cost more per call than the call does. The calling thread
+    takes a share itself, so Ctrl-C there stops the others and is raised as it is.
+    """
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def run(part: list[Callable[[], None]]) -> None:
+        try:
+            for call in part:
+                if stop.is_set():
+                    return
+                call()
+        except Exception as exc:  # raised again below, in the calling thread
+            errors.append(exc)
+            stop.set()
+
+    others = [functools.partial(run, calls[n::threads]) for n in range(1, threads)]
+    workers = Workers(others, name="superbatch-results")
+    try:
+        workers.start()
+        for call in calls[::threads]:
+            if stop.is_set():
+                break
+            call()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        workers.finish(on_interrupt=stop.set)
+    if errors:
+        raise errors[0]
