@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli.jobref import resolve_job_id
 from superbatch.cli.options import (
     EngineName,
     JobId,
@@ -55,7 +56,8 @@ def status_command(
     """Show a job's task counts and its failed tasks."""
     from superbatch.cli import render
 
-    status = backend_from(local=local, stack=stack, outputs=outputs).status(job_id)
+    backend = backend_from(local=local, stack=stack, outputs=outputs)
+    status = backend.status(resolve_job_id(backend, job_id))
     if json:
         render.print_json(render.status_json(status))
     else:
@@ -84,6 +86,7 @@ def wait_command(
         engine=engine,
         no_container=no_container,
     )
+    job_id = resolve_job_id(backend, job_id)
     remember_job(
         job_id,
         local=local,
@@ -115,6 +118,7 @@ def logs_command(
 ) -> None:
     """Print a task's stdout and stderr."""
     backend = backend_from(local=local, stack=stack, outputs=outputs)
+    job_id = resolve_job_id(backend, job_id)
     if stream is Stream.both:
         for name in ("stdout", "stderr"):
             text = backend.logs(job_id, task_id, stream=name)
@@ -137,6 +141,7 @@ def results_command(
     from superbatch.cli import render
 
     backend = backend_from(local=local, stack=stack, outputs=outputs)
+    job_id = resolve_job_id(backend, job_id)
     check_output_folders(backend, results / job_id)
     task_results = backend.results(job_id, results)
     from superbatch.results import MANIFEST_NAME
@@ -183,6 +188,7 @@ def clean_command(
     from superbatch.cli import render
 
     backend = backend_from(local=local, stack=stack, outputs=outputs)
+    job_id = resolve_job_id(backend, job_id)
     if not yes:
         backend.status(job_id)  # an unknown job is reported before asking anything
         if not _confirmed(f"Delete job {job_id} and everything stored for it?"):
