@@ -359,8 +359,8 @@ class AzureBatchBackend:
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
-        download.delete_job_blobs(self.inputs, job_id)
-        download.delete_job_blobs(self.results_container, job_id)
+        cleanup.delete_job_blobs(self.inputs, job_id)
+        cleanup.delete_job_blobs(self.results_container, job_id)
 
 
 def _task_order(result: TaskResult) -> tuple[int, int | str]:
