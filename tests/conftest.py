@@ -31,7 +31,9 @@ def ctrl_c_reaches_the_tests() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def own_job_index(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def own_job_index(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test (and every command it starts) gets its own per-user job index, so tests
     never read or grow the index of whoever runs the suite."""
     index = tmp_path_factory.mktemp("job-index") / "jobs.jsonl"

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
 from superbatch.model import (
     MAX_LABEL_LENGTH,
@@ -31,7 +32,6 @@ from superbatch.model import (
     row_label,
 )
 from superbatch.placeholders import check_placeholders, render
-from superbatch.results import file_sha256
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.wire import wire_enum
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
@@ -196,15 +197,16 @@ class AzureBatchBackend:
         )
 
     def _check_before_submit(self, job: ResolvedJob) -> None:
-        if job.image:  # a bad image reference fails here, before anything remote
-            tasks.resolved_image(job.image, self.outputs.registry_login_server)
+        image = tasks.require_image(job)  # the stack's pool runs only container tasks
+        # a bad image reference fails here, before anything remote
+        tasks.resolved_image(image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
-        if job.image:  # nodes could not pull it: say so before anything is created
-            from superbatch.images.resolve import check_image_in_registry
+        # nodes could not pull it: say so before anything is created
+        from superbatch.images.resolve import check_image_in_registry
 
-            check_image_in_registry(
-                job.image, self.outputs.registry_login_server, credential=self._credential
-            )
+        check_image_in_registry(
+            image, self.outputs.registry_login_server, credential=self._credential
+        )
 
     def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
         from azure.batch.models import (
@@ -249,7 +251,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
             action=f"find job {job.job_id}",
         )
-        return False, monitor.enum_text(job_state)
+        return False, wire_enum(job_state)
 
     def _finish_when_done(self, job_id: str) -> None:
         from azure.batch.models import BatchJobUpdateOptions
@@ -394,7 +396,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job_id, select=["id", "state"]),
             action=f"find job {job_id}",
         )
-        return monitor.enum_text(job.state)
+        return wire_enum(job.state)
 
     def _all_tasks(self, job_id: str) -> builtins.list[Any]:
         return call_with_retries(
@@ -414,7 +416,7 @@ class AzureBatchBackend:
                 continue  # not ours
             counts, _ = monitor.task_counts(self.batch, job.id)
             created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, monitor.enum_text(job.state), counts, created))
+            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries
 
     def job_ids(self) -> builtins.list[str]:
@@ -434,8 +436,8 @@ class AzureBatchBackend:
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
-        download.delete_job_blobs(self.inputs, job_id)
-        download.delete_job_blobs(self.results_container, job_id)
+        cleanup.delete_job_blobs(self.inputs, job_id)
+        cleanup.delete_job_blobs(self.results_container, job_id)
 
 
 def _formula_max_nodes(formula: str | None) -> int | None:

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from superbatch.cli.options import JobId, Json, Local, Outputs, Stack, backend_from
+from superbatch.backends import BackendOptions
+from superbatch.cli.options import JobId, Json, backend_options
 
 TASKS_EXAMPLES = """Examples:
 
@@ -23,11 +24,10 @@ class StateFilter(StrEnum):
     failed = "failed"
 
 
+@backend_options()
 def tasks_command(
     job_id: JobId,
-    local: Local = False,
-    stack: Stack = None,
-    outputs: Outputs = None,
+    backend: BackendOptions,
     state: Annotated[
         StateFilter | None, typer.Option("--state", help="Only tasks in this state.")
     ] = None,
@@ -37,8 +37,8 @@ def tasks_command(
     from superbatch.cli import render
     from superbatch.cli.jobref import resolve_job_id
 
-    backend = backend_from(local=local, stack=stack, outputs=outputs)
-    tasks = backend.tasks(resolve_job_id(backend, job_id))
+    opened = backend.open()
+    tasks = opened.tasks(resolve_job_id(opened, job_id))
     if state is not None:
         tasks = [t for t in tasks if str(t.state) == str(state)]
     if json:

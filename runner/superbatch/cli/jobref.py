@@ -10,6 +10,7 @@ from superbatch.errors import JobNotFoundError
 
 if TYPE_CHECKING:
     from superbatch.backend import Backend
+    from superbatch.backends import BackendOptions
 
 LAST = "last"
 _FULL_ID = re.compile(r"-[0-9a-f]{10}$")  # <name>-<10 hex>: no listing needed
@@ -48,9 +49,7 @@ def resolve_job_id(backend: Backend, text: str) -> str:
     raise JobNotFoundError(f"{text!r} matches {len(matches)} jobs ({shown}): give more of the id")
 
 
-def index_job(
-    backend: Backend, job_id: str, *, spec: Path, stack: str | None, outputs: Path | None
-) -> None:
+def index_job(backend: Backend, job_id: str, *, spec: Path, options: BackendOptions) -> None:
     """Record a run in the per-user index (for ``last`` and other folders)."""
     from superbatch import jobindex
     from superbatch.local import LocalBackend
@@ -58,5 +57,5 @@ def index_job(
     if isinstance(backend, LocalBackend):
         where = str(backend.state_home(job_id))
     else:
-        where = stack if stack is not None else str(outputs.absolute() if outputs else "")
+        where = " ".join(options.resolved().where_args())
     jobindex.record(job_id, backend=backend.name, where=where, spec_dir=spec.absolute().parent)
