@@ -7,8 +7,15 @@ so nodes stay while work runs and go once the queue has been empty for a whole w
   decides, so a first job does not wait for a full window before nodes are requested.
 - Otherwise the larger of the latest sample and the window average decides: a burst scales
   up at once, a brief dip does not scale down.
-- ``ceil(tasks / slots)`` nodes fill every task slot; Batch formulas compute in doubles, so
-  the ``(tasks + slots - 1) / slots`` integer trick would request fractional nodes.
+- Exactly ``ceil(tasks / slots)`` nodes (capped at ``maxNodes``) fill every task slot, but
+  ``ceil`` is not a documented formula function (batch-automatic-scaling.md lists avg, len,
+  lg, ln, log, max, min, norm, percentile, rand, range, std, stop, sum, time, val) and Batch
+  computes in doubles, so ``(tasks + slots - 1) / slots`` would ask for fractional nodes,
+  whose rounding is unverified. Instead a binary search over node counts builds the answer
+  from comparisons (each 0 or 1) times powers of two: ``n`` gains ``2^j`` while
+  ``(n + 2^j - 1) * slots < tasks``, which ends at the largest ``n`` with
+  ``(n - 1) * slots < tasks``, i.e. ``ceil(tasks / slots)``. Every value is a whole number,
+  so the target is the same whether Batch rounds up, down or to nearest.
 - Nodes are dedicated or Spot from config, never both. ``taskcompletion`` lets running
   tasks finish before a node is removed.
 
@@ -31,6 +38,10 @@ def autoscale_formula(*, max_nodes: int, task_slots_per_node: int, spot: bool) -
         raise ValueError(f"task_slots_per_node must be at least 1, got {task_slots_per_node}")
     window = f"{WINDOW_SECONDS} * TimeInterval_Second"
     dedicated, spot_nodes = ("0", "nodes") if spot else ("nodes", "0")
+    search = [
+        f"n = n + {2**j} * ((n + {2**j - 1}) * slots < tasks);"
+        for j in reversed(range(max_nodes.bit_length()))
+    ]
     return "\n".join(
         [
             f"maxNodes = {max_nodes};",
@@ -39,7 +50,9 @@ def autoscale_formula(*, max_nodes: int, task_slots_per_node: int, spot: bool) -
             "latest = max(0, $PendingTasks.GetSample(1));",
             f"tasks = pct < {MIN_SAMPLE_PERCENT} ? latest"
             f" : max(latest, avg($PendingTasks.GetSample({window})));",
-            "nodes = tasks > 0 ? min(maxNodes, ceil(tasks / slots)) : 0;",
+            "n = 0;",
+            *search,
+            "nodes = min(maxNodes, n);",
             f"$TargetDedicatedNodes = {dedicated};",
             f"$TargetLowPriorityNodes = {spot_nodes};",
             "$NodeDeallocationOption = taskcompletion;",
