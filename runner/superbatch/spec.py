@@ -21,10 +21,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
 from superbatch.placeholders import check_placeholders, render
-from superbatch.results import file_sha256
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,
