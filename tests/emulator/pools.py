@@ -191,7 +191,6 @@ class Pool:
             "$CurrentDedicatedNodes": float(dedicated),
             "$CurrentLowPriorityNodes": float(low),
             "$UsableNodeCount": float(sum(1 for n in self.nodes if n.state == "idle")),
-            "$PreemptedNodeCount": float(sum(1 for n in self.nodes if n.state == "preempted")),
             "$TaskSlotsPerNode": float(self.spec.slots),
         }
         return formulas.Context(now, available, scalars, self.target, self.random)
@@ -262,6 +261,7 @@ class Pool:
             "$SucceededTasks": succeeded,
             "$FailedTasks": failed,
             "$SampleNodeCount": len(self.nodes),
+            "$PreemptedNodeCount": sum(1 for n in self.nodes if n.state == "preempted"),
         }
         for name in formulas.METRICS:
             history = self.samples.setdefault(name, [])

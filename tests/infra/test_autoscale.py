@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 from fractions import Fraction
 
 import pytest
@@ -105,10 +106,13 @@ def test_the_interpreter_rejects_what_batch_would_reject() -> None:
             check(undocumented)
 
 
-@pytest.mark.parametrize("spot", [False, True])
-def test_the_formula_uses_only_documented_functions(spot: bool) -> None:
-    formula = autoscale_formula(max_nodes=1000, task_slots_per_node=256, spot=spot)
-    check(formula)  # the rules Batch applies when it creates the pool
+@pytest.mark.parametrize("spot", [False, True, "fallback"])
+@pytest.mark.parametrize("warm_minutes", [0, 30])
+def test_the_formula_uses_only_documented_functions(spot: Any, warm_minutes: int) -> None:
+    formula = autoscale_formula(
+        max_nodes=1000, task_slots_per_node=256, spot=spot, warm_minutes=warm_minutes
+    )
+    check(formula)  # the rules Batch applies when it creates the pool (8192 characters too)
     assert "ceil" not in formula and "floor" not in formula and "round" not in formula
 
 

@@ -66,12 +66,12 @@ METRICS = (
     "$PendingTasks",
     "$SucceededTasks",
     "$FailedTasks",
+    "$PreemptedNodeCount",  # sampled: the doc's preempted-nodes example calls GetSample
 )
 SCALARS = (
     "$CurrentDedicatedNodes",
     "$CurrentLowPriorityNodes",
     "$UsableNodeCount",
-    "$PreemptedNodeCount",
     "$TaskSlotsPerNode",
 )
 DEALLOCATION_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
@@ -710,19 +710,33 @@ def evaluate(
     *,
     pending_tasks: Sequence[float],
     active_tasks: Sequence[float] | None = None,
-    task_slots_per_node: float = 1,
+    pool: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``formula`` with ``$PendingTasks`` samples as given (oldest first, one every 30 s,
-    the newest just available now). Returns every variable the formula assigned."""
+    the newest just available now). ``pool`` sets what the pool shows: ``$CurrentDedicatedNodes``
+    and the other counts (numbers), ``$TargetDedicatedNodes``/``$TargetLowPriorityNodes`` in
+    force, and samples of ``$PreemptedNodeCount`` (a list). Returns every variable."""
     now = 1_000_000.0
-    spaced = [
-        (now - SAMPLE_PERIOD_SECONDS * (len(pending_tasks) - 1 - i), float(v))
-        for i, v in enumerate(pending_tasks)
-    ]
-    active = active_tasks if active_tasks is not None else pending_tasks
+
+    def spaced(values: Sequence[float]) -> list[tuple[float, float]]:
+        last = len(values) - 1
+        return [(now - SAMPLE_PERIOD_SECONDS * (last - i), float(v)) for i, v in enumerate(values)]
+
     samples = {
-        "$PendingTasks": spaced,
-        "$ActiveTasks": [(t, float(v)) for (t, _), v in zip(spaced, active, strict=True)],
+        "$PendingTasks": spaced(pending_tasks),
+        "$ActiveTasks": spaced(active_tasks if active_tasks is not None else pending_tasks),
+        "$PreemptedNodeCount": spaced([0.0]),
     }
-    context = Context(now, samples, {"$TaskSlotsPerNode": float(task_slots_per_node)})
+    scalars: dict[str, float] = {"$TaskSlotsPerNode": 1.0}
+    targets = [0.0, 0.0]
+    for name, value in (pool or {}).items():
+        if name in METRICS:
+            samples[name] = spaced(list(value))
+        elif name in TARGETS[:2]:
+            targets[TARGETS.index(name)] = float(value)
+        elif name in SCALARS:
+            scalars[name] = float(value)
+        else:
+            raise ValueError(f"{name} is not something a pool shows a formula")
+    context = Context(now, samples, scalars, (targets[0], targets[1]))
     return run(formula, context).variables
