@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
