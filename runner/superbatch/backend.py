@@ -11,6 +11,7 @@ import builtins
 from pathlib import Path
 from typing import Protocol
 
+from superbatch.follow import LogRead
 from superbatch.model import (
     JobStatus,
     JobSummary,
@@ -50,6 +51,11 @@ class Backend(Protocol):
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
 
+    def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
+        """A task's log from byte ``offset`` on, and whether it has started and ended
+        (``logs -f`` polls this)."""
+        ...
+
     def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
 
@@ -65,6 +71,16 @@ class Backend(Protocol):
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         """Every task (the aggregate step last) with its label, state and last attempt."""
+        ...
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """Stop the job: running tasks are killed, queued ones never run; everything
+        finished (outputs, logs, results) is kept. Returns the job's status after."""
+        ...
+
+    def detach(self, job_id: str) -> None:
+        """Make sure the submitted job runs without this process (locally: a background
+        runner; on Azure there is nothing to do)."""
         ...
 
     def clean(self, job_id: str) -> None:

@@ -102,6 +102,11 @@ class TaskStatus:
     label: str = ""
 
 
+# A job in one of these states runs nothing more, whatever its counts say (tasks that
+# never started stay queued): Batch's `completed` (also after terminate), `cancelled`.
+ENDED_JOB_STATES = frozenset({"completed", "cancelled"})
+
+
 @dataclass(frozen=True, slots=True)
 class JobStatus:
     job_id: str
@@ -112,7 +117,10 @@ class JobStatus:
 
     @property
     def done(self) -> bool:
-        """Every task finished and the aggregate step (if any) finished or cannot run."""
+        """Every task finished and the aggregate step (if any) finished or cannot run, or
+        the job was ended (cancelled, stopped): nothing more will run."""
+        if self.state in ENDED_JOB_STATES:
+            return True
         if not self.counts.done:
             return False
         if self.aggregate is None or self.counts.failed:
@@ -123,7 +131,7 @@ class JobStatus:
     def ok(self) -> bool:
         """Done, nothing failed."""
         agg_ok = self.aggregate is None or self.aggregate.state == TaskState.SUCCEEDED
-        return self.done and self.counts.failed == 0 and agg_ok
+        return self.done and self.counts.done and self.counts.failed == 0 and agg_ok
 
 
 @dataclass(frozen=True, slots=True)

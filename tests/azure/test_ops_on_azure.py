@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.azure.conftest import EmulatedStack
 from tests.runner.conftest import superbatch, write
 
@@ -89,3 +91,95 @@ def test_dry_run_on_azure_creates_nothing(tmp_path: Path, stack: EmulatedStack) 
     assert again["cost"] is None  # no price given: no cost, no lookup
     text = superbatch(*args, cwd=tmp_path)
     assert "nothing created" in text.stdout and "already staged: 150" in text.stdout
+
+
+SLOW = {
+    "p.csv": "n\n1\n2\n3\n4\n5\n6\n",
+    "job.toml": f"""\
+        name = "slow"
+        image = "{IMAGE}"
+        tasks = "p.csv"
+        command = '''if [ {{n}} -le 2 ]; then echo quick {{n}} > out.txt; else sleep 120; fi'''
+        outputs = ["out.txt"]
+        """,
+}
+
+
+def _until(check, timeout: float = 90):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting")
+
+
+def test_detach_then_wait_on_azure(tmp_path: Path, stack: EmulatedStack) -> None:
+    write(
+        tmp_path,
+        {
+            "p.csv": "n\n1\n2\n",
+            "job.toml": f'name = "bg"\nimage = "{IMAGE}"\ntasks = "p.csv"\n'
+            'command = "sleep 1; echo {n} > o.txt"\noutputs = ["o.txt"]\n',
+        },
+    )
+    azure = ("--outputs", str(stack.outputs_file))
+    detached = superbatch("run", "job.toml", *azure, "--detach", cwd=tmp_path)
+    assert detached.code == 0, detached.stderr
+    job_id = detached.stdout.split(":")[0]
+    assert f"superbatch wait {job_id} --outputs" in detached.stdout
+    assert not (tmp_path / "results").exists()  # nothing waited for, nothing fetched
+    assert len(stack.emulator.tasks(job_id)) == 2
+    waited = superbatch("wait", job_id, *azure, "--json", cwd=tmp_path)
+    assert waited.code == 0 and waited.json()["counts"]["succeeded"] == 2
+
+
+def test_cancel_on_azure_stops_the_rest_and_keeps_results(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    write(tmp_path, SLOW)
+    azure = ("--outputs", str(stack.outputs_file))
+    detached = superbatch("run", "job.toml", *azure, "--detach", "--json", cwd=tmp_path)
+    job_id = detached.json()["job_id"]
+
+    def quick_done() -> bool:
+        tasks = {t["id"]: t["state"] for t in stack.emulator.tasks(job_id)}
+        return tasks.get("0") == tasks.get("1") == "completed" and "running" in tasks.values()
+
+    _until(quick_done)
+    cancelled = superbatch("cancel", "last", *azure, "--json", cwd=tmp_path)
+    assert cancelled.code == 0, cancelled.stderr
+    assert cancelled.json()["state"] == "cancelled"
+    states = [t["state"] for t in stack.emulator.tasks(job_id)]
+    assert "running" not in states  # no task left running on the node
+    assert stack.emulator.job(job_id)["state"] == "completed"
+
+    waited = superbatch("wait", job_id, *azure, "--json", cwd=tmp_path, timeout=120)
+    assert waited.code == 1 and waited.json()["state"] == "cancelled"
+    fetched = superbatch("results", job_id, *azure, cwd=tmp_path)
+    assert fetched.code == 0, fetched.stderr
+    assert (tmp_path / "results" / job_id / "1" / "out.txt").read_text() == "quick 2\n"
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["ocp-range", "whole-file"])
+def test_logs_follow_on_azure(tmp_path: Path, stack: EmulatedStack, ranges: bool) -> None:
+    from tests.runner.test_cli_logs_follow import _waiting_job, follow_until_after
+
+    stack.emulator.honour_ranges = ranges
+    _waiting_job(tmp_path, IMAGE)
+    azure = ("--outputs", str(stack.outputs_file))
+    stack.emulator.hold = True  # accepted, not started: `logs` says so
+    job_id = superbatch("run", "job.toml", *azure, "--detach", "--json", cwd=tmp_path).json()[
+        "job_id"
+    ]
+    queued = superbatch("logs", job_id, "0", *azure, cwd=tmp_path)
+    assert queued.code == 0 and queued.stdout == "" and "has not started yet" in queued.stderr
+    stack.emulator.hold = False
+
+    code, out, err = follow_until_after(("logs", job_id, "0", *azure, "-f"), tmp_path)
+    assert code == 0, err
+    assert out == "before 1\nafter 1\n" and err == "oops\n"
+    assert stack.emulator.requests["download_task_file"] >= 1  # read from the node meanwhile

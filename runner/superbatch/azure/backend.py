@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import ContainerClient
 
+    from superbatch.follow import LogRead
     from superbatch.plan import Plan
 
 _LOGGER = logging.getLogger(__name__)
@@ -349,6 +350,16 @@ class AzureBatchBackend:
         )
         return ""  # the task exists but has not written the file (yet)
 
+    def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
+        """From the node (byte ranges) while the task runs, from storage once it ended."""
+        from superbatch.azure.logs import read_task_log
+
+        if stream not in ("stdout", "stderr"):
+            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
+        return read_task_log(
+            self.batch, self.results_container, job_id, task_id, stream=stream, offset=offset
+        )
+
     def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         from superbatch import results as layout
 
@@ -433,6 +444,20 @@ class AzureBatchBackend:
             action=f"list the tasks of job {job_id}",
         )
         return sorted((monitor.task_info(task) for task in listed), key=_task_order)
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """Terminate the job (Batch kills its running tasks; tasks not started never run)
+        and wait until it has; outputs and logs of finished tasks stay in storage."""
+        from superbatch.azure import jobend
+
+        self._job_meta(job_id)  # an unknown job is JobNotFoundError
+        jobend.terminate(
+            self.batch, job_id, jobend.CANCEL_REASON, action=f"cancel job {job_id}", wait=True
+        )
+        return self.status(job_id)
+
+    def detach(self, job_id: str) -> None:
+        """Nothing to start: Batch runs the job whether anyone watches or not."""
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place

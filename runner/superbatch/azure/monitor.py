@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from superbatch.azure import jobend
 from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
@@ -166,7 +167,7 @@ def job_status(
 ) -> JobStatus:
     """Counts (aggregate excluded), the failed tasks with their reasons, the aggregate step."""
     job = call_with_retries(
-        lambda: client.get_job(job_id, select=["id", "state", "metadata"]),
+        lambda: client.get_job(job_id, select=["id", "state", "metadata", "executionInfo"]),
         action=f"find job {job_id}",
     )
     meta = {item.name: item.value for item in (job.metadata or [])}
@@ -182,7 +183,7 @@ def job_status(
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
         if aggregate is not None:
             aggregate = never_ran(aggregate.task_id)
-    return JobStatus(job_id, wire_enum(job.state), counts, failed, aggregate)
+    return JobStatus(job_id, jobend.job_state(job), counts, failed, aggregate)
 
 
 BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
@@ -204,21 +205,13 @@ def end_blocked_job(client: BatchClient, job_id: str) -> None:
     Left active, the blocked task keeps the job open (and may count toward the pool's
     $PendingTasks, keeping a node). A job that is already ending or gone is left as it is.
     """
-    import contextlib
-
-    # Not re-exported by azure.batch.models in 15.1.0; the options must be given (a bare
-    # begin_terminate_job raises ValueError).
-    from azure.batch.models._models import BatchJobTerminateOptions
-    from azure.core.exceptions import ResourceExistsError
-
-    options = BatchJobTerminateOptions(termination_reason=BLOCKED_REASON)
-
-    def terminate() -> None:
-        # 409: completed, terminating or being deleted already
-        with contextlib.suppress(ResourceExistsError):
-            client.begin_terminate_job(job_id, options, polling_interval=1)
-
-    call_with_retries(terminate, action=f"end job {job_id}, whose aggregate step cannot run")
+    jobend.terminate(
+        client,
+        job_id,
+        BLOCKED_REASON,
+        action=f"end job {job_id}, whose aggregate step cannot run",
+        wait=False,
+    )
 
 
 def never_ran(task_id: str) -> TaskStatus:
@@ -287,6 +280,7 @@ def wait_for_job(
     total = expected_tasks + int(has_aggregate)
     last: Any = None
     idle_polls = 0  # polls in a row with tasks missing and nothing changing
+    quiet_polls = 0  # polls in a row with nothing changing
     while True:
         counts, raw = task_counts(client, job_id)
         changed = last is None or raw.as_dict() != last
@@ -302,6 +296,10 @@ def wait_for_job(
         )
         present = raw.active + raw.running + raw.completed
         idle_polls = 0 if changed or present >= total else idle_polls + 1
+        quiet_polls = 0 if changed else quiet_polls + 1
+        if quiet_polls >= INTERRUPTED_AFTER_POLLS and raw.running == 0 and _ended(client, job_id):
+            # cancelled or stopped: tasks that never started stay active, and nothing runs
+            return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         added = (
             _added_before_interruption(client, job_id)
             if idle_polls >= INTERRUPTED_AFTER_POLLS
@@ -322,6 +320,13 @@ def wait_for_job(
                 f"`superbatch wait {job_id}` picks it up again"
             )
         time.sleep(interval.next(changed))
+
+
+def _ended(client: BatchClient, job_id: str) -> bool:
+    job = call_with_retries(
+        lambda: client.get_job(job_id, select=["id", "state"]), action=f"find job {job_id}"
+    )
+    return wire_enum(job.state) == "completed"
 
 
 def _regular_counts(counts: TaskCounts, raw: Any, expected_tasks: int) -> TaskCounts:

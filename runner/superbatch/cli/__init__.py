@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli import control as _control
 from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
@@ -47,9 +48,10 @@ app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
 app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
 app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
 app.command("tasks", epilog=_inspect.TASKS_EXAMPLES)(_inspect.tasks_command)
-app.command("logs")(_jobs.logs_command)
+app.command("logs", epilog=_jobs.LOGS_EXAMPLES)(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
+app.command("cancel", epilog=_control.CANCEL_EXAMPLES)(_control.cancel_command)
 app.command("clean")(_jobs.clean_command)
 app.add_typer(image_app, name="image")
 

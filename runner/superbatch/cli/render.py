@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from superbatch.backends import BackendOptions
 from superbatch.errors import ConfigError
 from superbatch.model import (
     JobStatus,
@@ -355,3 +356,20 @@ def print_plan(plan: Plan) -> None:
         if plan.wall_seconds is not None:
             line += f"; about {_clock(plan.wall_seconds)} from start to end"
         stdout.print(line)
+
+
+def print_detached(job_id: str, options: BackendOptions, *, json: bool) -> None:
+    """The job id and the commands that follow it (``run --detach``)."""
+    commands = {
+        "wait": options.command("wait", job_id),
+        "status": options.command("status", job_id),
+        "tasks": options.command("tasks", job_id),
+        "logs": options.command("logs", job_id, "TASK", "-f"),
+        "cancel": options.command("cancel", job_id),
+    }
+    if json:
+        print_json({"job_id": job_id, "detached": True, "commands": commands})
+        return
+    stdout.print(f"{escape(job_id)}: submitted; it runs without this terminal")
+    for name, command in commands.items():
+        stdout.print(f"  {name:<7}{escape(command)}")

@@ -304,15 +304,23 @@ class Scheduler:
 
     def _clear_leftovers(self, records: dict[str, TaskRecord]) -> None:
         """Kill what a killed run left behind (its process groups, its containers)."""
+        kill_leftovers(self.node, self.job.job_id, records)
         for task_id, record in records.items():
             if record.state != TaskState.RUNNING:
                 continue
-            if record.pid is not None:
-                marker = str(self.node.task_dir(self.job.job_id, task_id)).encode()
-                with contextlib.suppress(OSError):
-                    environ = Path(f"/proc/{record.pid}/environ").read_bytes()
-                    cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-                    if marker in environ or marker in cmdline:
-                        kill_group(record.pid)
             if self.container is not None:
                 remove_container(self.container, container_name(self.job.job_id, task_id))
+
+
+def kill_leftovers(node: NodeLayout, job_id: str, records: dict[str, TaskRecord]) -> None:
+    """Kill the process groups of attempts recorded as running (a killed run's), each only
+    if it still is that task's (its environment or command line names the task dir)."""
+    for task_id, record in records.items():
+        if record.state != TaskState.RUNNING or record.pid is None:
+            continue
+        marker = str(node.task_dir(job_id, task_id)).encode()
+        with contextlib.suppress(OSError):
+            environ = Path(f"/proc/{record.pid}/environ").read_bytes()
+            cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
+            if marker in environ or marker in cmdline:
+                kill_group(record.pid)

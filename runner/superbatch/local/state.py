@@ -32,6 +32,8 @@ from superbatch.model import ResolvedJob, ResultFile, TaskState
 from superbatch.results import atomic_write_bytes
 
 HOME_ENV = "SUPERBATCH_HOME"
+JOB_EVENT_TASK = "_job"  # events about the whole job use this in place of a task id
+JOB_EVENTS = ("cancelled",)
 DEFAULT_HOME = ".superbatch"
 
 
@@ -82,6 +84,24 @@ class JobStore:
             return job_from_json(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{self.job_file} is damaged ({exc}); `clean` the job") from None
+
+    def cancelled(self) -> bool:
+        """True once ``cancel`` recorded the job as cancelled."""
+        try:
+            text = self.events_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return '"event":"cancelled"' in text
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "runner.pid"
+
+    def runner_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def created(self) -> float:
         return self.job_file.stat().st_mtime
@@ -137,6 +157,8 @@ class JobStore:
                 task, kind = event["task"], event["event"]
             except (ValueError, KeyError, TypeError):
                 continue  # a torn last line from a killed process
+            if kind in JOB_EVENTS:
+                continue
             if kind == "reset":
                 records.pop(task, None)
                 continue
