@@ -87,8 +87,7 @@ def _split_lines(mode: SpotMode) -> list[str]:
     # allocated) become dedicated, and dedicated nodes already asked for stay while the
     # work needs them. Spot gets what is left, so the total is ``nodes`` <= maxNodes.
     return [
-        "preempted = max(0, $PreemptedNodeCount.GetSample(1));",
-        "usableSpot = max(0, $CurrentLowPriorityNodes - preempted);",
+        "usableSpot = max(0, $CurrentLowPriorityNodes - $PreemptedNodeCount);",
         "missingSpot = max(0, $TargetLowPriorityNodes - usableSpot);",
         "dedicated = min(nodes, $TargetDedicatedNodes + missingSpot);",
         "$TargetDedicatedNodes = dedicated;",

@@ -223,14 +223,14 @@ def _apply(op: str, left: Any, right: Any) -> Any:
 
 
 # The pool as a formula sees it, when a test does not say: no nodes, no targets, nothing
-# preempted. Counts are plain numbers, $PreemptedNodeCount a sampled metric (Microsoft's
-# preempted-nodes sample calls its GetSample).
+# preempted. Counts are plain numbers, as in the variables table of
+# batch-automatic-scaling.md.
 POOL_AT_REST: dict[str, Any] = {
     "$CurrentDedicatedNodes": 0.0,
     "$CurrentLowPriorityNodes": 0.0,
     "$TargetDedicatedNodes": 0.0,
     "$TargetLowPriorityNodes": 0.0,
-    "$PreemptedNodeCount": (0.0,),
+    "$PreemptedNodeCount": 0.0,
 }
 
 

@@ -42,7 +42,7 @@ class SpotPool:
                 "$CurrentLowPriorityNodes": self.spot,
                 "$TargetDedicatedNodes": self.targets[0],
                 "$TargetLowPriorityNodes": self.targets[1],
-                "$PreemptedNodeCount": [float(self.preempted)],
+                "$PreemptedNodeCount": self.preempted,
             },
         )
         self.targets = (result["$TargetDedicatedNodes"], result["$TargetLowPriorityNodes"])
