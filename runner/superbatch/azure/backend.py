@@ -13,13 +13,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import (
+    cleanup,
+    credentials,
+    download,
+    monitor,
+    pools,
+    staging,
+    submit,
+    tasks,
+)
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
@@ -38,6 +48,7 @@ _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
+META_POOL = "superbatch_pool"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -102,6 +113,7 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        pool = pools.job_pool(job, self.outputs)  # an unknown pool: refused before anything
         if job.image:  # a bad image reference fails here, before anything remote
             tasks.resolved_image(job.image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
@@ -114,7 +126,7 @@ class AzureBatchBackend:
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
-        created, state = self._ensure_job(job)
+        created, state = self._ensure_job(job, pool.id)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
         present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
@@ -147,7 +159,7 @@ class AzureBatchBackend:
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
 
-    def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
+    def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
             BatchJobConstraints,
             BatchJobCreateOptions,
@@ -159,7 +171,7 @@ class AzureBatchBackend:
 
         options = BatchJobCreateOptions(
             id=job.job_id,
-            pool_info=BatchPoolInfo(pool_id=self.outputs.pool_id),
+            pool_info=BatchPoolInfo(pool_id=pool_id),
             all_tasks_complete_mode="noaction",
             uses_task_dependencies=job.aggregate is not None,
             constraints=BatchJobConstraints(max_task_retry_count=job.retries),
@@ -171,6 +183,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
+                BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
             ],
         )
 
@@ -181,9 +194,7 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(
-            create, action=f"create job {job.job_id} on pool {self.outputs.pool_id}"
-        )
+        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -238,7 +249,8 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
-        return status
+        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
+        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
 
     def wait(
         self,
