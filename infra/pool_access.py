@@ -65,9 +65,7 @@ class RunnerPoolAccess(pulumi.ComponentResource):
             assignable_scopes=[args.batch_account_id],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        definition_id = definition.name.apply(
-            lambda guid: roles.role_definition_id(args.subscription_id, guid)
-        )
+        definition_id = roles.role_definition_id(args.subscription_id, definition.name)
         self.role_assignments = [
             authorization.RoleAssignment(
                 f"{name}-rearm-{pool}",

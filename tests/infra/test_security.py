@@ -115,7 +115,7 @@ def test_the_node_identity_has_exactly_three_roles_at_container_scope(
 
 
 def rearm_role(run: ProgramRun) -> str:
-    return run.one("azure-native:authorization:RoleDefinition").state["name"]
+    return str(run.one("azure-native:authorization:RoleDefinition").state["name"])
 
 
 def test_the_deploying_user_gets_exactly_the_runner_roles(default_run: ProgramRun) -> None:
