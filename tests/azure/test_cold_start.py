@@ -143,3 +143,21 @@ def test_a_pool_with_nodes_is_left_alone(idle_pool: EmulatedStack) -> None:
     report = backend.cold_start.result(timeout=30)
     assert report is not None and "already has nodes" in report.outcome
     assert idle_pool.emulator.requests["evaluate_pool_auto_scale"] == 0
+
+
+def test_status_says_when_nodes_were_requested_and_how_long_they_take(
+    idle_pool: EmulatedStack,
+) -> None:
+    with idle_pool.emulator.account.lock:
+        idle_pool.emulator.pool().spec.node_start_seconds = 600  # nodes stay starting
+    backend = idle_pool.backend(cold_start=None)
+    backend.submit(job("cold-5"))
+    waiting = backend.status("cold-5")
+    assert waiting.pool == "default"
+    assert waiting.nodes is not None
+    assert waiting.nodes.startswith("no nodes requested yet: the pool's formula runs next at ")
+    assert "(every 5 min)" in waiting.nodes
+    idle_pool.emulator.clock.advance(INTERVAL)  # the pool's own evaluation asks for nodes
+    requested = backend.status("cold-5").nodes
+    assert requested is not None and "2 node(s) requested at " in requested
+    assert "0 ready; standard_d2s_v3 nodes usually take 3-8 minutes to start" in requested

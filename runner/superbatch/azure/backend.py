@@ -322,7 +322,11 @@ class AzureBatchBackend:
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        nodes = None
+        if not status.done and status.counts.queued and pool in self.outputs.pools:
+            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+        return replace(status, pool=pool, nodes=nodes)
 
     def wait(
         self,
