@@ -76,6 +76,13 @@ def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
     )
 
 
+def job_task_counts(client: BatchClient, job_id: str, *, has_aggregate: bool) -> TaskCounts:
+    """The job's task counts without its aggregate step (Batch counts it as a task)."""
+    counts, _ = task_counts(client, job_id)
+    aggregate = _aggregate_status(client, job_id) if has_aggregate else None
+    return counts if aggregate is None else _without(counts, aggregate.state)
+
+
 def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -107,6 +114,11 @@ def _is_image_failure(code: str | None, message: str | None) -> bool:
     )
 
 
+def _is_exit_code_failure(fail: Any) -> bool:
+    """Batch's ``FailureExitCode`` (or no failure info at all): the command exited non-zero."""
+    return fail is None or str(fail.code or "").lower() == "failureexitcode"
+
+
 def task_status(
     task: Any, stderr: StderrReader | None, *, image: str = "", registry: str = ""
 ) -> TaskStatus:
@@ -118,14 +130,16 @@ def task_status(
         fail = info.failure_info if info is not None else None
         if fail is not None and image and _is_image_failure(fail.code, fail.message):
             failure = image_not_found_message(image, registry, str(fail.message or fail.code))
+        elif exit_code is not None and _is_exit_code_failure(fail):
+            failure = f"exit code {exit_code}"  # Batch's text omits the code; --local's words
         elif fail is not None:
             failure = f"{fail.code}: {fail.message}" if fail.message else str(fail.code)
-        elif exit_code is not None:
-            failure = f"exit code {exit_code}"
     tail = ""
     if state is TaskState.FAILED and stderr is not None:
         tail = "\n".join(stderr(task.id).splitlines()[-STDERR_TAIL_LINES:])
     attempts = (info.retry_count or 0) + 1 if info is not None and info.start_time else 0
+    if failure is not None and attempts > 1:
+        failure += f" (after {attempts} attempts)"
     return TaskStatus(task.id, state, exit_code, attempts, failure, tail)
 
 

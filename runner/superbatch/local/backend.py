@@ -18,7 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from superbatch.engine import ENGINES, Engine, find_engine
-from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
+from superbatch.errors import (
+    ConfigError,
+    JobNotFoundError,
+    SuperBatchError,
+    TaskNotStartedError,
+)
 from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
@@ -127,9 +132,12 @@ class LocalBackend:
         if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
             raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
         path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
-        if path.is_file():
+        try:
             return path.read_text(encoding="utf-8", errors="replace")
-        return ""
+        except FileNotFoundError:  # written when a task starts: this one has not
+            raise TaskNotStartedError(
+                f"task {task_id} of job {job_id} has not run yet: no logs"
+            ) from None
 
     def results(self, job_id: str, dest: Path) -> list[TaskResult]:
         store = self._existing_store(job_id)
@@ -218,15 +226,16 @@ class LocalBackend:
                 plan = ContainerRun(engine, image, self.node.root)
             elif self.engine_name is not None:
                 raise ConfigError(
-                    f"image {image} is not in {engine.name}'s local images: build it "
-                    "(or pull it) first, or use --no-container"
+                    f"image {image} is not in {engine.name}'s local images: "
+                    f"{_get_image_hint(engine.name, image)} first, or use --no-container"
                 )
             else:
                 log.warning(
                     "image %s is not in %s's local images: running tasks on this machine "
-                    "instead (build the image to use it; --no-container to silence this)",
+                    "instead (%s to use it; --no-container to silence this)",
                     image,
                     engine.name,
+                    _get_image_hint(engine.name, image),
                 )
         self._plans[job.job_id] = plan
         return plan
@@ -293,3 +302,12 @@ class LocalBackend:
         return TaskStatus(
             task_id, record.state, record.exit_code, record.attempts, record.failure, tail
         )
+
+
+def _get_image_hint(engine: str, image: str) -> str:
+    """How to get ``image`` into the engine: pull a registry's image, build a short name."""
+    from superbatch.images.reference import parse_image_ref
+
+    if parse_image_ref(image).registry is not None:
+        return f"pull it with `{engine} pull {image}`"
+    return "build it with `superbatch image build`"
