@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.wire import wire_enum
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
 from superbatch.model import (
@@ -101,15 +102,16 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        if job.image:  # a bad image reference fails here, before anything remote
-            tasks.resolved_image(job.image, self.outputs.registry_login_server)
+        image = tasks.require_image(job)  # the stack's pool runs only container tasks
+        # a bad image reference fails here, before anything remote
+        tasks.resolved_image(image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
-        if job.image:  # nodes could not pull it: say so before anything is created
-            from superbatch.images.resolve import check_image_in_registry
+        # nodes could not pull it: say so before anything is created
+        from superbatch.images.resolve import check_image_in_registry
 
-            check_image_in_registry(
-                job.image, self.outputs.registry_login_server, credential=self._credential
-            )
+        check_image_in_registry(
+            image, self.outputs.registry_login_server, credential=self._credential
+        )
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -189,7 +191,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
             action=f"find job {job.job_id}",
         )
-        return False, monitor.enum_text(job_state)
+        return False, wire_enum(job_state)
 
     def _finish_when_done(self, job_id: str) -> None:
         from azure.batch.models import BatchJobUpdateOptions
@@ -335,7 +337,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job_id, select=["id", "state"]),
             action=f"find job {job_id}",
         )
-        return monitor.enum_text(job.state)
+        return wire_enum(job.state)
 
     def _all_tasks(self, job_id: str) -> list[Any]:
         return call_with_retries(
@@ -356,7 +358,7 @@ class AzureBatchBackend:
             has_aggregate = meta.get(META_AGGREGATE) == "1"
             counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
             created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, monitor.enum_text(job.state), counts, created))
+            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries
 
     def clean(self, job_id: str) -> None:
