@@ -287,7 +287,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
             action=f"find task {task_id} of job {job_id}",
         )
-        if monitor.enum_text(task.state) in ("active", "preparing"):
+        if wire_enum(task.state) in ("active", "preparing"):
             raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
         return ""  # the task ran but wrote no such file
 
