@@ -244,6 +244,12 @@ class Node:
             return
         task.process = process
         exit_code, failure = self._wait(task, process)
+        if task.stop_reason == "requeue":  # job disabled with requeue: back to active, no retry
+            with self.account.lock:
+                task.stop_reason = None
+                task.set_state("active")
+                self.account.changed.notify_all()
+            return
         if task.stop_reason == "delete":  # job or task deleted: no uploads, nothing to keep
             self.account.complete(task, exit_code=exit_code, failure=failure)
             return
