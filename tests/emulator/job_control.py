@@ -9,7 +9,7 @@ answers were checked against recorded exchanges of the real service (tests/confo
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tests.emulator.errors import BatchServiceError, invalid_property, not_found
 from tests.emulator.routes import Answer, Request, _task_dir, route
@@ -187,9 +187,7 @@ def unknown_resource(emu: BatchEmulator, path: str) -> BatchServiceError:
                 if len(parts) >= 4 and parts[2] == "tasks":
                     emu.account.task(parts[1], parts[3])
             if len(parts) >= 2 and parts[0] == "pools":
-                pools: Any = emu.account.pools
-                if parts[1].lower() not in pools:
-                    raise not_found("PoolNotFound", "pool")
+                emu.account.pool(parts[1])
     except BatchServiceError as missing:
         return missing
     return BatchServiceError(404, "ResourceNotFound", "The specified resource does not exist.")

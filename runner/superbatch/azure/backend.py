@@ -102,15 +102,16 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        if job.image:  # a bad image reference fails here, before anything remote
-            tasks.resolved_image(job.image, self.outputs.registry_login_server)
+        image = tasks.require_image(job)  # the stack's pool runs only container tasks
+        # a bad image reference fails here, before anything remote
+        tasks.resolved_image(image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
-        if job.image:  # nodes could not pull it: say so before anything is created
-            from superbatch.images.resolve import check_image_in_registry
+        # nodes could not pull it: say so before anything is created
+        from superbatch.images.resolve import check_image_in_registry
 
-            check_image_in_registry(
-                job.image, self.outputs.registry_login_server, credential=self._credential
-            )
+        check_image_in_registry(
+            image, self.outputs.registry_login_server, credential=self._credential
+        )
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )

@@ -27,7 +27,9 @@ from datetime import timedelta
 from typing import Any
 
 from superbatch.azure.staging import shared_prefix, task_prefix
+from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
 from superbatch.contract import StackOutputs
+from superbatch.errors import SpecError
 from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
 
 STAGING_DIR = ".superbatch"
@@ -57,6 +59,26 @@ def resolved_image(image: str, registry_login_server: str) -> str:
     from superbatch.images.resolve import resolve_image
 
     return resolve_image(image, registry_login_server)
+
+
+IMAGE_REQUIRED = (
+    "job {job}: Azure Batch runs every task in a container image and this spec names none: "
+    'add image = "docker.io/library/python:3.12-slim" (any full reference with a tag), '
+    "or your own from `superbatch image build` / `superbatch image push --stack NAME`"
+)
+
+
+def require_image(job: ResolvedJob) -> str:
+    """Refuse an image-less job before anything is uploaded.
+
+    The stack's pool is a container pool, and Batch fails every task without
+    ``containerSettings`` on such a pool (``ContainerTaskSettingsNotFound``) only once a
+    node picks it up, minutes later. There is no image we could pick for the user that
+    would hold their code's dependencies, so we ask for one instead of guessing.
+    """
+    if not job.image:
+        raise SpecError(IMAGE_REQUIRED.format(job=job.name))
+    return job.image
 
 
 def output_base(pattern: str) -> str:
@@ -130,16 +152,17 @@ def _forget(path: str) -> str:
 
 
 def command_line(script: str) -> str:
-    return "/bin/sh -c " + shlex.quote(script)
+    return " ".join(SHELL) + " " + shlex.quote(script)
 
 
 def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
-    body: Body = {}
-    if job.image:
-        body["containerSettings"] = {
-            "imageName": resolved_image(job.image, outputs.registry_login_server),
+    body: Body = {
+        "containerSettings": {
+            "imageName": resolved_image(require_image(job), outputs.registry_login_server),
+            "containerRunOptions": CLEAR_ENTRYPOINT,  # /bin/sh -c runs, as locally
             "workingDirectory": "taskWorkingDirectory",
         }
+    }
     constraints: Body = {"maxTaskRetryCount": job.retries}
     if job.timeout is not None:
         constraints["maxWallClockTime"] = iso_duration(job.timeout)
