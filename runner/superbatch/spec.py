@@ -23,7 +23,14 @@ from typing import Any
 
 from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
-from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+from superbatch.model import (
+    MAX_LABEL_LENGTH,
+    AggregateSpec,
+    InputFile,
+    ResolvedJob,
+    TaskSpec,
+    row_label,
+)
 from superbatch.placeholders import check_placeholders, render
 from superbatch.validate import (
     JOB_HASH_LENGTH,
@@ -189,13 +196,15 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
                 raise SpecError(f"{where}: input {dest} has the same path as a shared file")
             values = {"input": dest, "name": source.name, "stem": source.stem, "index": str(index)}
             command = render(draft.command, values)
-            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),)))
+            label = dest[:MAX_LABEL_LENGTH]
+            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
         check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
         for index, row in enumerate(draft.rows):
             values = {**row, "index": str(index)}
-            tasks.append(TaskSpec(str(index), render(draft.command, values), dict(row)))
+            command = render(draft.command, values)
+            tasks.append(TaskSpec(str(index), command, dict(row), (), row_label(row)))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"

@@ -8,6 +8,7 @@ re-running the same spec after any interruption finishes the job without duplica
 
 from __future__ import annotations
 
+import builtins
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from superbatch.model import (
     ProgressCallback,
     ResolvedJob,
     TaskCounts,
+    TaskInfo,
     TaskResult,
     TaskState,
 )
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import ContainerClient
+
+    from superbatch.plan import Plan
 
 _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
@@ -102,16 +106,7 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        image = tasks.require_image(job)  # the stack's pool runs only container tasks
-        # a bad image reference fails here, before anything remote
-        tasks.resolved_image(image, self.outputs.registry_login_server)
-        credentials.check_credential(self._credential)
-        # nodes could not pull it: say so before anything is created
-        from superbatch.images.resolve import check_image_in_registry
-
-        check_image_in_registry(
-            image, self.outputs.registry_login_server, credential=self._credential
-        )
+        self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -147,6 +142,71 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+
+    def plan(self, job: ResolvedJob) -> Plan:
+        """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
+        from superbatch import plan as planning
+
+        self._check_before_submit(job)
+        uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
+        try:
+            self._job_state(job.job_id)
+            exists = True
+        except JobNotFoundError:
+            exists = False
+        present = submit.existing_task_ids(self.batch, job.job_id) if exists else set()
+        missing = [task for task in job.tasks if task.id not in present]
+        pool = call_with_retries(
+            lambda: self.batch.get_pool(
+                self.outputs.pool_id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
+            ),
+            action=f"read pool {self.outputs.pool_id}",
+        )
+        slots = pool.task_slots_per_node or 1
+        nodes = planning.expected_nodes(len(job.tasks), slots)
+        max_nodes = _formula_max_nodes(pool.auto_scale_formula)
+        if max_nodes is not None:
+            nodes = min(nodes, max_nodes)
+        adds_aggregate = job.aggregate is not None and AGGREGATE_TASK_ID not in present
+        batch_requests = (
+            (0 if exists else 1)
+            + -(-len(missing) // submit.MAX_TASKS_PER_REQUEST)
+            + int(adds_aggregate)
+            + 1  # the switch to terminatejob
+        )
+        sizes = {blob.source: blob.size for blob in uploads.blobs}
+        return planning.Plan(
+            job_id=job.job_id,
+            backend=self.name,
+            tasks=len(job.tasks),
+            preview=planning.preview(job),
+            aggregate=job.aggregate is not None,
+            exists=exists,
+            tasks_to_add=len(missing) + int(adds_aggregate),
+            files=len(uploads.blobs),
+            bytes_total=sum(sizes.values()),
+            files_new=len(uploads.uploads) + len(uploads.copies),
+            bytes_new=sum(blob.size for blob in uploads.uploads),
+            files_staged=uploads.skipped,
+            requests={
+                "storage": int(bool(uploads.blobs)) + len(uploads.uploads) + len(uploads.copies),
+                "batch": batch_requests,
+            },
+            slots_per_node=slots,
+            nodes=nodes,
+        )
+
+    def _check_before_submit(self, job: ResolvedJob) -> None:
+        image = tasks.require_image(job)  # the stack's pool runs only container tasks
+        # a bad image reference fails here, before anything remote
+        tasks.resolved_image(image, self.outputs.registry_login_server)
+        credentials.check_credential(self._credential)
+        # nodes could not pull it: say so before anything is created
+        from superbatch.images.resolve import check_image_in_registry
+
+        check_image_in_registry(
+            image, self.outputs.registry_login_server, credential=self._credential
+        )
 
     def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
         from azure.batch.models import (
@@ -289,7 +349,7 @@ class AzureBatchBackend:
         )
         return ""  # the task exists but has not written the file (yet)
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         from superbatch import results as layout
 
         previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
@@ -321,6 +381,7 @@ class AzureBatchBackend:
                 exit_code=status.exit_code,
                 attempts=status.attempts,
                 paths=stored.get(status.task_id, ()),
+                label=status.label,
             )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
@@ -337,13 +398,13 @@ class AzureBatchBackend:
         )
         return wire_enum(job.state)
 
-    def _all_tasks(self, job_id: str) -> list[Any]:
+    def _all_tasks(self, job_id: str) -> builtins.list[Any]:
         return call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=["id", "state", "executionInfo"])),
+            lambda: list(self.batch.list_tasks(job_id, select=monitor.TASK_FIELDS)),
             action=f"list the tasks of job {job_id}",
         )
 
-    def list(self) -> list[JobSummary]:
+    def list(self) -> builtins.list[JobSummary]:
         try:
             jobs = list(self.batch.list_jobs(select=["id", "state", "creationTime", "metadata"]))
         except Exception as exc:
@@ -358,13 +419,36 @@ class AzureBatchBackend:
             summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries
 
+    def job_ids(self) -> builtins.list[str]:
+        try:
+            jobs = list(self.batch.list_jobs(select=["id", "metadata"]))
+        except Exception as exc:
+            raise translate_azure_error(exc, action="list jobs") from exc
+        return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
+
+    def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
+        self._job_meta(job_id)  # an unknown job is JobNotFoundError, not an empty list
+        listed = call_with_retries(
+            lambda: list(self.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
+            action=f"list the tasks of job {job_id}",
+        )
+        return sorted((monitor.task_info(task) for task in listed), key=_task_order)
+
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
 
 
-def _task_order(result: TaskResult) -> tuple[int, int | str]:
+def _formula_max_nodes(formula: str | None) -> int | None:
+    """``maxNodes = N;`` of the formula infra/ writes, if the pool has that formula."""
+    import re
+
+    found = re.search(r"^maxNodes\s*=\s*(\d+)\s*;", formula or "", re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def _task_order(result: TaskResult | TaskInfo) -> tuple[int, int | str]:
     task_id = result.task_id
     return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
 

@@ -30,7 +30,7 @@ from superbatch.azure.staging import shared_prefix, task_prefix
 from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
 from superbatch.contract import StackOutputs
 from superbatch.errors import SpecError
-from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
+from superbatch.model import AGGREGATE_LABEL, AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
 
 STAGING_DIR = ".superbatch"
 LOGS_DIR = "_logs"
@@ -189,6 +189,8 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
     if steps:
         steps.append(_forget(STAGING_DIR))
     body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
+    if task.label:  # Batch keeps it (<= 1024 chars): `tasks` and `status` show it from there
+        body["displayName"] = task.label
     body.update(_common(job, outputs))
     if resource_files:
         body["resourceFiles"] = resource_files
@@ -220,6 +222,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     ]
     body: Body = {
         "id": AGGREGATE_TASK_ID,
+        "displayName": AGGREGATE_LABEL,
         "commandLine": command_line(_script(steps, job.aggregate.command)),
     }
     body.update(_common(job, outputs))
