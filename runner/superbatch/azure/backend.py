@@ -14,13 +14,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import (
+    cleanup,
+    credentials,
+    download,
+    monitor,
+    pools,
+    staging,
+    submit,
+    tasks,
+)
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
-from superbatch.contract import StackOutputs
+from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
@@ -42,6 +52,7 @@ _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
+META_POOL = "superbatch_pool"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -106,11 +117,11 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        self._check_before_submit(job)
+        pool = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
-        created, state = self._ensure_job(job)
+        created, state = self._ensure_job(job, pool.id)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
         present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
@@ -147,7 +158,7 @@ class AzureBatchBackend:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
         from superbatch import plan as planning
 
-        self._check_before_submit(job)
+        job_pool = self._check_before_submit(job)
         uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
         try:
             self._job_state(job.job_id)
@@ -158,9 +169,9 @@ class AzureBatchBackend:
         missing = [task for task in job.tasks if task.id not in present]
         pool = call_with_retries(
             lambda: self.batch.get_pool(
-                self.outputs.pool_id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
+                job_pool.id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
             ),
-            action=f"read pool {self.outputs.pool_id}",
+            action=f"read pool {job_pool.id}",
         )
         slots = pool.task_slots_per_node or 1
         nodes = planning.expected_nodes(len(job.tasks), slots)
@@ -196,7 +207,10 @@ class AzureBatchBackend:
             nodes=nodes,
         )
 
-    def _check_before_submit(self, job: ResolvedJob) -> None:
+    def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
+        """Every check that needs no write, in order; the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first)."""
+        pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
         tasks.resolved_image(image, self.outputs.registry_login_server)
@@ -207,8 +221,9 @@ class AzureBatchBackend:
         check_image_in_registry(
             image, self.outputs.registry_login_server, credential=self._credential
         )
+        return pool
 
-    def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
+    def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
             BatchJobConstraints,
             BatchJobCreateOptions,
@@ -220,7 +235,7 @@ class AzureBatchBackend:
 
         options = BatchJobCreateOptions(
             id=job.job_id,
-            pool_info=BatchPoolInfo(pool_id=self.outputs.pool_id),
+            pool_info=BatchPoolInfo(pool_id=pool_id),
             all_tasks_complete_mode="noaction",
             uses_task_dependencies=job.aggregate is not None,
             constraints=BatchJobConstraints(max_task_retry_count=job.retries),
@@ -232,6 +247,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
+                BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
             ],
         )
 
@@ -242,9 +258,7 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(
-            create, action=f"create job {job.job_id} on pool {self.outputs.pool_id}"
-        )
+        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -299,7 +313,8 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
-        return status
+        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
+        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
 
     def wait(
         self,

@@ -147,6 +147,8 @@ def status_json(status: JobStatus) -> dict[str, Any]:
         "counts": asdict(status.counts),
         "failed": [_task_json(t) for t in status.failed],
         "aggregate": _task_json(status.aggregate) if status.aggregate else None,
+        "pool": status.pool,
+        "nodes": status.nodes,
     }
 
 
@@ -176,6 +178,9 @@ def print_status(status: JobStatus) -> None:
         f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: {counts.total} tasks, "
         + _describe(counts)
     )
+    if status.pool is not None:
+        note = f": {status.nodes}" if status.nodes else ""
+        stdout.print(f"pool {escape(status.pool)}{escape(note)}")
     print_failure_groups(status.job_id, status.failed)
     agg = status.aggregate
     if agg is not None:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from superbatch.engine import ENGINES, Engine, find_engine
-from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
+from superbatch.errors import ConfigError, JobNotFoundError, SpecError, SuperBatchError
 from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
@@ -47,6 +47,7 @@ log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
 PLACING_THREADS = 2
+LOCAL_NODES = "tasks run on this machine (--local), the pool applies on Azure"
 
 
 class LocalBackend:
@@ -78,6 +79,11 @@ class LocalBackend:
     # -- Backend protocol ---------------------------------------------------------------
 
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        if job.slots > self.parallel:  # as a pool refuses a task wider than its nodes
+            raise SpecError(
+                f"job {job.name}: slots = {job.slots} is more than this machine runs at once "
+                f"(--parallel {self.parallel}): raise --parallel or lower slots"
+            )
         store = self._locate(job.job_id)  # run from another folder: the job's own state
         failed: list[str] = []
         if store.exists():
@@ -376,9 +382,11 @@ class LocalBackend:
             tally[TaskState.SUCCEEDED],
             tally[TaskState.FAILED],
         )
-        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate)
+        # A pool the spec names is reported (the same spec runs on Azure), not used.
+        pool = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
+        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
         label = "completed" if status.done else ("active" if alive else "interrupted")
-        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate)
+        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
 
     def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
         tail = ""

@@ -150,7 +150,8 @@ class Scheduler:
             return
         feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
         errors: list[BaseException] = []
-        count = min(self.parallel, len(pending))
+        # A task takes `slots` of the `--parallel` slots (Batch's requiredSlots on a node).
+        count = min(max(1, self.parallel // self.job.slots), len(pending))
         slot = functools.partial(self._slot, feed, errors)
         slots = Workers([slot] * count, name="superbatch-task")
         try:
