@@ -3,6 +3,7 @@ Batch's ``requiredSlots``, and a pool the stack does not have is refused before 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def test_slots_are_required_slots_and_limit_tasks_per_node(
     assert {t.required_slots for t in tasks} == {2}
     spans = sorted((t.execution_info.start_time, t.execution_info.end_time) for t in tasks)
     # One node of 2 slots: a task taking 2 slots runs alone.
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
 @pytest.mark.parametrize(
