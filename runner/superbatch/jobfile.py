@@ -36,6 +36,8 @@ def job_to_json(job: ResolvedJob) -> dict[str, Any]:
             if job.aggregate
             else None
         ),
+        "pool": job.pool,
+        "slots": job.slots,
         "tasks": [
             {
                 "id": t.id,
@@ -68,4 +70,6 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         aggregate=(
             AggregateSpec(aggregate["command"], tuple(aggregate["outputs"])) if aggregate else None
         ),
+        pool=data.get("pool"),
+        slots=int(data.get("slots", 1)),
     )

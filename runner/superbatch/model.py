@@ -66,6 +66,11 @@ class ResolvedJob:
     retries: int = 0
     timeout: timedelta | None = None
     aggregate: AggregateSpec | None = None
+    pool: str | None = None  # the stack pool it runs on; None: "default"
+    slots: int = 1  # task slots each task takes (Batch requiredSlots)
+
+
+DEFAULT_POOL = "default"
 
 
 class TaskState(StrEnum):
@@ -114,6 +119,8 @@ class JobStatus:
     counts: TaskCounts
     failed: tuple[TaskStatus, ...] = ()
     aggregate: TaskStatus | None = None  # None when the job has no aggregate step
+    pool: str | None = None  # the pool the job runs on (None: not known, e.g. an old job)
+    nodes: str | None = None  # one line on the pool's nodes while tasks wait for them
 
     @property
     def done(self) -> bool:

@@ -176,7 +176,7 @@ def test_logs_follow_on_azure(tmp_path: Path, stack: EmulatedStack, ranges: bool
         "job_id"
     ]
     queued = superbatch("logs", job_id, "0", *azure, cwd=tmp_path)
-    assert queued.code == 0 and queued.stdout == "" and "has not started yet" in queued.stderr
+    assert queued.code == 5 and queued.stdout == "" and "has not run yet" in queued.stderr
     stack.emulator.hold = False
 
     code, out, err = follow_until_after(("logs", job_id, "0", *azure, "-f"), tmp_path)

@@ -47,7 +47,8 @@ def test_detach_then_wait_and_ctrl_c_only_stops_following(project: Path) -> None
         project,
         {
             "p.csv": "n\n1\n2\n3\n",
-            "job.toml": 'name = "bg"\ntasks = "p.csv"\ncommand = "sleep 2; echo {n} > o.txt"\n'
+            "job.toml": 'name = "bg"\ntasks = "p.csv"\n'
+            f"command = 'while [ ! -e {project / 'go'} ]; do sleep 0.1; done; echo {{n}} > o.txt'\n"
             'outputs = ["o.txt"]\n',
         },
     )
@@ -71,6 +72,7 @@ def test_detach_then_wait_and_ctrl_c_only_stops_following(project: Path) -> None
         superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"] == "active"
     )
 
+    (project / "go").touch()
     waited = superbatch("wait", "last", "--local", "--json", cwd=project)
     assert waited.code == 0 and waited.json()["counts"]["succeeded"] == 3
     results = superbatch("results", job_id, "--local", cwd=project)

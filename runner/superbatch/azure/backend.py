@@ -14,13 +14,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import (
+    cleanup,
+    credentials,
+    download,
+    monitor,
+    pools,
+    rearm,
+    staging,
+    submit,
+    tasks,
+)
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
-from superbatch.contract import StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.contract import PoolInfo, StackOutputs
+from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
@@ -43,6 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
+META_POOL = "superbatch_pool"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -58,7 +70,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -69,6 +83,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -107,11 +123,11 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        self._check_before_submit(job)
+        pool = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
-        created, state = self._ensure_job(job)
+        created, state = self._ensure_job(job, pool.id)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
         present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
@@ -143,12 +159,15 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
         from superbatch import plan as planning
 
-        self._check_before_submit(job)
+        job_pool = self._check_before_submit(job)
         uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
         try:
             self._job_state(job.job_id)
@@ -159,9 +178,9 @@ class AzureBatchBackend:
         missing = [task for task in job.tasks if task.id not in present]
         pool = call_with_retries(
             lambda: self.batch.get_pool(
-                self.outputs.pool_id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
+                job_pool.id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
             ),
-            action=f"read pool {self.outputs.pool_id}",
+            action=f"read pool {job_pool.id}",
         )
         slots = pool.task_slots_per_node or 1
         nodes = planning.expected_nodes(len(job.tasks), slots)
@@ -197,7 +216,10 @@ class AzureBatchBackend:
             nodes=nodes,
         )
 
-    def _check_before_submit(self, job: ResolvedJob) -> None:
+    def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
+        """Every check that needs no write, in order; the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first)."""
+        pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
         tasks.resolved_image(image, self.outputs.registry_login_server)
@@ -208,8 +230,9 @@ class AzureBatchBackend:
         check_image_in_registry(
             image, self.outputs.registry_login_server, credential=self._credential
         )
+        return pool
 
-    def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
+    def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
             BatchJobConstraints,
             BatchJobCreateOptions,
@@ -221,7 +244,7 @@ class AzureBatchBackend:
 
         options = BatchJobCreateOptions(
             id=job.job_id,
-            pool_info=BatchPoolInfo(pool_id=self.outputs.pool_id),
+            pool_info=BatchPoolInfo(pool_id=pool_id),
             all_tasks_complete_mode="noaction",
             uses_task_dependencies=job.aggregate is not None,
             constraints=BatchJobConstraints(max_task_retry_count=job.retries),
@@ -233,6 +256,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
+                BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
             ],
         )
 
@@ -243,9 +267,7 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(
-            create, action=f"create job {job.job_id} on pool {self.outputs.pool_id}"
-        )
+        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -300,7 +322,12 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
-        return status
+        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        nodes = None
+        if not status.done and status.counts.queued and pool in self.outputs.pools:
+            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+        return replace(status, pool=pool, nodes=nodes)
 
     def wait(
         self,
@@ -344,11 +371,13 @@ class AzureBatchBackend:
                 raise translate_azure_error(exc, action=action) from exc
         # 404/409 means no such job, task or file, or a task not started. The SDK streams this
         # call and leaves the error body unread (no code), so ask for the task itself.
-        call_with_retries(
-            lambda: self.batch.get_task(job_id, task_id, select=["id"]),
+        task = call_with_retries(
+            lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
             action=f"find task {task_id} of job {job_id}",
         )
-        return ""  # the task exists but has not written the file (yet)
+        if wire_enum(task.state) in ("active", "preparing"):
+            raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
+        return ""  # the task ran but wrote no such file
 
     def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
         """From the node (byte ranges) while the task runs, from storage once it ended."""
@@ -422,10 +451,11 @@ class AzureBatchBackend:
             raise translate_azure_error(exc, action="list jobs") from exc
         summaries = []
         for job in jobs:
-            names = {item.name for item in (job.metadata or [])}
-            if META_TASKS not in names:
+            meta = {item.name: item.value for item in (job.metadata or [])}
+            if META_TASKS not in meta:
                 continue  # not ours
-            counts, _ = monitor.task_counts(self.batch, job.id)
+            has_aggregate = meta.get(META_AGGREGATE) == "1"
+            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
             created = job.creation_time.isoformat() if job.creation_time else None
             summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries

@@ -127,10 +127,6 @@ def logs_command(
         render.stderr.print(line, soft_wrap=True, markup=False)
 
     if not follow and tail is None:  # the whole log, headed per stream, as always
-        first = opened.read_log(job_id, task_id, stream=names[0], offset=0)
-        if not first.started:
-            say(first.note or f"task {task_id} has not started yet")
-            return
         for name in names:
             text = opened.logs(job_id, task_id, stream=name)
             if stream is Stream.both:
@@ -174,6 +170,7 @@ def results_command(
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results)
+    from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 
     manifest = results / job_id / MANIFEST_NAME
@@ -188,7 +185,11 @@ def results_command(
         )
     else:
         files = sum(len(r.files) for r in task_results)
-        render.stdout.print(f"{len(task_results)} tasks, {files} files in {results / job_id}/")
+        tasks = [r for r in task_results if r.task_id != AGGREGATE_TASK_ID]
+        what = render.plural(len(tasks), "task")
+        if len(tasks) < len(task_results):
+            what += " and the aggregate step"
+        render.stdout.print(f"{what}: {render.plural(files, 'file')} in {results / job_id}/")
 
 
 @backend_options()

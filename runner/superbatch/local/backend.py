@@ -20,7 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from superbatch.engine import ENGINES, Engine, find_engine
-from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
+from superbatch.errors import (
+    ConfigError,
+    JobNotFoundError,
+    SpecError,
+    SuperBatchError,
+    TaskNotStartedError,
+)
 from superbatch.follow import LogRead
 from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
@@ -49,6 +55,7 @@ STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
 CANCEL_TIMEOUT = 60.0
 PLACING_THREADS = 2
+LOCAL_NODES = "tasks run on this machine (--local), the pool applies on Azure"
 
 
 class LocalBackend:
@@ -80,6 +87,11 @@ class LocalBackend:
     # -- Backend protocol ---------------------------------------------------------------
 
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
+        if job.slots > self.parallel:  # as a pool refuses a task wider than its nodes
+            raise SpecError(
+                f"job {job.name}: slots = {job.slots} is more than this machine runs at once "
+                f"(--parallel {self.parallel}): raise --parallel or lower slots"
+            )
         store = self._locate(job.job_id)  # run from another folder: the job's own state
         failed: list[str] = []
         if store.exists():
@@ -222,9 +234,12 @@ class LocalBackend:
         if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
             raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
         path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
-        if path.is_file():
+        try:
             return path.read_text(encoding="utf-8", errors="replace")
-        return ""
+        except FileNotFoundError:  # written when a task starts: this one has not
+            raise TaskNotStartedError(
+                f"task {task_id} of job {job_id} has not run yet: no logs"
+            ) from None
 
     def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
         """The task's log from ``offset`` on, straight from its node dir."""
@@ -379,15 +394,16 @@ class LocalBackend:
                 plan = ContainerRun(engine, image, self.node.root)
             elif self.engine_name is not None:
                 raise ConfigError(
-                    f"image {image} is not in {engine.name}'s local images: build it "
-                    "(or pull it) first, or use --no-container"
+                    f"image {image} is not in {engine.name}'s local images: "
+                    f"{_get_image_hint(engine.name, image)} first, or use --no-container"
                 )
             else:
                 log.warning(
                     "image %s is not in %s's local images: running tasks on this machine "
-                    "instead (build the image to use it; --no-container to silence this)",
+                    "instead (%s to use it; --no-container to silence this)",
                     image,
                     engine.name,
+                    _get_image_hint(engine.name, image),
                 )
         self._plans[job.job_id] = plan
         return plan
@@ -471,11 +487,13 @@ class LocalBackend:
             tally[TaskState.SUCCEEDED],
             tally[TaskState.FAILED],
         )
-        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate)
+        # A pool the spec names is reported (the same spec runs on Azure), not used.
+        pool = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
+        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
         label = "completed" if status.done else ("active" if alive else "interrupted")
         if store is not None and store.cancelled():
             label = "cancelled"
-        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate)
+        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
 
     def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
         tail = ""
@@ -495,3 +513,12 @@ def task_labels(job: ResolvedJob) -> dict[str, str]:
     if job.aggregate is not None:
         labels[AGGREGATE_TASK_ID] = AGGREGATE_LABEL
     return labels
+
+
+def _get_image_hint(engine: str, image: str) -> str:
+    """How to get ``image`` into the engine: pull a registry's image, build a short name."""
+    from superbatch.images.reference import parse_image_ref
+
+    if parse_image_ref(image).registry is not None:
+        return f"pull it with `{engine} pull {image}`"
+    return "build it with `superbatch image build`"

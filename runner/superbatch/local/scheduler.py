@@ -30,7 +30,6 @@ from superbatch.local.execute import (
     run_attempt,
 )
 from superbatch.local.node import (
-    LOGS_PREFIX,
     NodeLayout,
     collected_path,
     copy_files,
@@ -52,7 +51,7 @@ from superbatch.model import (
 )
 from superbatch.patterns import match_outputs
 from superbatch.results import EMPTY_SHA256
-from superbatch.validate import LOGS_DIR, format_duration
+from superbatch.validate import LOGS_DIR, LOGS_PREFIX, format_duration
 
 REPORT_INTERVAL = 0.1
 LOG_PATHS = (f"{LOGS_DIR}/stdout.txt", f"{LOGS_DIR}/stderr.txt")  # as in results/<job>/<task>/
@@ -150,7 +149,8 @@ class Scheduler:
             return
         feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
         errors: list[BaseException] = []
-        count = min(self.parallel, len(pending))
+        # A task takes `slots` of the `--parallel` slots (Batch's requiredSlots on a node).
+        count = min(max(1, self.parallel // self.job.slots), len(pending))
         slot = functools.partial(self._slot, feed, errors)
         slots = Workers([slot] * count, name="superbatch-task")
         try:
