@@ -183,3 +183,63 @@ def test_logs_follow_on_azure(tmp_path: Path, stack: EmulatedStack, ranges: bool
     assert code == 0, err
     assert out == "before 1\nafter 1\n" and err == "oops\n"
     assert stack.emulator.requests["download_task_file"] >= 1  # read from the node meanwhile
+
+
+def _with_image(files: dict[str, str]) -> dict[str, str]:
+    spec = files["job.toml"]
+    return {
+        **files,
+        "job.toml": spec.replace('tasks = "p.csv"', f'image = "{IMAGE}"\ntasks = "p.csv"'),
+    }
+
+
+def test_max_failures_stops_200_failing_tasks_early_on_azure(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    from tests.runner.test_cli_policy import MANY
+
+    files = _with_image(MANY)
+    files["job.toml"] = files["job.toml"].replace("exit 1", "sleep 0.3; exit 1")
+    write(tmp_path, files)
+    azure = ("--outputs", str(stack.outputs_file))
+    run = superbatch("run", "job.toml", *azure, "--json", cwd=tmp_path, timeout=300)
+    assert run.code == 1, run.stderr
+    data = run.json()
+    assert data["state"] == "stopped"
+    assert data["counts"]["failed"] > 5
+    job_id = data["job_id"]
+    states = [t["state"] for t in stack.emulator.tasks(job_id)]
+    assert states.count("completed") < 100  # stopped early: most never ran
+    assert "running" not in states or stack.emulator.job(job_id)["state"] != "active"
+    assert superbatch("status", job_id, *azure, "--json", cwd=tmp_path).json()["state"] == "stopped"
+
+
+def test_allow_failures_on_azure_matches_local(tmp_path: Path, stack: EmulatedStack) -> None:
+    from tests.runner.test_cli_policy import ALLOW
+
+    write(tmp_path / "spec", _with_image(ALLOW))
+    azure = ("--outputs", str(stack.outputs_file))
+    run = superbatch("run", "spec/job.toml", *azure, "--json", cwd=tmp_path)
+    assert run.code == 0, run.stdout + run.stderr
+    local = superbatch(
+        "run", "spec/job.toml", "--local", "--no-container", "--results", "local", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert local.code == 0, local.stdout
+    azure_dir, local_dir = Path(run.json()["results_dir"]), Path(local.json()["results_dir"])
+    assert (azure_dir / "_aggregate" / "seen.txt").read_text() == "0\n2\n"
+    azure_manifest = json.loads((azure_dir / "manifest.json").read_text())
+    local_manifest = json.loads((local_dir / "manifest.json").read_text())
+    assert {**azure_manifest, "backend": ""} == {**local_manifest, "backend": ""}
+
+
+def test_retry_on_exit_is_refused_on_azure_before_anything(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    from tests.runner.test_cli_policy import RETRY
+
+    write(tmp_path, _with_image(RETRY))
+    refused = superbatch("run", "job.toml", "--outputs", str(stack.outputs_file), cwd=tmp_path)
+    assert refused.code == 2 and "run this spec with --local" in refused.stderr
+    assert _blobs(stack, stack.outputs.inputs_container) == []
+    assert stack.emulator.requests["create_job"] == 0

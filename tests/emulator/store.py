@@ -168,8 +168,10 @@ class Account:
             parent = job.tasks.get(parent_id.lower())
             if parent is None or parent.state != "completed":
                 return False
-            if parent.wire["executionInfo"].get("result") != "success":
-                return False  # Batch's default dependency action on failure is to block
+            failed = parent.wire["executionInfo"].get("result") != "success"
+            # Batch's default on failure is to block; exitConditions may say satisfy
+            if failed and _dependency_action(parent.wire) != "satisfy":
+                return False
         return True
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -463,3 +465,23 @@ def _job_not_active(job: Job) -> BatchServiceError:
             409, "JobBeingTerminated", "The specified job is being terminated."
         )
     return BatchServiceError(409, "JobNotActive", "The specified job is not in active state.")
+
+
+def _dependency_action(task: dict[str, Any]) -> str:
+    """exitConditions' dependencyAction for the task's exit code: the exitCodes entry for
+    it, else an exitCodeRanges entry, else default; "block" when none says otherwise."""
+    conditions = task.get("exitConditions") or {}
+    code = (task.get("executionInfo") or {}).get("exitCode")
+    chosen = None
+    for item in conditions.get("exitCodes") or []:
+        if code is not None and item.get("code") == code:
+            chosen = item.get("exitOptions")
+            break
+    else:
+        for item in conditions.get("exitCodeRanges") or []:
+            if code is not None and item.get("start", 0) <= code <= item.get("end", -1):
+                chosen = item.get("exitOptions")
+                break
+        else:
+            chosen = conditions.get("default")
+    return str((chosen or {}).get("dependencyAction") or "block").lower()

@@ -55,6 +55,8 @@ META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
 META_POOL = "superbatch_pool"
+META_ALLOW_FAILURES = "superbatch_allow_failures"  # [aggregate] allow_failures (-1: any)
+META_MAX_FAILURES = "superbatch_max_failures"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -219,6 +221,7 @@ class AzureBatchBackend:
     def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
         """Every check that needs no write, in order; the job's pool (an unknown one, or
         more slots than its nodes have, is refused first)."""
+        _refuse_local_only_policy(job)
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
@@ -257,6 +260,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
                 BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
+                *_policy_metadata(job),
             ],
         )
 
@@ -314,10 +318,14 @@ class AzureBatchBackend:
             image=meta.get(META_IMAGE, ""),
             registry=self.outputs.registry_login_server,
         )
+        if status.state == "active" and _too_many(meta, status.counts.failed):
+            self._stop(job_id, meta)
+            status = replace(status, state="stopped")
         if (
             status.state == "active"
             and status.aggregate is not None
             and status.failed
+            and not status.aggregate_may_run
             and monitor.aggregate_blocked(self.batch, job_id)
         ):
             monitor.end_blocked_job(self.batch, job_id)
@@ -349,7 +357,17 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            allow_failures=int(meta.get(META_ALLOW_FAILURES, "0")),
+            too_many=lambda failed: _too_many(meta, failed),
+            on_too_many=lambda: self._stop(job_id, meta),
         )
+
+    def _stop(self, job_id: str, meta: dict[str, str]) -> None:
+        from superbatch.azure import jobend
+        from superbatch.policy import stop_reason
+
+        reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[META_MAX_FAILURES]))}"
+        jobend.terminate(self.batch, job_id, reason, action=f"stop job {job_id}", wait=False)
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
         """The task's stored (or, while it runs, live) log; "" while it has none yet.
@@ -401,7 +419,8 @@ class AzureBatchBackend:
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
         regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
-        if TaskState.FAILED in regular:
+        allowed = self._job_meta(job_id).get(META_ALLOW_FAILURES, "0") != "0"
+        if TaskState.FAILED in regular and not allowed:
             finished = (TaskState.SUCCEEDED, TaskState.FAILED)
             blocked = all(state in finished for state in regular) and any(
                 s.task_id == AGGREGATE_TASK_ID and s.state is TaskState.QUEUED for s in statuses
@@ -493,6 +512,43 @@ class AzureBatchBackend:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
+
+
+def _refuse_local_only_policy(job: ResolvedJob) -> None:
+    """What Batch cannot do the way --local does: said before anything is created."""
+    from superbatch.errors import SpecError
+    from superbatch.policy import ANY
+
+    if job.policy.retry_on_exit is not None or job.policy.no_retry_on_exit:
+        raise SpecError(
+            "retry_on_exit / no_retry_on_exit: Azure Batch retries every non-zero exit the "
+            "same way (maxTaskRetryCount); run this spec with --local, or drop the key"
+        )
+    allow = job.aggregate.allow_failures if job.aggregate is not None else 0
+    if allow not in (0, ANY):
+        raise SpecError(
+            f"[aggregate] allow_failures = {allow}: on Azure Batch a failed task either "
+            "blocks the aggregate step or satisfies it; use allow_failures = true (and "
+            "max_failures to stop early), or run with --local"
+        )
+
+
+def _policy_metadata(job: ResolvedJob) -> list[Any]:
+    from azure.batch.models import BatchMetadataItem
+
+    items = []
+    if job.aggregate is not None and job.aggregate.allow_failures:
+        items.append(
+            BatchMetadataItem(name=META_ALLOW_FAILURES, value=str(job.aggregate.allow_failures))
+        )
+    if job.policy.max_failures is not None:
+        items.append(BatchMetadataItem(name=META_MAX_FAILURES, value=str(job.policy.max_failures)))
+    return items
+
+
+def _too_many(meta: dict[str, str], failed: int) -> bool:
+    limit = meta.get(META_MAX_FAILURES)
+    return limit is not None and failed > int(limit)
 
 
 def _formula_max_nodes(formula: str | None) -> int | None:

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from azure.batch import BatchClient
 
 CANCEL_REASON = "SuperBatchCancelled: cancelled by `superbatch cancel`"
+STOP_PREFIX = "SuperBatchStopped"  # max_failures
 # terminateReason prefix -> the state `status` shows for a job ended that way
-_STATES = {"SuperBatchCancelled": "cancelled"}
+_STATES = {"SuperBatchCancelled": "cancelled", STOP_PREFIX: "stopped"}
 
 
 def terminate(client: BatchClient, job_id: str, reason: str, *, action: str, wait: bool) -> None:

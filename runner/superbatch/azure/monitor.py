@@ -32,6 +32,7 @@ from superbatch.model import (
     TaskStatus,
     exit_failure,
 )
+from superbatch.policy import aggregate_may_run
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -186,11 +187,12 @@ def job_status(
     if aggregate is not None:
         counts = _without(counts, aggregate.state)
     failed: tuple[TaskStatus, ...] = ()
+    allow = int(meta.get("superbatch_allow_failures", "0"))
     if counts.failed:
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
-        if aggregate is not None:
+        if aggregate is not None and not aggregate_may_run(counts.failed, allow):
             aggregate = never_ran(aggregate.task_id)
-    return JobStatus(job_id, jobend.job_state(job), counts, failed, aggregate)
+    return JobStatus(job_id, jobend.job_state(job), counts, failed, aggregate, allow_failures=allow)
 
 
 BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
@@ -280,8 +282,13 @@ def wait_for_job(
     stderr: StderrReader | None = None,
     interval: PollInterval | None = None,
     on_blocked_aggregate: Callable[[], None] | None = None,
+    allow_failures: int = 0,
+    too_many: Callable[[int], bool] | None = None,
+    on_too_many: Callable[[], None] | None = None,
 ) -> JobStatus:
-    """Poll counts until every task is completed (confirmed by a listing); return the status."""
+    """Poll counts until every task is completed (confirmed by a listing); return the status.
+
+    ``too_many(failed)``: max_failures; once true, ``on_too_many`` stops the job."""
     interval = interval or PollInterval()
     deadline = None if timeout is None else time.monotonic() + timeout
     total = expected_tasks + int(has_aggregate)
@@ -295,8 +302,13 @@ def wait_for_job(
         if progress is not None:
             progress(_regular_counts(counts, raw, expected_tasks) if has_aggregate else counts)
         finished = raw.completed >= total and raw.active == 0 and raw.running == 0
+        regular = _regular_counts(counts, raw, expected_tasks) if has_aggregate else counts
+        if too_many is not None and on_too_many is not None and too_many(regular.failed):
+            on_too_many()
+            return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         blocked = (
             has_aggregate
+            and not aggregate_may_run(regular.failed, allow_failures)
             and raw.failed > 0
             and raw.completed >= expected_tasks
             and raw.running == 0

@@ -188,13 +188,19 @@ def print_status(status: JobStatus) -> None:
     if status.pool is not None:
         note = f": {status.nodes}" if status.nodes else ""
         stdout.print(f"pool {escape(status.pool)}{escape(note)}")
+    if status.state == "stopped":
+        stdout.print("[red]stopped early[/]: more tasks failed than max_failures allows")
+    elif status.state == "cancelled":
+        stdout.print("cancelled: tasks that had not finished never will")
     print_failure_groups(status.job_id, status.failed)
     agg = status.aggregate
     if agg is not None:
         if agg.state == "failed":
             _print_failure(agg)
-        elif status.done and counts.failed:
+        elif status.done and agg.state != "succeeded" and counts.failed:
             stdout.print("aggregate step not run: some tasks failed")
+        elif status.done and agg.state != "succeeded":
+            stdout.print("aggregate step not run")
         else:
             stdout.print(f"aggregate step: {agg.state}")
 

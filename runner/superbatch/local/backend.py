@@ -95,8 +95,8 @@ class LocalBackend:
         store = self._locate(job.job_id)  # run from another folder: the job's own state
         failed: list[str] = []
         if store.exists():
-            if store.cancelled():
-                return  # a cancelled job runs nothing more (as a terminated Batch job)
+            if store.ended():
+                return  # a cancelled or stopped job runs nothing more (as a terminated one)
             if store.runner_alive():
                 raise ConfigError(
                     f"job {job.job_id} is already running in another process; follow it with "
@@ -254,7 +254,7 @@ class LocalBackend:
         record = store.records().get(task_id, TaskRecord())
         finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
         started = finished or record.state == TaskState.RUNNING
-        ended = finished or not alive or store.cancelled()
+        ended = finished or not alive or store.ended() is not None
         note = ""
         if not started:
             note = (
@@ -488,12 +488,19 @@ class LocalBackend:
             tally[TaskState.FAILED],
         )
         # A pool the spec names is reported (the same spec runs on Azure), not used.
-        pool = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
-        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
+        status = JobStatus(
+            job.job_id,
+            "active",
+            counts,
+            tuple(failed),
+            aggregate,
+            job.pool,
+            LOCAL_NODES if job.pool else None,
+            job.aggregate.allow_failures if job.aggregate else 0,
+        )
         label = "completed" if status.done else ("active" if alive else "interrupted")
-        if store is not None and store.cancelled():
-            label = "cancelled"
-        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
+        ended = store.ended() if store is not None else None
+        return replace(status, state=ended or label)
 
     def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
         tail = ""

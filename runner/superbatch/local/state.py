@@ -33,7 +33,7 @@ from superbatch.results import atomic_write_bytes
 
 HOME_ENV = "SUPERBATCH_HOME"
 JOB_EVENT_TASK = "_job"  # events about the whole job use this in place of a task id
-JOB_EVENTS = ("cancelled",)
+JOB_EVENTS = ("cancelled", "stopped")
 DEFAULT_HOME = ".superbatch"
 
 
@@ -85,13 +85,16 @@ class JobStore:
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{self.job_file} is damaged ({exc}); `clean` the job") from None
 
-    def cancelled(self) -> bool:
-        """True once ``cancel`` recorded the job as cancelled."""
+    def ended(self) -> str | None:
+        """``cancelled`` (by ``cancel``) or ``stopped`` (by ``max_failures``), else None."""
         try:
             text = self.events_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return False
-        return '"event":"cancelled"' in text
+            return None
+        for kind in JOB_EVENTS:
+            if f'"event":"{kind}"' in text:
+                return kind
+        return None
 
     @property
     def pid_file(self) -> Path:
