@@ -21,6 +21,7 @@ from superbatch.model import (
     TaskResult,
 )
 from superbatch.plan import Plan
+from superbatch.timings import TaskTimings
 
 
 class Backend(Protocol):
@@ -67,6 +68,10 @@ class Backend(Protocol):
 
     def job_ids(self) -> builtins.list[str]:
         """Ids of every job of this backend (for prefixes: cheaper than :meth:`list`)."""
+        ...
+
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        """Every task's attempts: start, end, exit code and node (the report's data)."""
         ...
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:

@@ -243,3 +243,20 @@ def test_retry_on_exit_is_refused_on_azure_before_anything(
     assert refused.code == 2 and "run this spec with --local" in refused.stderr
     assert _blobs(stack, stack.outputs.inputs_container) == []
     assert stack.emulator.requests["create_job"] == 0
+
+
+def test_report_on_azure_in_chromium(tmp_path: Path, stack: EmulatedStack) -> None:
+    from tests.runner.test_cli_report import FLAKY, check_report_page
+
+    write(tmp_path, _with_image(FLAKY))
+    azure = ("--outputs", str(stack.outputs_file))
+    run = superbatch("run", "job.toml", *azure, "--json", cwd=tmp_path)
+    assert run.code == 1, run.stderr
+    job_id = run.json()["job_id"]
+    timings = json.loads((tmp_path / "results" / job_id / "timings.json").read_text())
+    assert [len(t["attempts"]) for t in timings["tasks"]] == [2, 2, 2]
+    assert all(t["queued"] is not None and t["attempts"][-1]["node"] for t in timings["tasks"])
+    price = ("--price-per-node-hour", "3.5")
+    numbers = superbatch("report", job_id, *azure, *price, "--json", cwd=tmp_path).json()
+    assert numbers["failures"] == [{"error": "bad row 3", "count": 1, "tasks": ["2"]}]
+    check_report_page(Path(numbers["html"]), numbers, 6)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from superbatch.follow import LogRead
     from superbatch.plan import Plan
+    from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
@@ -486,6 +487,31 @@ class AzureBatchBackend:
             raise translate_azure_error(exc, action="list jobs") from exc
         return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
 
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        from superbatch.timings import TaskTimings, spread_attempts
+
+        self._job_meta(job_id)
+        fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
+        listed = call_with_retries(
+            lambda: list(self.batch.list_tasks(job_id, select=fields)),
+            action=f"list the tasks of job {job_id}",
+        )
+        found = []
+        for task in listed:
+            info = monitor.task_info(task)
+            execution = task.execution_info
+            attempts = spread_attempts(
+                info.attempts,
+                start=info.start,
+                last_retry=monitor.epoch(getattr(execution, "last_retry_time", None)),
+                end=info.end,
+                exit_code=info.exit_code,
+                node=info.node,
+            )
+            queued = monitor.epoch(task.creation_time)
+            found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
+        return sorted(found, key=_task_order)
+
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         self._job_meta(job_id)  # an unknown job is JobNotFoundError, not an empty list
         listed = call_with_retries(
@@ -559,7 +585,7 @@ def _formula_max_nodes(formula: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _task_order(result: TaskResult | TaskInfo) -> tuple[int, int | str]:
+def _task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:
     task_id = result.task_id
     return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
 

@@ -140,7 +140,7 @@ def task_status(
     return TaskStatus(task.id, state, exit_code, attempts, failure, tail, label)
 
 
-def _epoch(value: Any) -> float | None:
+def epoch(value: Any) -> float | None:
     return value.timestamp() if value is not None else None
 
 
@@ -158,8 +158,8 @@ def task_info(task: Any) -> TaskInfo:
         status.exit_code,
         status.failure,
         node.node_id if node is not None and started else None,
-        _epoch(info.start_time) if info is not None else None,
-        _epoch(info.end_time) if info is not None else None,
+        epoch(info.start_time) if info is not None else None,
+        epoch(info.end_time) if info is not None else None,
     )
 
 

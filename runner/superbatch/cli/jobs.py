@@ -170,6 +170,9 @@ def results_command(
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results)
+    from superbatch.timings import write_timings
+
+    write_timings(opened, job_id, results)  # beside the (timing-free) manifest
     from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 

@@ -48,6 +48,7 @@ from superbatch.model import (
 )
 from superbatch.plan import Plan
 from superbatch.results import Manifest, place_files, previous_files, write_manifest
+from superbatch.timings import TaskTimings
 from superbatch.validate import is_valid_id
 
 log = logging.getLogger("superbatch.local")
@@ -327,6 +328,27 @@ class LocalBackend:
         for home in self._homes():
             ids.update(dict.fromkeys(list_job_ids(home)))
         return list(ids)
+
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        from superbatch.timings import AttemptTiming, TaskTimings
+
+        store = self._existing_store(job_id)
+        infos = self.tasks(job_id)
+        times = store.attempt_times()
+        queued = store.created()
+        return [
+            TaskTimings(
+                info.task_id,
+                info.label,
+                info.state,
+                queued,
+                tuple(
+                    AttemptTiming(n, start, end, code, LOCAL_NODE)
+                    for n, start, end, code in times.get(info.task_id, [])
+                ),
+            )
+            for info in infos
+        ]
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         store = self._existing_store(job_id)

@@ -181,6 +181,35 @@ class JobStore:
                 record.end = event.get("time")
         return records
 
+    def attempt_times(self) -> dict[str, list[tuple[int, float | None, float | None, int | None]]]:
+        """Task id -> (attempt, start, end, exit code) of each attempt since its last reset."""
+        found: dict[str, dict[int, list[Any]]] = {}
+        try:
+            text = self.events_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+                task, kind = event["task"], event["event"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if kind == "reset":
+                found.pop(task, None)
+            elif kind == "started":
+                found.setdefault(task, {})[event.get("attempt", 1)] = [
+                    event.get("time"),
+                    None,
+                    None,
+                ]
+            elif kind == "ended" and event.get("attempt") in found.get(task, {}):
+                entry = found[task][event["attempt"]]
+                entry[1], entry[2] = event.get("time"), event.get("exit_code")
+        return {
+            task: [(n, *entry) for n, entry in sorted(attempts.items())]
+            for task, attempts in found.items()
+        }
+
     @contextlib.contextmanager
     def runner_lock(self) -> Iterator[bool]:
         """Hold the job's run lock if free; yields False when another process holds it."""
