@@ -225,7 +225,9 @@ def end_blocked_job(client: BatchClient, job_id: str) -> None:
         with contextlib.suppress(ResourceExistsError):
             client.begin_terminate_job(job_id, options, polling_interval=1)
 
-    call_with_retries(terminate, action=f"end job {job_id}, whose aggregate step cannot run")
+    call_with_retries(
+        terminate, action=f"end job {job_id}, whose aggregate step cannot run", repeat=True
+    )
 
 
 def never_ran(task_id: str) -> TaskStatus:
