@@ -20,6 +20,7 @@ from superbatch.azure import (
     download,
     monitor,
     pools,
+    rearm,
     staging,
     submit,
     tasks,
@@ -68,7 +69,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -79,6 +82,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -153,6 +158,9 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -314,7 +322,11 @@ class AzureBatchBackend:
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        nodes = None
+        if not status.done and status.counts.queued and pool in self.outputs.pools:
+            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+        return replace(status, pool=pool, nodes=nodes)
 
     def wait(
         self,
