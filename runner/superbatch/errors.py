@@ -35,3 +35,13 @@ class JobNotFoundError(SuperBatchError):
     """No job with that id exists for this backend."""
 
     exit_code = 5
+
+
+class JobStuckError(SuperBatchError):
+    """The job cannot progress: tasks wait and the pool says no node can come.
+
+    ``status`` is the job's status at that moment (with its pool), for ``--json``.
+    """
+
+    exit_code = 7
+    status: object = None

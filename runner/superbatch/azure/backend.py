@@ -13,8 +13,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import (
+    cleanup,
+    credentials,
+    download,
+    ending,
+    monitor,
+    staging,
+    submit,
+    tasks,
+)
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
@@ -239,7 +249,22 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
+        if status.state == "active" and status.done and not status.failed:
+            status = self._end_if_finished(status)
+        if status.state == "active" and status.counts.queued and not status.counts.running:
+            state = PoolWatch(self.batch, self.outputs.pool_id).poll()
+            status = replace(status, pool=state)
         return status
+
+    def _end_if_finished(self, status: JobStatus) -> JobStatus:
+        """Every task complete and the job still active: end it, if every task was added
+        (``unfinished_task_ids`` confirms what the lagging counts say)."""
+        job_id = status.job_id
+        if monitor.unfinished_task_ids(self.batch, job_id):
+            return status
+        if not ending.end_finished_job(self.batch, job_id):
+            return status
+        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -261,6 +286,7 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            pool=PoolWatch(self.batch, self.outputs.pool_id),
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:

@@ -18,6 +18,7 @@ from superbatch.errors import ConfigError
 from superbatch.model import (
     JobStatus,
     JobSummary,
+    PoolState,
     ProgressCallback,
     TaskCounts,
     TaskStatus,
@@ -75,7 +76,7 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
     """
     every = _progress_every()  # checked in a terminal too: the same command works in CI
     if not stderr.is_terminal:
-        yield _progress_lines(job_id, every)
+        yield _WithPool(_progress_lines(job_id, every))
         return
     from rich.progress import (
         BarColumn,
@@ -108,11 +109,47 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
             description=_describe(counts),
         )
 
+    def show(line: str) -> None:  # above the live bar, which stays at the bottom
+        progress.console.print(line, soft_wrap=True)
+
     try:
-        yield update
+        yield _WithPool(update, show)
     finally:
         if started:
             progress.stop()
+
+
+@contextlib.contextmanager
+def stuck_as_json(json: bool) -> Iterator[None]:
+    """With ``--json``, a stuck job (exit 7) still prints its status, pool included."""
+    from superbatch.errors import JobStuckError
+
+    try:
+        yield
+    except JobStuckError as stuck:
+        if json and isinstance(stuck.status, JobStatus):
+            print_json({**status_json(stuck.status), "stuck": str(stuck)})
+        raise
+
+
+class _WithPool:
+    """A progress callback that also prints each new pool line (``PoolProgress``): "waiting
+    for nodes: pool p 0 -> 2 ...", nodes starting / idle, or what stops them, once each."""
+
+    def __init__(self, counts: ProgressCallback, show: Any = None) -> None:
+        self._counts = counts
+        self._show = show or (lambda line: stderr.print(line, soft_wrap=True))
+        self._last: str | None = None
+
+    def __call__(self, counts: TaskCounts) -> None:
+        self._counts(counts)
+
+    def pool(self, state: PoolState) -> None:
+        line = state.line()
+        if line != self._last:
+            self._last = line
+            colour = "red" if state.problem else "cyan"
+            self._show(f"[{colour}]{escape(line)}[/]")
 
 
 def _progress_lines(job_id: str, every: float) -> ProgressCallback:
@@ -144,7 +181,12 @@ def status_json(status: JobStatus) -> dict[str, Any]:
         "counts": asdict(status.counts),
         "failed": [_task_json(t) for t in status.failed],
         "aggregate": _task_json(status.aggregate) if status.aggregate else None,
+        "pool": _pool_json(status.pool) if status.pool else None,
     }
+
+
+def _pool_json(pool: PoolState) -> dict[str, Any]:
+    return {**asdict(pool), "line": pool.line()}
 
 
 def _task_json(task: TaskStatus) -> dict[str, Any]:
@@ -172,6 +214,9 @@ def print_status(status: JobStatus) -> None:
         f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: {counts.total} tasks, "
         + _describe(counts)
     )
+    if status.pool is not None:
+        colour = "red" if status.pool.problem else "cyan"
+        stdout.print(f"[{colour}]{escape(status.pool.line())}[/]")
     for task in status.failed:
         _print_failure(task)
     agg = status.aggregate

@@ -50,7 +50,7 @@ def run_command(
     opened = backend.open()
     check_output_folders(opened, results / job.job_id)
     remember_job(job.job_id, backend, results=results)
-    with render.progress_bar(job.job_id) as progress:
+    with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
         outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))
