@@ -10,7 +10,7 @@ CLI renders (rich for people, ``--json`` for scripts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -111,6 +111,10 @@ class PoolState:
     next_evaluation_seconds: float | None = None  # autoscale, on the service's clock
     problem: str | None = None
     stuck: bool = False
+
+    def shape(self) -> PoolState:
+        """The state without its countdown: what a change worth a new line is judged by."""
+        return replace(self, next_evaluation_seconds=None)
 
     def line(self) -> str:
         """One line for people: what the pool is doing for this job."""

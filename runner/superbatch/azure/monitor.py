@@ -275,8 +275,9 @@ def wait_for_job(
         )
         if pool is not None and _waiting_for_nodes(raw, expected_tasks, has_aggregate):
             state = pool.poll()
-            changed = changed or (state is not None and state != pool_seen)
-            pool_seen = state
+            shape = state.shape() if state is not None else None
+            changed = changed or shape != pool_seen
+            pool_seen = shape
             if state is not None and isinstance(progress, PoolProgress):
                 progress.pool(state)
             if state is not None and raw.running == 0 and pool.stuck_for() >= stuck_after:
@@ -317,9 +318,9 @@ def _stuck(
     client: BatchClient, job_id: str, state: PoolState, seconds: float, has_aggregate: bool
 ) -> JobStuckError:
     status = job_status(client, job_id, has_aggregate=has_aggregate)
-    minutes = max(1, round(seconds / 60))
+    since = f" (stuck for {max(1, round(seconds / 60))} min)" if seconds < 1e9 else ""
     error = JobStuckError(
-        f"job {job_id} cannot progress (stuck for {minutes} min): {state.problem}; its tasks "
+        f"job {job_id} cannot progress{since}: {state.problem}; its tasks "
         f"stay queued: once fixed, `superbatch wait {job_id}` follows it again"
     )
     error.status = replace(status, pool=state)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 POOL_FIELDS = (
-    "id,allocationState,currentDedicatedNodes,currentLowPriorityNodes,targetDedicatedNodes,"
+    "id,allocationState,allocationStateTransitionTime,currentDedicatedNodes,currentLowPriorityNodes,targetDedicatedNodes,"
     "targetLowPriorityNodes,enableAutoScale,autoScaleEvaluationInterval,autoScaleRun,"
     "resizeErrors"
 )
@@ -239,6 +239,18 @@ def pool_state(
     )
 
 
+def _stuck_since(answer: PoolAnswer) -> float | None:
+    """When the pool stopped trying: the allocation settling with resize errors, or the
+    failed autoscale run; else now. So a later ``wait`` on a job stuck for an hour gives up
+    at once instead of waiting the full grace again."""
+    wire = answer.wire
+    if wire.get("resizeErrors"):
+        since = _epoch(wire.get("allocationStateTransitionTime"))
+    else:
+        since = _epoch((wire.get("autoScaleRun") or {}).get("timestamp"))
+    return since if since is not None else answer.service_time
+
+
 class PoolWatch:
     """Reads the pool while tasks wait for nodes: one request per poll at most."""
 
@@ -264,9 +276,7 @@ class PoolWatch:
             else:
                 self._answer = read_pool(self._client, self.pool_id)
         except Exception as exc:
-            self.refused = self._why_refused(exc)
-            _LOGGER.warning(self.refused)
-            return None
+            return self._after_error(exc)
         wire = self._answer.wire
         has_nodes = (wire.get("currentDedicatedNodes") or 0) + (
             wire.get("currentLowPriorityNodes") or 0
@@ -275,26 +285,42 @@ class PoolWatch:
             self._nodes = []  # no nodes: nothing to list
         self._read_nodes_next = bool(has_nodes) and not self._read_nodes_next
         state = pool_state(self._answer, self._nodes, pool_id=self.pool_id)
-        now = self._answer.service_time
-        if state.stuck and now is not None:
-            self.stuck_since = now if self.stuck_since is None else self.stuck_since
-        elif not state.stuck:
+        if not state.stuck:
             self.stuck_since = None
+        elif self.stuck_since is None:
+            self.stuck_since = _stuck_since(self._answer)
         self.last = state
         return state
 
     def stuck_for(self) -> float:
         """Seconds (service clock) the job has been stuck at the last read; 0 if it is not."""
+        if self.stuck_since == 0.0:  # the pool is gone
+            return float("inf")
         if self.stuck_since is None or self._answer is None or self._answer.service_time is None:
             return 0.0
         return self._answer.service_time - self.stuck_since
 
-    def _why_refused(self, exc: Exception) -> str:
+    def _after_error(self, exc: Exception) -> PoolState | None:
+        """A refused read stops pool reads (one warning); a missing pool is a stuck job;
+        anything else skips this poll (the next one reads again)."""
         status = getattr(exc, "status_code", None)
         code = error_code(exc) or type(exc).__name__
         if status in (401, 403):
-            return (
-                f"cannot read pool {self.pool_id} ({code}): waiting without pool details; "
-                "the runner needs 'Azure Batch Job Submitter' on the Batch account"
+            self.refused = (
+                f"cannot read pool {self.pool_id} ({code}): following the job without pool "
+                "details; the runner needs 'Azure Batch Job Submitter' on the Batch account"
             )
-        return f"cannot read pool {self.pool_id} ({code}): waiting without pool details"
+            _LOGGER.warning(self.refused)
+            return None
+        if code == "PoolNotFound":
+            self.last = PoolState(
+                self.pool_id, "steady", 0, 0, False,
+                problem=f"cannot get nodes: pool {self.pool_id} does not exist: `pulumi up` "
+                "creates it (or the stack outputs name another stack's pool)",
+                stuck=True,
+            )  # fmt: skip
+            if self.stuck_since is None:
+                self.stuck_since = 0.0  # nothing will ever change this: give up at once
+            return self.last
+        _LOGGER.debug("reading pool %s failed: %s", self.pool_id, exc)
+        return None

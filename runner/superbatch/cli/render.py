@@ -145,11 +145,10 @@ class _WithPool:
         self._counts(counts)
 
     def pool(self, state: PoolState) -> None:
-        line = state.line()
-        if line != self._last:
-            self._last = line
+        if state.shape().line() != self._last:  # a line per change, not per countdown
+            self._last = state.shape().line()
             colour = "red" if state.problem else "cyan"
-            self._show(f"[{colour}]{escape(line)}[/]")
+            self._show(f"[{colour}]{escape(state.line())}[/]")
 
 
 def _progress_lines(job_id: str, every: float) -> ProgressCallback:
