@@ -23,7 +23,14 @@ from typing import Any
 
 from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
-from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+from superbatch.model import (
+    MAX_LABEL_LENGTH,
+    AggregateSpec,
+    InputFile,
+    ResolvedJob,
+    TaskSpec,
+    row_label,
+)
 from superbatch.placeholders import check_placeholders, render
 from superbatch.validate import (
     JOB_HASH_LENGTH,
@@ -31,7 +38,9 @@ from superbatch.validate import (
     check_env_name,
     check_name,
     check_output_pattern,
+    check_pool,
     check_retries,
+    check_slots,
     check_string_list,
     format_duration,
     parse_duration,
@@ -41,7 +50,7 @@ INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
 ROW_RESERVED = ("input", "index")  # CSV columns that would shadow a placeholder
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "shared", "outputs",
-    "retries", "timeout", "env", "aggregate",
+    "retries", "timeout", "env", "aggregate", "pool", "slots",
 )  # fmt: skip
 AGGREGATE_KEYS = ("command", "outputs")
 
@@ -64,6 +73,8 @@ class JobDraft:
     retries: int = 0
     timeout: timedelta | None = None
     aggregate: AggregateSpec | None = None
+    pool: str | None = None  # None: the stack's pool "default"
+    slots: int = 1
 
 
 def load_spec(path: Path, *, new: bool = False) -> ResolvedJob:
@@ -125,6 +136,10 @@ def parse_spec(path: Path) -> JobDraft:
         draft.env = check_env(data["env"], where=where)
     if "aggregate" in data:
         draft.aggregate = parse_aggregate(data["aggregate"], where=f"{where} [aggregate]")
+    if "pool" in data:
+        draft.pool = check_pool(data["pool"], where=where)
+    if "slots" in data:
+        draft.slots = check_slots(data["slots"], where=where)
     return draft
 
 
@@ -189,13 +204,15 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
                 raise SpecError(f"{where}: input {dest} has the same path as a shared file")
             values = {"input": dest, "name": source.name, "stem": source.stem, "index": str(index)}
             command = render(draft.command, values)
-            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),)))
+            label = dest[:MAX_LABEL_LENGTH]
+            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
         check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
         for index, row in enumerate(draft.rows):
             values = {**row, "index": str(index)}
-            tasks.append(TaskSpec(str(index), render(draft.command, values), dict(row)))
+            command = render(draft.command, values)
+            tasks.append(TaskSpec(str(index), command, dict(row), (), row_label(row)))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
@@ -210,6 +227,8 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
         retries=draft.retries,
         timeout=draft.timeout,
         aggregate=draft.aggregate,
+        pool=draft.pool,
+        slots=draft.slots,
     )
 
 
@@ -300,6 +319,11 @@ def _fingerprint(
             [t.id, t.command, t.env, [[f.dest, digest(f.source)] for f in t.inputs]] for t in tasks
         ],
     }
+    # Only when set: jobs that name no pool keep the ids they had before pools existed.
+    if draft.pool is not None:
+        identity["pool"] = draft.pool
+    if draft.slots != 1:
+        identity["slots"] = draft.slots
     if new:
         identity["nonce"] = secrets.token_hex(8)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()

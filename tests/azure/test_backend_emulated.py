@@ -101,7 +101,7 @@ def test_failed_task_reports_reason_and_stderr_tail(tmp_path: Path, stack: Emula
     assert (status.counts.succeeded, status.counts.failed) == (1, 1)
     (failed,) = status.failed
     assert failed.task_id == "1" and failed.exit_code == 3 and failed.attempts == 2
-    assert "FailureExitCode" in (failed.failure or "")
+    assert failed.failure == "exit code 3 (after 2 attempts)"  # worded as --local words it
     assert failed.stderr_tail.strip() == "cannot open data.csv"
     assert backend.logs(job.job_id, "1") == "cannot open data.csv\n"
 

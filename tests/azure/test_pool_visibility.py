@@ -148,12 +148,12 @@ def test_spot_quota_zero_says_cannot_get_nodes_then_gives_up_with_exit_7(
     assert run.finish() == 7, run.stderr
     assert "cannot progress" in run.stderr and "superbatch wait" in run.stderr
     answer = run.json()
-    assert answer["pool"]["stuck"] is True and "cannot get nodes" in answer["pool"]["line"]
+    assert answer["pool_state"]["stuck"] is True and "cannot get nodes" in answer["nodes"]
     job_id = answer["job_id"]
 
     status = superbatch("status", job_id, *args, "--json", cwd=tmp_path)
     assert status.code == 0, status.stderr
-    assert status.json()["pool"]["problem"].startswith("cannot get nodes")
+    assert status.json()["pool_state"]["problem"].startswith("cannot get nodes")
     wait = superbatch("wait", job_id, *args, cwd=tmp_path, timeout=60)
     assert wait.code == 7, wait.stderr  # stuck long enough already: no second grace period
     assert "cannot get nodes" in wait.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import mimetypes
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -256,10 +257,12 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
             "isDirectory": entry.is_dir(),
         }
         if entry.is_file():
-            item["properties"] = {
-                "contentLength": entry.stat().st_size,
-                "contentType": "application/octet-stream",
-                "lastModified": emu.stamp(entry.stat().st_mtime),
+            stat = entry.stat()
+            item["properties"] = {  # contentLength is a string on the wire (.NET GetTaskFile)
+                "creationTime": emu.stamp(stat.st_ctime),
+                "lastModified": emu.stamp(stat.st_mtime),
+                "contentLength": str(stat.st_size),
+                "contentType": _content_type(entry),
             }
         items.append(item)
     return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
@@ -268,22 +271,23 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
 @route("GET", "/jobs/{job}/tasks/{task}/files/{path}", "download_task_file")
 def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
-    return (
-        200,
-        {"Content-Type": "application/octet-stream", **_file_headers(emu, path)},
-        path.read_bytes(),
-    )
+    return 200, {"Content-Type": _content_type(path), **_file_headers(emu, path)}, path.read_bytes()
 
 
 @route("HEAD", "/jobs/{job}/tasks/{task}/files/{path}", "get_task_file_properties")
 def get_task_file_properties(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
     headers = {
-        "Content-Type": "application/octet-stream",
+        "Content-Type": _content_type(path),
         **_file_headers(emu, path),
         "Content-Length": str(path.stat().st_size),
     }
     return 200, headers, None
+
+
+def _content_type(path: Path) -> str:
+    """``text/plain`` for stdout.txt as Batch answers (.NET GetTaskFile recording)."""
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _file_headers(emu: BatchEmulator, path: Path) -> dict[str, str]:

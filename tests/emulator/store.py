@@ -10,6 +10,7 @@ import datetime
 import itertools
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +75,12 @@ class Task(_WireState):
 class Job(_WireState):
     wire: dict[str, Any]
     tasks: dict[str, Task] = field(default_factory=dict)
+    deleted_at: float = 0.0  # time.monotonic() of the DELETE
 
 
+# Real Batch showed a job without tasks as "deleting" for about a second after DELETE (.NET
+# DeleteJob recording): the emulator keeps it that long at least, shorter to keep tests fast.
+JOB_DELETE_SECONDS = 0.3
 _NO_LIMIT = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue, Batch's "unlimited"
 _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT) may set
     "priority": 0,
@@ -254,6 +259,7 @@ class Account:
             job = self.job(job_id)
             if job.state != "deleting":
                 job.set_state("deleting")
+                job.deleted_at = time.monotonic()
                 for task in job.tasks.values():
                     if task.state in ("running", "preparing"):
                         task.stop_reason = "delete"
@@ -269,7 +275,9 @@ class Account:
                 if job.state == "terminating":
                     job.set_state("completed")
                     job.wire["executionInfo"]["endTime"] = now()
-                elif job.state == "deleting":
+                elif job.state == "deleting" and (
+                    time.monotonic() - job.deleted_at >= JOB_DELETE_SECONDS
+                ):
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
