@@ -37,6 +37,10 @@ class JobNotFoundError(SuperBatchError):
     exit_code = 5
 
 
+class TaskNotStartedError(JobNotFoundError):
+    """The task exists but has not started, so it has nothing to show (``logs``)."""
+
+
 class JobStuckError(SuperBatchError):
     """The job cannot progress: tasks wait and the pool says no node can come.
 

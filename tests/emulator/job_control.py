@@ -12,8 +12,8 @@ import shutil
 from typing import TYPE_CHECKING
 
 from tests.emulator.errors import BatchServiceError, invalid_property, not_found
-from tests.emulator.routes import Answer, Request, _task_dir, route
-from tests.emulator.store import _job_not_active, now
+from tests.emulator.routes import Answer, Request, _task_dir, changed, route
+from tests.emulator.store import _job_not_active, etag, now
 
 if TYPE_CHECKING:
     from tests.emulator.server import BatchEmulator
@@ -64,7 +64,7 @@ def disable_job(emu: BatchEmulator, req: Request) -> Answer:
             if task.state in _RUNNING and mode != "wait":
                 task.stop_reason = mode  # "requeue" or "terminate"
         emu.account.changed.notify_all()
-    return 202, {}, None
+        return changed(emu, req, job.wire, 202)
 
 
 @route("POST", "/jobs/{job}/enable", "enable_job")
@@ -78,7 +78,7 @@ def enable_job(emu: BatchEmulator, req: Request) -> Answer:
             )
         job.set_state("active")
         emu.account.changed.notify_all()
-    return 202, {}, None
+        return changed(emu, req, job.wire, 202)
 
 
 @route(
@@ -121,7 +121,7 @@ def reactivate_task(emu: BatchEmulator, req: Request) -> Answer:
         task.wire["executionInfo"] = {"retryCount": 0, "requeueCount": info.get("requeueCount", 0)}
         task.set_state("active")
         emu.account.changed.notify_all()
-    return 204, {}, None
+        return changed(emu, req, task.wire, 204)
 
 
 @route("PUT", "/jobs/{job}/tasks/{task}", "replace_task")
@@ -149,7 +149,8 @@ def replace_task(emu: BatchEmulator, req: Request) -> Answer:
             **constraints,
         }
         task.wire["lastModified"] = now()
-    return 200, {}, None
+        task.wire["eTag"] = etag()
+        return changed(emu, req, task.wire, 200)
 
 
 # -- task files -----------------------------------------------------------------------------

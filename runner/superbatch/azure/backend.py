@@ -29,7 +29,7 @@ from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
@@ -385,11 +385,13 @@ class AzureBatchBackend:
                 raise translate_azure_error(exc, action=action) from exc
         # 404/409 means no such job, task or file, or a task not started. The SDK streams this
         # call and leaves the error body unread (no code), so ask for the task itself.
-        call_with_retries(
-            lambda: self.batch.get_task(job_id, task_id, select=["id"]),
+        task = call_with_retries(
+            lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
             action=f"find task {task_id} of job {job_id}",
         )
-        return ""  # the task exists but has not written the file (yet)
+        if wire_enum(task.state) in ("active", "preparing"):
+            raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
+        return ""  # the task ran but wrote no such file
 
     def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         from superbatch import results as layout
@@ -453,10 +455,11 @@ class AzureBatchBackend:
             raise translate_azure_error(exc, action="list jobs") from exc
         summaries = []
         for job in jobs:
-            names = {item.name for item in (job.metadata or [])}
-            if META_TASKS not in names:
+            meta = {item.name: item.value for item in (job.metadata or [])}
+            if META_TASKS not in meta:
                 continue  # not ours
-            counts, _ = monitor.task_counts(self.batch, job.id)
+            has_aggregate = meta.get(META_AGGREGATE) == "1"
+            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
             created = job.creation_time.isoformat() if job.creation_time else None
             summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries

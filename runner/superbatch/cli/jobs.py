@@ -112,6 +112,7 @@ def results_command(
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results)
+    from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 
     manifest = results / job_id / MANIFEST_NAME
@@ -126,7 +127,11 @@ def results_command(
         )
     else:
         files = sum(len(r.files) for r in task_results)
-        render.stdout.print(f"{len(task_results)} tasks, {files} files in {results / job_id}/")
+        tasks = [r for r in task_results if r.task_id != AGGREGATE_TASK_ID]
+        what = render.plural(len(tasks), "task")
+        if len(tasks) < len(task_results):
+            what += " and the aggregate step"
+        render.stdout.print(f"{what}: {render.plural(files, 'file')} in {results / job_id}/")
 
 
 @backend_options()
