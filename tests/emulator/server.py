@@ -116,6 +116,15 @@ class _Handler(BaseHTTPRequestHandler):
             retry = {"Retry-After": str(int(fault.retry_after))}
             self._send_error(BatchServiceError(int(fault.kind), code, message), extra=retry)
             return
+        if fault is not None and fault.kind == "403":
+            self._send_error(
+                BatchServiceError(
+                    403,
+                    "AuthorizationFailure",
+                    "This request is not authorized to perform this operation.",
+                )
+            )
+            return
         if fault is not None and fault.kind == "reset_before":
             self._reset()
             return

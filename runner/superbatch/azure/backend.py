@@ -21,6 +21,7 @@ from superbatch.azure import (
     ending,
     monitor,
     pools,
+    rearm,
     staging,
     submit,
     tasks,
@@ -70,7 +71,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -81,6 +84,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -155,6 +160,9 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -318,11 +326,16 @@ class AzureBatchBackend:
         if status.state == "active" and status.done and not status.failed:
             status = self._end_if_finished(status)
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        status = replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
-        if status.state == "active" and status.counts.queued and not status.counts.running:
-            state = PoolWatch(self.batch, self._pool_id(meta)).poll()  # waiting: for nodes?
-            if state is not None:
-                status = replace(status, nodes=state.line(), pool_state=state)
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        status = replace(status, pool=pool)
+        if status.state == "active" and status.counts.queued:
+            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
+            # else when nodes were requested and how long they take (azure/rearm.py)
+            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
+            nodes = state.line() if state is not None and state.problem else None
+            if nodes is None and pool in self.outputs.pools:
+                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+            status = replace(status, nodes=nodes, pool_state=state)
         return status
 
     def _pool_id(self, meta: dict[str, str]) -> str:
