@@ -102,7 +102,7 @@ def test_a_first_job_on_a_cold_pool_shows_the_node_count_rising(
     _project(tmp_path, "cold", tasks=4)
 
     run = Background(tmp_path, "run", "job.toml", "--outputs", str(stack.outputs_file))
-    run.drive(stack, step=15)
+    run.drive(stack, step=5)  # 180 s of node start = 7 s here: polls see nodes starting
     code = run.finish()
 
     assert code == 0, run.stderr
