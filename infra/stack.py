@@ -12,8 +12,8 @@ import pulumi
 from pulumi_azure_native import authorization
 
 from infra.naming import StackNames, stack_names
-from infra.settings import Settings
-from superbatch.contract import OUTPUT_NAMES
+from infra.settings import DataContainer, Settings
+from superbatch.contract import EXPORTED_NAMES
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,27 @@ def stack_context(settings: Settings) -> StackContext:
     )
 
 
-def export_stack_outputs(outputs: Mapping[str, pulumi.Input[str]]) -> None:
+def data_container_id(
+    container: DataContainer, subscription_id: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """ARM id of a data container: the scope of its reader roles (nothing wider)."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        container.subscription_id or subscription_id,
+        f"/resourceGroups/{container.resource_group}/providers/Microsoft.Storage/"
+        f"storageAccounts/{container.account}/blobServices/default/containers/"
+        f"{container.container}",
+    )
+
+
+def export_stack_outputs(outputs: Mapping[str, pulumi.Input[object]]) -> None:
     """Export ``outputs``, which must be exactly the runner's contract (superbatch.contract).
 
     The contract's order is kept, so ``pulumi stack output`` lists them as the runner reads them.
     """
-    if set(outputs) != set(OUTPUT_NAMES):
+    if set(outputs) != set(EXPORTED_NAMES):
         raise AssertionError(
-            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(OUTPUT_NAMES))}"
+            f"outputs differ from superbatch.contract: {sorted(set(outputs) ^ set(EXPORTED_NAMES))}"
         )
-    for name in OUTPUT_NAMES:
+    for name in EXPORTED_NAMES:
         pulumi.export(name, outputs[name])

@@ -17,6 +17,7 @@ from superbatch.model import (
     ResolvedJob,
     TaskResult,
 )
+from superbatch.remote import BlobSource
 
 
 class Backend(Protocol):
@@ -51,6 +52,10 @@ class Backend(Protocol):
         ...
 
     def list(self) -> list[JobSummary]: ...
+
+    def blob_source(self) -> BlobSource:
+        """Where ``az://`` names are listed and looked up, with the submitting identity."""
+        ...
 
     def clean(self, job_id: str) -> None:
         """Delete the job and everything the backend stored for it (never local results)."""

@@ -1,6 +1,6 @@
 """The stack-outputs contract between ``infra/`` and the runner.
 
-``infra/__main__.py`` exports exactly the names in :data:`OUTPUT_NAMES` and the runner
+``infra/__main__.py`` exports exactly the names in :data:`EXPORTED_NAMES` and the runner
 reads exactly these (``superbatch run --stack dev`` or ``--outputs FILE``). A test asserts
 that both sides agree. No key, SAS token or password is ever one of them: nodes and the
 runner authenticate with Entra ID (managed identity, ``az login``).
@@ -10,7 +10,7 @@ This module must stay import-light: the Pulumi program imports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Exported name -> what it holds. The order is the order ``pulumi stack output`` shows.
@@ -30,8 +30,15 @@ OUTPUT_DESCRIPTIONS: dict[str, str] = {
     "resource_group": "resource group name",
     "location": "Azure region",
 }
+# Structured outputs (not strings). A stack deployed before one existed may lack it: the
+# runner reads it as empty.
+OPTIONAL_OUTPUT_DESCRIPTIONS: dict[str, str] = {
+    "data_containers": "containers the nodes may read az:// inputs from: "
+    '{"<account>/<container>": "<container URL>"} (stack config dataContainers)',
+}
 
-OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUT_DESCRIPTIONS)
+OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUT_DESCRIPTIONS)  # required, strings
+EXPORTED_NAMES: tuple[str, ...] = OUTPUT_NAMES + tuple(OPTIONAL_OUTPUT_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class StackOutputs:
     node_identity_client_id: str
     resource_group: str
     location: str
+    data_containers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], *, source: str) -> StackOutputs:
@@ -63,7 +71,15 @@ class StackOutputs:
         missing = [name for name in OUTPUT_NAMES if not values.get(name)]
         if missing:
             raise ValueError(f"{source} is missing stack output(s): {', '.join(missing)}")
-        return cls(**{name: str(values[name]) for name in OUTPUT_NAMES})
+        containers = values.get("data_containers") or {}
+        if not isinstance(containers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in containers.items()
+        ):
+            raise ValueError(f"{source}: data_containers must map '<account>/<container>' to a URL")
+        return cls(
+            **{name: str(values[name]) for name in OUTPUT_NAMES},
+            data_containers=dict(containers),
+        )
 
 
-assert tuple(f.name for f in fields(StackOutputs)) == OUTPUT_NAMES
+assert tuple(f.name for f in fields(StackOutputs)) == EXPORTED_NAMES

@@ -27,13 +27,32 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A blob already in Azure Storage, staged into the working dir at ``dest``.
+
+    ``url`` is the blob's https URL (no SAS); ``etag`` is what it was when the job was
+    resolved, so the job id changes when the blob does. Nodes fetch it with their own
+    identity and nothing passes through the machine that submits the job.
+    """
+
+    url: str
+    dest: str
+    etag: str
+    size: int
+    source: str  # as the spec names it: az://account/container/name
+
+
+StagedFile = InputFile | RemoteFile
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One task: a shell command (always run as ``/bin/sh -c command``) and its inputs."""
 
     id: str
     command: str
     env: dict[str, str] = field(default_factory=dict)
-    inputs: tuple[InputFile, ...] = ()
+    inputs: tuple[StagedFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

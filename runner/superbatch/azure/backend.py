@@ -27,6 +27,7 @@ from superbatch.model import (
     TaskResult,
     TaskState,
 )
+from superbatch.remote import BlobSource
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -98,6 +99,12 @@ class AzureBatchBackend:
                 self.outputs.outputs_container_url, self._credential
             )
         return self._results
+
+    def blob_source(self) -> BlobSource:
+        """``az://`` names: only the containers the stack's nodes may read (``dataContainers``)."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential, containers=self.outputs.data_containers)
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:

@@ -72,7 +72,8 @@ def staging_targets(job: ResolvedJob) -> Iterator[tuple[str, InputFile]]:
         yield shared_prefix(job.job_id) + shared.dest, shared
     for task in job.tasks:
         for item in task.inputs:
-            yield task_prefix(job.job_id, task.id) + item.dest, item
+            if isinstance(item, InputFile):  # blobs already in storage stay where they are
+                yield task_prefix(job.job_id, task.id) + item.dest, item
 
 
 def plan_staging(job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY) -> list[StagedBlob]:

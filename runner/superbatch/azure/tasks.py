@@ -28,7 +28,7 @@ from typing import Any
 
 from superbatch.azure.staging import shared_prefix, task_prefix
 from superbatch.contract import StackOutputs
-from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
+from superbatch.model import AGGREGATE_TASK_ID, InputFile, RemoteFile, ResolvedJob, TaskSpec
 
 STAGING_DIR = ".superbatch"
 LOGS_DIR = "_logs"
@@ -112,6 +112,10 @@ def _resource_file(container_url: str, prefix: str, outputs: StackOutputs, into:
     }
 
 
+def _blob_file(item: RemoteFile, outputs: StackOutputs) -> Body:
+    return {"httpUrl": item.url, "filePath": item.dest, "identityReference": _identity(outputs)}
+
+
 def _link_into(source: str, target: str) -> str:
     """Shell: hard-link the tree at ``source`` into ``target`` when it exists.
 
@@ -157,7 +161,7 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
             _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
         )
         steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
-    if task.inputs:
+    if any(isinstance(item, InputFile) for item in task.inputs):
         prefix = task_prefix(job.job_id, task.id)
         resource_files.append(
             _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
@@ -165,6 +169,11 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
         steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
     if steps:
         steps.append(_forget(STAGING_DIR))
+    # Blobs already in storage come straight from there, one exact URL each (a container
+    # prefix would also bring every blob whose name merely starts with this one's).
+    resource_files += [
+        _blob_file(item, outputs) for item in task.inputs if isinstance(item, RemoteFile)
+    ]
     body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
     body.update(_common(job, outputs))
     if resource_files:

@@ -57,9 +57,12 @@ def run_command(
     from superbatch.cli import render
     from superbatch.cli.interrupt import remember_job
     from superbatch.run import run_job
-    from superbatch.spec import load_spec
+    from superbatch.spec import needs_storage, parse_spec, resolve
 
-    job = load_spec(spec, new=new)  # every spec error comes before anything is created
+    draft = parse_spec(spec)  # every spec error comes before anything is created
+    remote = needs_storage(draft)
+    if not remote:  # local files only: all checked before the backend is opened
+        job = resolve(draft, new=new)
     backend = backend_from(
         local=local,
         stack=stack,
@@ -68,6 +71,8 @@ def run_command(
         engine=engine,
         no_container=no_container,
     )
+    if remote:  # az:// names are listed where (and as whom) the job will run
+        job = resolve(draft, new=new, blobs=backend.blob_source())
     check_output_folders(backend, results / job.job_id)
     remember_job(
         job.job_id,

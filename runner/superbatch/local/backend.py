@@ -15,7 +15,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from superbatch.engine import ENGINES, Engine, find_engine
 from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
@@ -26,15 +28,18 @@ from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_
 from superbatch.local.threads import run_split
 from superbatch.model import (
     AGGREGATE_TASK_ID,
+    InputFile,
     JobStatus,
     JobSummary,
     ProgressCallback,
+    RemoteFile,
     ResolvedJob,
     TaskCounts,
     TaskResult,
     TaskState,
     TaskStatus,
 )
+from superbatch.remote import BlobSource
 from superbatch.results import Manifest, place_files, previous_files, write_manifest
 from superbatch.validate import is_valid_id
 
@@ -69,6 +74,7 @@ class LocalBackend:
         self.use_container = container
         self.node = NodeLayout(self.home / "node")
         self._plans: dict[str, ContainerRun | None] = {}
+        self._azure_credential: Any = None
 
     # -- Backend protocol ---------------------------------------------------------------
 
@@ -87,9 +93,42 @@ class LocalBackend:
                 return  # every task succeeded: nothing will run, so no image check either
         self.container_plan(job)  # may refuse (explicit engine without the image): first
         if not store.exists():
-            store.create(job)
+            store.create(self._with_blobs_fetched(job))
             return
         store.append(*({"task": t, "event": "reset"} for t in failed))
+
+    def blob_source(self) -> BlobSource:
+        """``az://`` names are read with your own identity (``az login``), any container."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential())
+
+    def _credential(self) -> Any:
+        if self._azure_credential is None:
+            from superbatch.azure.credentials import default_credential
+
+            self._azure_credential = default_credential()
+        return self._azure_credential
+
+    def _with_blobs_fetched(self, job: ResolvedJob) -> ResolvedJob:
+        """Blobs the job names, downloaded once into the state dir and staged like files."""
+        remote = [f for t in job.tasks for f in t.inputs if isinstance(f, RemoteFile)]
+        if not remote:
+            return job
+        from superbatch.azure.blob_source import fetch_blobs
+
+        paths = fetch_blobs(remote, self.home / "blobs", self._credential())
+        tasks = tuple(
+            replace(
+                task,
+                inputs=tuple(
+                    InputFile(paths[f.url], f.dest) if isinstance(f, RemoteFile) else f
+                    for f in task.inputs
+                ),
+            )
+            for task in job.tasks
+        )
+        return replace(job, tasks=tasks)
 
     def status(self, job_id: str) -> JobStatus:
         store = self._existing_store(job_id)
