@@ -16,10 +16,12 @@ from pulumi_azure_native import resources
 
 from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
 from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
+from infra.naming import pool_id
 from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.pools import DEFAULT_POOL
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
-from infra.stack import data_container_id, export_stack_outputs, stack_context
+from infra.stack import data_container_id, export_stack_outputs, pools_output, stack_context
 from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
 
 
@@ -100,32 +102,31 @@ def main() -> None:
             data_container_ids=data_container_ids,
         ),
     )
-    pool = ContainerPool(
-        "pool",
-        ContainerPoolArgs(
-            resource_group_name=group.name,
-            account_name=account.account_name,
-            pool_id=names.pool_id,
-            vm_size=settings.vm_size,
-            image=settings.image,
-            os_disk_size_gb=settings.os_disk_size_gb,
-            task_slots_per_node=settings.task_slots_per_node,
-            max_nodes=settings.max_nodes,
-            spot=settings.spot,
-            autoscale_interval_minutes=settings.autoscale_interval_minutes,
-            prefetch_images=settings.prefetch_images,
-            registry_login_server=registry.login_server,
-            node_identity_id=nodes.resource_id,
-            role_assignments=nodes.role_assignments,
-        ),
-    )
+    # One pool per entry of `pools` ("pool" keeps the single-pool stacks' logical name, so
+    # their pool is neither renamed nor replaced).
+    pools = {
+        pool.name: ContainerPool(
+            "pool" if pool.name == DEFAULT_POOL else f"pool-{pool.name}",
+            ContainerPoolArgs(
+                resource_group_name=group.name,
+                account_name=account.account_name,
+                pool_id=pool_id(settings.prefix, target.stack, pool.name),
+                settings=pool,
+                registry_login_server=registry.login_server,
+                node_identity_id=nodes.resource_id,
+                role_assignments=nodes.role_assignments,
+            ),
+        )
+        for pool in settings.pools
+    }
 
     # The contract with the runner (superbatch.contract): exactly these names, no secrets.
     export_stack_outputs(
         {
             "batch_account_endpoint": account.endpoint,
             "batch_account_name": account.account_name,
-            "pool_id": pool.pool_id,
+            "pool_id": pools[DEFAULT_POOL].pool_id,
+            "pools": pools_output(settings.pools, {n: p.pool_id for n, p in pools.items()}),
             "storage_account_name": data.account_name,
             "blob_endpoint": data.blob_endpoint,
             "inputs_container": INPUTS_CONTAINER,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
 from superbatch.model import AGGREGATE_TASK_ID, ResultFile, TaskResult, TaskState
 from superbatch.validate import LOGS_DIR
@@ -54,14 +55,6 @@ def task_results_dir(results_root: Path, job_id: str, task_id: str) -> Path:
 
 def logs_dir(task_dir: Path) -> Path:
     return task_dir / LOGS_DIR
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def task_result(
@@ -188,7 +181,9 @@ def place_files(
             atomic_copy(Path(source(item.path)), Path(target))
 
 
-def _result_json(result: TaskResult) -> dict[str, Any]:
+def task_result_json(result: TaskResult) -> dict[str, Any]:
+    """A task's entry in manifest.json; the CLI's ``--json`` prints the same (one function,
+    so the two never drift apart)."""
     return {
         "task": result.task_id,
         "state": str(result.state),
@@ -203,8 +198,8 @@ def manifest_json(manifest: Manifest) -> dict[str, Any]:
         "version": MANIFEST_VERSION,
         "job_id": manifest.job_id,
         "backend": manifest.backend,
-        "tasks": [_result_json(t) for t in manifest.tasks],
-        "aggregate": _result_json(manifest.aggregate) if manifest.aggregate else None,
+        "tasks": [task_result_json(t) for t in manifest.tasks],
+        "aggregate": task_result_json(manifest.aggregate) if manifest.aggregate else None,
     }
 
 
@@ -273,6 +268,7 @@ __all__ = [
     "read_manifest",
     "remove_superseded",
     "same_file",
+    "task_result_json",
     "task_results_dir",
     "write_manifest",
 ]

@@ -21,11 +21,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
 from superbatch.model import AggregateSpec, InputFile, RemoteFile, ResolvedJob, StagedFile, TaskSpec
 from superbatch.placeholders import check_placeholders, render
 from superbatch.remote import BlobSource, is_az, matching_blobs, one_blob, parse_az
-from superbatch.results import file_sha256
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,

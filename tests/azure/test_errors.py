@@ -154,7 +154,7 @@ def test_image_pull_failure_names_image_and_push_command() -> None:
                 "retryCount": 0,
                 "requeueCount": 0,
                 "failureInfo": {
-                    "category": "usererror",
+                    "category": "UserError",
                     "code": "ContainerPullImageFailed",
                     "message": "manifest for sbdev.azurecr.io/wc:2 not found",
                 },

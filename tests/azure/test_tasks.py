@@ -16,11 +16,11 @@ from superbatch.azure.tasks import (
     serialized_bodies,
     task_body,
 )
-from superbatch.contract import OUTPUT_NAMES, StackOutputs
+from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES, StackOutputs
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
 
 OUTPUTS = StackOutputs.from_mapping(
-    {name: f"x-{name}" for name in OUTPUT_NAMES}
+    {name: f"x-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS}
     | {
         "inputs_container_url": "https://acct.blob.core.windows.net/inputs",
         "outputs_container_url": "https://acct.blob.core.windows.net/outputs",

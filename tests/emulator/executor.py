@@ -22,13 +22,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.emulator import casing
 from tests.emulator.storage import NodeFileError, StorageAccess
 from tests.emulator.store import Account, Job, Task, now, task_ended
 from tests.emulator.validation import parse_duration
 
 NODE_ID = "tvmps_emulator_node_0"
 FAILURE_EXIT = {
-    "category": "usererror",
+    "category": casing.USER_ERROR,
     "code": "FailureExitCode",
     "message": "The task exited with an exit code representing a failure",
     "details": [
@@ -36,7 +37,7 @@ FAILURE_EXIT = {
     ],
 }
 WALL_CLOCK = {
-    "category": "usererror",
+    "category": casing.USER_ERROR,
     "code": "MaxWallClockTimeExpiry",
     "message": "The task ran longer than the maximum time allowed by its constraints",
 }
@@ -181,7 +182,7 @@ class Node:
                     task,
                     exit_code=None,
                     failure={
-                        "category": "servererror",
+                        "category": casing.SERVER_ERROR,
                         "code": "EmulatorError",
                         "message": repr(error),
                     },
@@ -204,7 +205,7 @@ class Node:
             argv = shlex.split(task.wire["commandLine"])
         except ValueError as error:  # e.g. an unbalanced quote: nothing can be launched
             launch_failure = {
-                "category": "usererror",
+                "category": casing.USER_ERROR,
                 "code": "CommandLaunchFailed",
                 "message": str(error),
             }
@@ -235,7 +236,7 @@ class Node:
                 task,
                 exit_code=None,
                 failure={
-                    "category": "usererror",
+                    "category": casing.USER_ERROR,
                     "code": "CommandProgramNotFound",
                     "message": f"The specified command program is not found: {error.strerror}",
                 },

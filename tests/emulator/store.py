@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.emulator import casing
 from tests.emulator.errors import BatchServiceError, not_found
 from tests.emulator.validation import validate_job, validate_job_patch, validate_task
 
@@ -271,12 +272,16 @@ class Account:
                     task = self.add_task(job_id, body)
                 except BatchServiceError as error:
                     results.append(
-                        {"status": "clienterror", "taskId": task_id, "error": error.result_error()}
+                        {
+                            "status": casing.ADD_CLIENT_ERROR,
+                            "taskId": task_id,
+                            "error": error.result_error(),
+                        }
                     )
                 else:
                     results.append(
                         {
-                            "status": "success",
+                            "status": casing.ADD_SUCCESS,
                             "taskId": task.id,
                             "eTag": task.wire["eTag"],
                             "lastModified": task.wire["lastModified"],
@@ -349,7 +354,7 @@ class Account:
 
 def task_ended() -> dict[str, Any]:
     return {
-        "category": "usererror",
+        "category": casing.USER_ERROR,
         "code": "TaskEnded",
         "message": "Task Was Ended by User Request",
     }

@@ -7,6 +7,7 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceResponseError
 from azure.core.rest import HttpRequest
 
+from superbatch.azure.wire import wire_enum
 from tests.emulator.helpers import error_code, new_job
 from tests.emulator.server import BatchEmulator
 
@@ -131,7 +132,9 @@ def test_create_tasks_under_resets_after_processing_then_resubmit(
         client.create_tasks("job-1", tasks)
     assert len(batch_emulator.tasks("job-1")) >= 100  # the reset chunk was still added
     result = client.create_tasks("job-1", tasks)  # idempotent re-add, as a runner would do
-    statuses = {(r.status, r.error.code if r.error else None) for r in result.result_values or []}
+    statuses = {
+        (wire_enum(r.status), r.error.code if r.error else None) for r in result.result_values or []
+    }
     assert statuses == {("success", None), ("clienterror", "TaskExists")}, statuses
     assert len(batch_emulator.tasks("job-1")) == 1000
 

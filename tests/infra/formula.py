@@ -222,12 +222,30 @@ def _apply(op: str, left: Any, right: Any) -> Any:
     return operations[op](left, right)
 
 
-def evaluate(formula: str, *, pending_tasks: Sequence[float]) -> dict[str, Any]:
+# The pool as a formula sees it, when a test does not say: no nodes, no targets, nothing
+# preempted. Counts are plain numbers, $PreemptedNodeCount a sampled metric (Microsoft's
+# preempted-nodes sample calls its GetSample).
+POOL_AT_REST: dict[str, Any] = {
+    "$CurrentDedicatedNodes": 0.0,
+    "$CurrentLowPriorityNodes": 0.0,
+    "$TargetDedicatedNodes": 0.0,
+    "$TargetLowPriorityNodes": 0.0,
+    "$PreemptedNodeCount": (0.0,),
+}
+
+
+def evaluate(
+    formula: str, *, pending_tasks: Sequence[float], pool: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run ``formula`` with ``$PendingTasks`` sampled as given (oldest first).
 
-    Returns every variable the formula assigned, including ``$TargetDedicatedNodes``.
+    ``pool`` overrides :data:`POOL_AT_REST` (node counts, targets in force, samples of
+    ``$PreemptedNodeCount``). Returns every variable the formula assigned, including
+    ``$TargetDedicatedNodes``.
     """
     variables: dict[str, Any] = {"$PendingTasks": Metric(pending_tasks)}
+    for name, value in {**POOL_AT_REST, **(pool or {})}.items():
+        variables[name] = Metric(value) if isinstance(value, tuple | list) else float(value)
     for target, value in _Compiler(_tokens(formula), variables).statements():
         variables[target] = value()
     return variables

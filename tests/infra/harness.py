@@ -218,6 +218,8 @@ def config_string(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return json.dumps(list(value))
+    if isinstance(value, dict):  # structured config (pools) reaches programs as JSON
+        return json.dumps(value)
     return str(value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from dataclasses import fields
 import pytest
 from infra.stack import export_stack_outputs
 
-from superbatch.contract import EXPORTED_NAMES, StackOutputs
+from superbatch.contract import OUTPUT_NAMES, StackOutputs
 from tests.infra.harness import ProgramRun
 
 SECRET_LOOKING = re.compile(
@@ -32,18 +33,20 @@ def looks_like_key(value: str) -> bool:
 
 
 def test_the_exported_names_are_exactly_what_the_runner_reads(default_run: ProgramRun) -> None:
-    assert tuple(default_run.outputs) == EXPORTED_NAMES
-    assert set(EXPORTED_NAMES) == {field.name for field in fields(StackOutputs)}
+    assert tuple(default_run.outputs) == OUTPUT_NAMES
+    assert set(OUTPUT_NAMES) == {field.name for field in fields(StackOutputs)}
     loaded = StackOutputs.from_mapping(default_run.outputs, source="the mocked stack")
-    assert {name: getattr(loaded, name) for name in EXPORTED_NAMES} == default_run.outputs
+    as_read = {name: getattr(loaded, name) for name in OUTPUT_NAMES}
+    as_read["pools"] = {name: pool.to_output() for name, pool in loaded.pools.items()}
+    assert as_read["data_containers"] == {}  # none unless the stack config names some
+    assert as_read == default_run.outputs
 
 
 def test_no_output_is_secret_or_looks_like_one(default_run: ProgramRun) -> None:
     assert default_run.secret_outputs == set()
     for name, value in default_run.outputs.items():
-        if name == "data_containers":  # {} unless configured; URLs only, checked below
-            assert value == {}
-            continue
+        if name in ("pools", "data_containers"):  # structured: names, sizes, URLs
+            value = json.dumps(value)
         assert isinstance(value, str) and value, name
         assert not SECRET_LOOKING.search(value), (name, value)
         assert not looks_like_key(value), (name, value)
@@ -94,6 +97,6 @@ def test_the_runner_side_of_the_contract_does_not_import_pulumi() -> None:
 
 
 def test_outputs_that_differ_from_the_contract_are_refused_before_any_export() -> None:
-    renamed = {("pool" if name == "pool_id" else name): "x" for name in EXPORTED_NAMES}
+    renamed = {("pool" if name == "pool_id" else name): "x" for name in OUTPUT_NAMES}
     with pytest.raises(AssertionError, match=r"\['pool', 'pool_id'\]"):
         export_stack_outputs(renamed)

@@ -45,6 +45,7 @@ def test_reconnect_commands(project: Path) -> None:
     original = json.loads((project / "results" / job_id / "manifest.json").read_text())
     copied = json.loads(Path(again.json()["manifest"]).read_text())
     assert copied == original  # same job, same manifest, wherever it is fetched to
+    assert again.json()["tasks"] == original["tasks"]  # --json prints the manifest's entries
     assert (project / "copy" / job_id / "1" / "w.txt").read_text() == "beta\n"
 
     for answer in ("n\n", ""):  # no, and no answer at all (end of input): nothing changes

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.wire import wire_enum
 from superbatch.contract import StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
@@ -196,7 +197,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
             action=f"find job {job.job_id}",
         )
-        return False, monitor.enum_text(job_state)
+        return False, wire_enum(job_state)
 
     def _finish_when_done(self, job_id: str) -> None:
         from azure.batch.models import BatchJobUpdateOptions
@@ -340,7 +341,7 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job_id, select=["id", "state"]),
             action=f"find job {job_id}",
         )
-        return monitor.enum_text(job.state)
+        return wire_enum(job.state)
 
     def _all_tasks(self, job_id: str) -> list[Any]:
         return call_with_retries(
@@ -360,13 +361,13 @@ class AzureBatchBackend:
                 continue  # not ours
             counts, _ = monitor.task_counts(self.batch, job.id)
             created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, monitor.enum_text(job.state), counts, created))
+            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
-        download.delete_job_blobs(self.inputs, job_id)
-        download.delete_job_blobs(self.results_container, job_id)
+        cleanup.delete_job_blobs(self.inputs, job_id)
+        cleanup.delete_job_blobs(self.results_container, job_id)
 
 
 def _task_order(result: TaskResult) -> tuple[int, int | str]:

@@ -18,6 +18,7 @@ from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
 )
+from superbatch.azure.wire import wire_enum
 from superbatch.errors import RemoteError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
@@ -41,11 +42,6 @@ INTERRUPTED_AFTER_POLLS = 3
 _IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "ImagePullFailed"}
 
 StderrReader = Callable[[str], str]
-
-
-def enum_text(value: Any) -> str:
-    """The wire value of an SDK enum (``BatchTaskState.COMPLETED`` -> ``completed``)."""
-    return str(getattr(value, "value", value) or "")
 
 
 class PollInterval:
@@ -92,10 +88,10 @@ def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
 
 
 def _state(task: Any) -> TaskState:
-    state = enum_text(task.state) or "active"
+    state = wire_enum(task.state) or "active"
     info = task.execution_info
     if state == "completed":
-        result = enum_text(info.result) if info is not None else "failure"
+        result = wire_enum(info.result) if info is not None else "failure"
         return TaskState.SUCCEEDED if result == "success" else TaskState.FAILED
     return TaskState.RUNNING if state in {"running", "preparing"} else TaskState.QUEUED
 
@@ -157,7 +153,7 @@ def job_status(
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
         if aggregate is not None:
             aggregate = never_ran(aggregate.task_id)
-    return JobStatus(job_id, enum_text(job.state), counts, failed, aggregate)
+    return JobStatus(job_id, wire_enum(job.state), counts, failed, aggregate)
 
 
 BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
@@ -316,7 +312,7 @@ def _added_before_interruption(client: BatchClient, job_id: str) -> int | None:
         lambda: client.get_job(job_id, select=["id", "onAllTasksComplete"]),
         action=f"find job {job_id}",
     )
-    if enum_text(job.all_tasks_complete_mode) != "noaction":
+    if wire_enum(job.all_tasks_complete_mode) != "noaction":
         return None
     return call_with_retries(  # counts lag: one listing of ids says what is really there
         lambda: sum(1 for _ in client.list_tasks(job_id, select=["id"])),

@@ -13,7 +13,6 @@ server-side copies of that first blob (no bytes leave this machine twice).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from superbatch.azure.blob_put import SMALL_BLOB_BYTES, lean_putter
 from superbatch.azure.errors import translate_azure_error
+from superbatch.digest import file_hash
 from superbatch.model import InputFile, ResolvedJob
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ _LOGGER = logging.getLogger(__name__)
 
 SHA256_METADATA_KEY = "sha256"
 STAGING_CONCURRENCY = 32
-_HASH_CHUNK = 1 << 20
 _COPY_POLL_SECONDS = 0.2
 
 
@@ -89,13 +88,8 @@ def plan_staging(job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY) ->
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    digest, size = file_hash(path)
+    return digest.hex(), size
 
 
 def existing_blob_hashes(container: ContainerClient, prefix: str) -> dict[str, str | None]:

@@ -20,7 +20,6 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     TaskCounts,
-    TaskResult,
     TaskStatus,
 )
 from superbatch.run import RunOutcome
@@ -156,17 +155,6 @@ def _task_json(task: TaskStatus) -> dict[str, Any]:
         "attempts": task.attempts,
         "failure": task.failure,
         "stderr_tail": task.stderr_tail,
-    }
-
-
-def task_result_json(result: TaskResult) -> dict[str, Any]:
-    """A task's results, keyed like manifest.json and ``status --json`` (``task``)."""
-    return {
-        "task": result.task_id,
-        "state": str(result.state),
-        "exit_code": result.exit_code,
-        "attempts": result.attempts,
-        "files": [asdict(f) for f in result.files],
     }
 
 

@@ -5,17 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from superbatch.cli.options import (
-    EngineName,
-    Json,
-    Local,
-    NoContainer,
-    Outputs,
-    Parallel,
-    ResultsDir,
-    Stack,
-    backend_from,
-)
+from superbatch.backends import BackendOptions
+from superbatch.cli.options import Json, ResultsDir, backend_options
 
 if TYPE_CHECKING:
     from superbatch.backend import Backend
@@ -41,14 +32,10 @@ def check_output_folders(backend: "Backend", results_dir: Path) -> None:
     check_writable_folder(results_dir, what=f"results folder {results_dir}")
 
 
+@backend_options(running=True)
 def run_command(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The job spec (TOML).")],
-    local: Local = False,
-    stack: Stack = None,
-    outputs: Outputs = None,
-    parallel: Parallel = None,
-    engine: EngineName = None,
-    no_container: NoContainer = False,
+    backend: BackendOptions,
     new: Annotated[bool, typer.Option("--new", help="Start a fresh job, do not resume.")] = False,
     results: ResultsDir = Path("results"),
     json: Json = False,
@@ -63,29 +50,13 @@ def run_command(
     remote = needs_storage(draft)
     if not remote:  # local files only: all checked before the backend is opened
         job = resolve(draft, new=new)
-    backend = backend_from(
-        local=local,
-        stack=stack,
-        outputs=outputs,
-        parallel=parallel,
-        engine=engine,
-        no_container=no_container,
-    )
+    opened = backend.open()
     if remote:  # az:// names are listed where (and as whom) the job will run
-        job = resolve(draft, new=new, blobs=backend.blob_source())
-    check_output_folders(backend, results / job.job_id)
-    remember_job(
-        job.job_id,
-        local=local,
-        stack=stack,
-        outputs=outputs,
-        parallel=parallel,
-        engine=engine,
-        no_container=no_container,
-        results=results,
-    )
+        job = resolve(draft, new=new, blobs=opened.blob_source())
+    check_output_folders(opened, results / job.job_id)
+    remember_job(job.job_id, backend, results=results)
     with render.progress_bar(job.job_id) as progress:
-        outcome = run_job(backend, job, results_root=results, progress=progress)
+        outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))
     else:

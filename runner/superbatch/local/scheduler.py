@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
 from superbatch.local.execute import (
     Attempt,
@@ -49,7 +50,7 @@ from superbatch.model import (
     TaskState,
 )
 from superbatch.patterns import match_outputs
-from superbatch.results import EMPTY_SHA256, file_sha256
+from superbatch.results import EMPTY_SHA256
 from superbatch.validate import LOGS_DIR, format_duration
 
 REPORT_INTERVAL = 0.1
