@@ -44,10 +44,19 @@ class Backend(Protocol):
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> list[TaskResult]:
         """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
 
         Resumable: files already present with the right size and hash are not fetched again.
+        ``only``: patterns picking files (logs only when a pattern names ``_logs``);
+        ``download=False``: the manifest lists each file's URL and nothing is fetched.
         """
         ...
 

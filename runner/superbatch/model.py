@@ -148,7 +148,8 @@ class JobSummary:
 class ResultFile:
     path: str  # relative to results/<job>/<task>/, POSIX
     size: int
-    sha256: str
+    sha256: str  # "" when not downloaded (``results --no-download``)
+    url: str | None = None  # where it is stored, with ``results --no-download``
 
 
 @dataclass(frozen=True, slots=True)

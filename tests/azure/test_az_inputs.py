@@ -84,14 +84,14 @@ def test_a_blob_whose_name_extends_another_stays_apart(
     root = data_container(stack, {"p/a.csv": b"A", "p/a.csv.d/b.csv": b"B", "p/a.csvx": b"X"})
     spec = write_spec(
         tmp_path / "spec",
-        f'name = "apart"\ncommand = "find . -type f | sort > files.txt"\n'
+        f'name = "apart"\ncommand = "find . -type f | sort > ../files.txt && mv ../files.txt ."\n'
         f'inputs = ["{root}/p/**/*.csv", "{root}/p/a.csv"]\noutputs = ["files.txt"]\n',
     )
     run = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), "--json", cwd=tmp_path)
     assert run.code == 0, run.stderr
     results = tmp_path / "results" / job_id_of(run)
-    assert (results / "0" / "files.txt").read_text() == "./files.txt\n./p/a.csv\n"
-    assert (results / "1" / "files.txt").read_text() == "./files.txt\n./p/a.csv.d/b.csv\n"
+    assert (results / "0" / "files.txt").read_text() == "./p/a.csv\n"
+    assert (results / "1" / "files.txt").read_text() == "./p/a.csv.d/b.csv\n"
     assert not (results / "2").exists()  # the exact name and the glob's match are one task
 
 
@@ -157,3 +157,25 @@ def test_the_same_spec_runs_locally_with_your_identity_and_gives_the_same_result
 
     assert tree("local") == tree("azure")
     assert tree("azure")["0/out/x.n"].strip() == b"2"
+
+
+def test_a_csv_with_a_local_and_a_blob_file_column(tmp_path: Path, stack: EmulatedStack) -> None:
+    root = data_container(stack, {"refs/r.txt": b"R\n", "refs/r.txt.old": b"OLD\n"})
+    spec = write_spec(
+        tmp_path / "spec",
+        'name = "pairs"\ncommand = "cat {left} {right} > joined.txt && ls > ls.txt"\n'
+        'tasks = "pairs.csv"\nfiles = ["left", "right"]\noutputs = ["joined.txt", "ls.txt"]\n',
+    )
+    (tmp_path / "spec" / "a.txt").write_text("A\n")
+    (tmp_path / "spec" / "pairs.csv").write_text(f"left,right\na.txt,{root}/refs/r.txt\n")
+    run = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), "--json", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    results = tmp_path / "results" / job_id_of(run) / "0"
+    assert (results / "joined.txt").read_text() == "A\nR\n"
+    assert (results / "ls.txt").read_text() == "a.txt\njoined.txt\nls.txt\nr.txt\n"
+
+    missing = tmp_path / "spec" / "pairs.csv"
+    missing.write_text(f"left,right\na.txt,{root}/refs/none.txt\n")
+    refused = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), cwd=tmp_path)
+    assert refused.code == 2
+    assert "row 1, column right" in refused.stderr and "refs/none.txt" in refused.stderr

@@ -11,7 +11,8 @@ What every task gets:
   Batch keeps the full blob name under ``filePath``, so a short shell prologue hard-links
   the files into place (``cp -al``: no bytes copied) before the user's command runs;
 - output files uploaded with the pool's identity to ``<job>/<task>/...`` and its stdout
-  and stderr to ``<job>/<task>/_logs/`` on completion, so logs outlive the node.
+  and stderr to ``_logs/<job>/<task>/`` on completion, so logs outlive the node (apart from
+  the outputs: the aggregate step's prefix ``<job>/`` brings it outputs, never logs).
 The aggregate task (``_aggregate``) depends on every task and gets the whole outputs tree
 of the job, rearranged as ``results/<task>/...`` (the layout ``--local`` gives it).
 """
@@ -99,7 +100,7 @@ def output_files(
         base = output_base(pattern)
         path = f"{job_id}/{task_id}/{base}".rstrip("/")
         files.append(_output_file(outputs, pattern, path))
-    files.append(_output_file(outputs, "../std*.txt", f"{job_id}/{task_id}/{LOGS_DIR}"))
+    files.append(_output_file(outputs, "../std*.txt", f"{LOGS_DIR}/{job_id}/{task_id}"))
     return files
 
 
@@ -202,7 +203,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     steps += [
         "mkdir -p results",
         _link_into(f"{results_dir}/{job.job_id}", "results"),
-        _forget(f"results/*/{LOGS_DIR} results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
+        _forget(f"results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
     ]
     body: Body = {
         "id": AGGREGATE_TASK_ID,

@@ -94,19 +94,54 @@ def logs_command(
         sys.stdout.write(opened.logs(job_id, task_id, stream=str(stream)))
 
 
+RESULTS_EXAMPLES = """Examples:
+
+\b
+  superbatch results JOB --stack dev                        # every output and log
+  superbatch results JOB --stack dev --only 'out/*.json'    # just those outputs
+  superbatch results JOB --stack dev --only '_logs/*'       # just the logs
+  superbatch results JOB --stack dev --no-download --json   # blob URLs, nothing fetched
+"""
+
+
 @backend_options()
 def results_command(
     job_id: JobId,
     backend: BackendOptions,
     results: ResultsDir = Path("results"),
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="PATTERN",
+            help="Only files matching PATTERN (relative to each task's folder; repeatable). "
+            "Logs only when a pattern names them: '_logs/*'.",
+        ),
+    ] = None,
+    no_download: Annotated[
+        bool,
+        typer.Option(
+            "--no-download",
+            help="Write manifest.json with each file's URL; download nothing.",
+        ),
+    ] = False,
     json: Json = False,
 ) -> None:
     """Bring a job's outputs and logs to results/<job>/ and write manifest.json."""
     from superbatch.cli import render
+    from superbatch.validate import check_output_pattern
 
+    patterns = None
+    if only:  # output patterns' rules; `_logs/...` is allowed here: it asks for the logs
+        patterns = tuple(
+            p
+            if p.startswith("_logs/") and check_output_pattern(p[6:], where="--only")
+            else check_output_pattern(p, where="--only")
+            for p in only
+        )
     opened = backend.open()
     check_output_folders(opened, results / job_id)
-    task_results = opened.results(job_id, results)
+    task_results = opened.results(job_id, results, only=patterns, download=not no_download)
     from superbatch.results import MANIFEST_NAME, task_result_json
 
     manifest = results / job_id / MANIFEST_NAME
@@ -121,7 +156,8 @@ def results_command(
         )
     else:
         files = sum(len(r.files) for r in task_results)
-        render.stdout.print(f"{len(task_results)} tasks, {files} files in {results / job_id}/")
+        where = f"listed in {manifest}" if no_download else f"in {results / job_id}/"
+        render.stdout.print(f"{len(task_results)} tasks, {files} files {where}")
 
 
 @backend_options()

@@ -40,7 +40,7 @@ from superbatch.model import (
     TaskStatus,
 )
 from superbatch.remote import BlobSource
-from superbatch.results import Manifest, place_files, previous_files, write_manifest
+from superbatch.results import Manifest, place_files, previous_files, selects, write_manifest
 from superbatch.validate import is_valid_id
 
 log = logging.getLogger("superbatch.local")
@@ -170,7 +170,14 @@ class LocalBackend:
             return path.read_text(encoding="utf-8", errors="replace")
         return ""
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> list[TaskResult]:
         store = self._existing_store(job_id)
         job = store.load()
         records = store.records()
@@ -184,13 +191,17 @@ class LocalBackend:
             record = records.get(task_id, TaskRecord())
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
             files = record.files if finished else ()
-            if finished:
-                source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
-                earlier = previous.get(task_id, ())
+            if only is not None:
+                files = tuple(f for f in files if selects(f.path, only))
+            source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
+            if finished and download:
+                earlier = tuple(f for f in previous.get(task_id, ()) if selects(f.path, only))
                 target = f"{job_dest}/{task_id}"
                 placements.append(
                     functools.partial(place_files, target, files, source, previous=earlier)
                 )
+            elif not download:  # where each file is: the node's copy
+                files = tuple(replace(f, url=Path(source(f.path)).as_uri()) for f in files)
             state = record.state if finished else TaskState.QUEUED
             results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
         os.makedirs(job_dest, exist_ok=True)
