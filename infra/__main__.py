@@ -18,6 +18,7 @@ from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
 from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
 from infra.naming import pool_id
 from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.pool_access import RunnerPoolAccess, RunnerPoolAccessArgs
 from infra.pools import DEFAULT_POOL
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
@@ -119,6 +120,18 @@ def main() -> None:
         )
         for pool in settings.pools
     }
+
+    RunnerPoolAccess(
+        "runner-pools",
+        RunnerPoolAccessArgs(
+            principal_id=target.runner_principal_id,
+            principal_type=target.runner_principal_type,
+            subscription_id=subscription_id,
+            batch_account_id=account.account_id,
+            batch_account_name=account.account_name,
+            pools=[(name, pool.resource_id) for name, pool in pools.items()],
+        ),
+    )
 
     # The contract with the runner (superbatch.contract): exactly these names, no secrets.
     export_stack_outputs(

@@ -7,8 +7,15 @@ so nodes stay while work runs and go once the queue has been empty for a whole w
   decides, so a first job does not wait for a full window before nodes are requested.
 - Otherwise the larger of the latest sample and the window average decides: a burst scales
   up at once, a brief dip does not scale down.
-- ``ceil(tasks / slots)`` nodes fill every task slot; Batch formulas compute in doubles, so
-  the ``(tasks + slots - 1) / slots`` integer trick would request fractional nodes.
+- Exactly ``ceil(tasks / slots)`` nodes (capped at ``maxNodes``) fill every task slot, but
+  ``ceil`` is not a documented formula function (batch-automatic-scaling.md lists avg, len,
+  lg, ln, log, max, min, norm, percentile, rand, range, std, stop, sum, time, val) and Batch
+  computes in doubles, so ``(tasks + slots - 1) / slots`` would ask for fractional nodes,
+  whose rounding is unverified. Instead a binary search over node counts builds the answer
+  from comparisons (each 0 or 1) times powers of two: ``n`` gains ``2^j`` while
+  ``(n + 2^j - 1) * slots < tasks``, which ends at the largest ``n`` with
+  ``(n - 1) * slots < tasks``, i.e. ``ceil(tasks / slots)``. Every value is a whole number,
+  so the target is the same whether Batch rounds up, down or to nearest.
 - Nodes are dedicated or Spot from config, or (``fallback``) Spot made up with dedicated
   nodes for Spot nodes that are preempted or were asked for and never came (quota 0, no
   capacity), never more than ``maxNodes`` in all. ``taskcompletion`` lets running tasks
@@ -59,10 +66,20 @@ def autoscale_formula(
     if warm_minutes:
         lines += _warm_lines(warm_minutes)
         demand = "warmTasks"
-    lines.append(f"nodes = {demand} > 0 ? min(maxNodes, ceil({demand} / slots)) : 0;")
+    lines += _node_count_lines(demand, max_nodes)
     lines += _split_lines(mode)
     lines.append("$NodeDeallocationOption = taskcompletion;")
     return "\n".join(lines)
+
+
+def _node_count_lines(demand: str, max_nodes: int) -> list[str]:
+    """``nodes = min(maxNodes, ceil(demand / slots))`` without ``ceil``: a binary search
+    whose every step adds ``2^j`` times a comparison (0 or 1), so ``nodes`` is whole."""
+    search = [
+        f"n = n + {2**j} * ((n + {2**j - 1}) * slots < {demand});"
+        for j in reversed(range(max_nodes.bit_length()))
+    ]
+    return ["n = 0;", *search, "nodes = min(maxNodes, n);"]
 
 
 def _warm_lines(minutes: int) -> list[str]:

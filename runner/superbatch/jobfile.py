@@ -50,8 +50,16 @@ def job_to_json(job: ResolvedJob) -> dict[str, Any]:
             if job.aggregate
             else None
         ),
+        "pool": job.pool,
+        "slots": job.slots,
         "tasks": [
-            {"id": t.id, "command": t.command, "env": t.env, "inputs": _files_json(t.inputs)}
+            {
+                "id": t.id,
+                "command": t.command,
+                "env": t.env,
+                "inputs": _files_json(t.inputs),
+                "label": t.label,
+            }
             for t in job.tasks
         ],
     }
@@ -65,7 +73,13 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         name=data["name"],
         image=data.get("image"),
         tasks=tuple(
-            TaskSpec(t["id"], t["command"], dict(t["env"]), _task_files(t["inputs"]))
+            TaskSpec(
+                t["id"],
+                t["command"],
+                dict(t["env"]),
+                _task_files(t["inputs"]),
+                t.get("label", ""),
+            )
             for t in data["tasks"]
         ),
         outputs=tuple(data["outputs"]),
@@ -76,4 +90,6 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         aggregate=(
             AggregateSpec(aggregate["command"], tuple(aggregate["outputs"])) if aggregate else None
         ),
+        pool=data.get("pool"),
+        slots=int(data.get("slots", 1)),
     )

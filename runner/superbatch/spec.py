@@ -23,7 +23,16 @@ from typing import Any
 
 from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
-from superbatch.model import AggregateSpec, InputFile, RemoteFile, ResolvedJob, StagedFile, TaskSpec
+from superbatch.model import (
+    MAX_LABEL_LENGTH,
+    AggregateSpec,
+    InputFile,
+    RemoteFile,
+    ResolvedJob,
+    StagedFile,
+    TaskSpec,
+    row_label,
+)
 from superbatch.placeholders import check_placeholders, render
 from superbatch.remote import BlobSource, is_az, matching_blobs, one_blob, parse_az
 from superbatch.validate import (
@@ -32,7 +41,9 @@ from superbatch.validate import (
     check_env_name,
     check_name,
     check_output_pattern,
+    check_pool,
     check_retries,
+    check_slots,
     check_string_list,
     format_duration,
     parse_duration,
@@ -42,7 +53,7 @@ INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
 ROW_RESERVED = ("input", "index")  # CSV columns that would shadow a placeholder
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "files", "shared", "outputs",
-    "retries", "timeout", "env", "aggregate",
+    "retries", "timeout", "env", "aggregate", "pool", "slots",
 )  # fmt: skip
 AGGREGATE_KEYS = ("command", "outputs")
 
@@ -66,6 +77,8 @@ class JobDraft:
     retries: int = 0
     timeout: timedelta | None = None
     aggregate: AggregateSpec | None = None
+    pool: str | None = None  # None: the stack's pool "default"
+    slots: int = 1
 
 
 def load_spec(path: Path, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:
@@ -136,6 +149,10 @@ def parse_spec(path: Path) -> JobDraft:
         draft.env = check_env(data["env"], where=where)
     if "aggregate" in data:
         draft.aggregate = parse_aggregate(data["aggregate"], where=f"{where} [aggregate]")
+    if "pool" in data:
+        draft.pool = check_pool(data["pool"], where=where)
+    if "slots" in data:
+        draft.slots = check_slots(data["slots"], where=where)
     return draft
 
 
@@ -226,7 +243,8 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
             stem = Path(name).stem
             values = {"input": dest, "name": name, "stem": stem, "index": str(index)}
             command = render(draft.command, values)
-            tasks.append(TaskSpec(str(index), command, {}, (item,)))
+            label = dest[:MAX_LABEL_LENGTH]
+            tasks.append(TaskSpec(str(index), command, {}, (item,), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
         check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
@@ -236,7 +254,8 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
             values = {**row, **{c: f.dest for c, f in files.items()}, "index": str(index)}
             env = {**row, **{c: f.dest for c, f in files.items()}}
             command = render(draft.command, values)
-            tasks.append(TaskSpec(str(index), command, env, tuple(files.values())))
+            label = row_label(row)
+            tasks.append(TaskSpec(str(index), command, env, tuple(files.values()), label))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
@@ -251,6 +270,8 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
         retries=draft.retries,
         timeout=draft.timeout,
         aggregate=draft.aggregate,
+        pool=draft.pool,
+        slots=draft.slots,
     )
 
 
@@ -401,6 +422,11 @@ def _fingerprint(
             [t.id, t.command, t.env, [_file_identity(f, digest) for f in t.inputs]] for t in tasks
         ],
     }
+    # Only when set: jobs that name no pool keep the ids they had before pools existed.
+    if draft.pool is not None:
+        identity["pool"] = draft.pool
+    if draft.slots != 1:
+        identity["slots"] = draft.slots
     if new:
         identity["nonce"] = secrets.token_hex(8)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()

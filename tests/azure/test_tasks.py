@@ -82,6 +82,7 @@ def _sdk_task(job: ResolvedJob) -> dict[str, object]:
         command_line=body["commandLine"],
         container_settings=m.BatchTaskContainerSettings(
             image_name="sbdev.azurecr.io/wc:1",
+            container_run_options="--entrypoint=",
             working_directory=m.ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
         ),
         constraints=m.BatchTaskConstraints(

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from infra.autoscale import autoscale_formula
 
-from tests.infra.formula import evaluate
 from tests.infra.harness import run_program
+from tests.support.formula import evaluate
 
 FULL_WINDOW = 6
 

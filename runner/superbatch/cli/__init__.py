@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
 from superbatch.cli.image import image_app
@@ -45,6 +46,7 @@ def _global_options(
 app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
 app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
 app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
+app.command("tasks", epilog=_inspect.TASKS_EXAMPLES)(_inspect.tasks_command)
 app.command("logs")(_jobs.logs_command)
 app.command("results", epilog=_jobs.RESULTS_EXAMPLES)(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
