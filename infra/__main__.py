@@ -1,7 +1,10 @@
 """Pulumi entry point: one Batch environment per stack, wired from its settings.
 
 Pulumi runs this folder (``main: infra/``) with only the folder itself on ``sys.path``; the
-project root is added so the modules import as the ``infra`` package, as they do in tests.
+project root is added so the modules import as the ``infra`` package, as they do in tests,
+and ``runner/`` for the two standard-library-only modules of the runner the program shares
+(``superbatch.contract``, ``superbatch.errors``): the program's environment (infra/.venv,
+from infra/pyproject.toml) holds Pulumi, not the runner.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runner"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi

@@ -51,6 +51,19 @@ from superbatch.validate import (
 
 INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
 ROW_RESERVED = ("input", "index")  # CSV columns that would shadow a placeholder
+# Every task also gets its placeholders' values as environment variables: "$SUPERBATCH_INPUT"
+# is a safe form anywhere in a command (CSV columns are variables under their own names).
+TASK_ENV_PREFIX = "SUPERBATCH_"
+TASK_ENV = {name: f"{TASK_ENV_PREFIX}{name.upper()}" for name in INPUT_PLACEHOLDERS}
+# Variables a task needs from its shell or system: a CSV column must not replace them.
+SHADOWED_ENV = frozenset(
+    (
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "ENV", "CDPATH",
+        "PS1", "PS2", "PS4", "PPID", "OPTIND", "OPTARG", "LINENO", "HOSTNAME", "TERM",
+        "TMPDIR", "TZ", "LANG", "LANGUAGE", "LD_LIBRARY_PATH", "LD_PRELOAD",
+        "PYTHONPATH", "PYTHONHOME",
+    )
+)  # fmt: skip
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "files", "shared", "outputs",
     "retries", "timeout", "env", "aggregate", "pool", "slots",
@@ -188,10 +201,12 @@ def check_file_columns(
 
 
 def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
+    """One dict per row of a CSV file (a ``.tsv`` file is read as tab-separated)."""
     name = path.name
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             rows = [(reader.line_num, row) for row in reader if row]
     except FileNotFoundError:
@@ -207,8 +222,14 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
         check_env_name(column, where=f"{where}: {name} column")
         if column in ROW_RESERVED:
             raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
-    if len(set(columns)) != len(columns):
-        raise SpecError(f"{where}: tasks file {name} repeats a column name")
+        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
+            raise SpecError(
+                f"{where}: {name} column {column!r} would replace the task's ${column} "
+                "environment variable (columns become variables): rename the column"
+            )
+    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if repeated is not None:
+        raise SpecError(f"{where}: tasks file {name} has two columns named {repeated!r}")
     if not rows:
         raise SpecError(f"{where}: tasks file {name} has a header but no rows")
     result = []
@@ -234,7 +255,9 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
     if needs_storage(draft) and blobs is None:
         blobs = default_blob_source()
     if draft.inputs is not None:
-        check_placeholders(draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command")
+        check_placeholders(
+            draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command", env_names=TASK_ENV
+        )
         for index, item in enumerate(_matching_inputs(draft, blobs)):
             dest = item.dest
             if dest in taken:
@@ -243,19 +266,24 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
             stem = Path(name).stem
             values = {"input": dest, "name": name, "stem": stem, "index": str(index)}
             command = render(draft.command, values)
+            env = {TASK_ENV[key]: value for key, value in values.items()}
             label = dest[:MAX_LABEL_LENGTH]
-            tasks.append(TaskSpec(str(index), command, {}, (item,), label))
+            tasks.append(TaskSpec(str(index), command, env, (item,), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
-        check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
+        check_placeholders(
+            draft.command,
+            [*columns, "index"],
+            where=f"{where}: command",
+            env_names={**{c: c for c in columns}, "index": TASK_ENV["index"]},
+        )
         staged = _row_files(draft, taken, blobs)
         for index, row in enumerate(draft.rows):
             files = staged[index]
             values = {**row, **{c: f.dest for c, f in files.items()}, "index": str(index)}
-            env = {**row, **{c: f.dest for c, f in files.items()}}
             command = render(draft.command, values)
-            label = row_label(row)
-            tasks.append(TaskSpec(str(index), command, env, tuple(files.values()), label))
+            env = {**row, **{c: f.dest for c, f in files.items()}, TASK_ENV["index"]: str(index)}
+            tasks.append(TaskSpec(str(index), command, env, tuple(files.values()), row_label(row)))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
@@ -418,8 +446,11 @@ def _fingerprint(
         "timeout": format_duration(draft.timeout) if draft.timeout else None,
         "aggregate": [agg.command, list(agg.outputs)] if agg else None,
         "shared": [[f.dest, digest(f.source)] for f in shared],
+        # The SUPERBATCH_* variables follow from the inputs and the index, hashed already:
+        # left out, so job ids stay what they were before tasks had them.
         "tasks": [
-            [t.id, t.command, t.env, [_file_identity(f, digest) for f in t.inputs]] for t in tasks
+            [t.id, t.command, _own_env(t.env), [_file_identity(f, digest) for f in t.inputs]]
+            for t in tasks
         ],
     }
     # Only when set: jobs that name no pool keep the ids they had before pools existed.
@@ -438,6 +469,10 @@ def _file_identity(item: StagedFile, digest: Any) -> list[str]:
     if isinstance(item, RemoteFile):
         return [item.dest, item.source, item.etag]
     return [item.dest, digest(item.source)]
+
+
+def _own_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(TASK_ENV_PREFIX)}
 
 
 def _check_keys(data: dict[str, Any], known: tuple[str, ...], *, where: str) -> None:

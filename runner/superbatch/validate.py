@@ -23,6 +23,7 @@ MAX_DURATION = timedelta(days=180)  # Batch's task lifetime limit
 MAX_RETRIES = 100
 RESERVED_ENV_PREFIX = "AZ_BATCH_"
 LOGS_DIR = "_logs"  # results/<job>/<task>/_logs/ holds stdout.txt and stderr.txt
+LOGS_PREFIX = f"{LOGS_DIR}/"
 
 
 def check_name(value: object, *, where: str) -> str:
@@ -138,6 +139,12 @@ def check_output_pattern(value: object, *, where: str) -> str:
         raise SpecError(
             f"{where}: output pattern {value!r} is absolute; patterns are relative to the "
             "task's working directory"
+        )
+    if value.endswith("/") and value.strip("/"):
+        folder = value.rstrip("/")
+        raise SpecError(
+            f"{where}: output pattern {value!r} names a folder: collect its files with "
+            f'"{folder}/**/*"'
         )
     parts = value.split("/")
     if ".." in parts:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from superbatch.errors import JobNotFoundError
+from superbatch.errors import JobNotFoundError, TaskNotStartedError
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec, TaskState
 from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import TEST_IMAGE
@@ -141,8 +141,9 @@ def test_logs_of_an_unknown_job_or_task_is_job_not_found(stack: EmulatedStack) -
     stack.emulator.hold = True  # the task stays queued: it exists, with no log yet
     backend.submit(job)
 
-    assert backend.logs(job.job_id, "0") == ""
-    assert backend.logs(job.job_id, "0", stream="stdout") == ""
+    for stream in ("stderr", "stdout"):  # a task that has not run says so, as --local does
+        with pytest.raises(TaskNotStartedError, match="task 0 of job logs-1 has not run yet"):
+            backend.logs(job.job_id, "0", stream=stream)
     with pytest.raises(JobNotFoundError, match="no-such-job"):
         backend.logs("no-such-job", "0")
     with pytest.raises(JobNotFoundError, match="task 7"):

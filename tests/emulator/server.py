@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import job_control, routes
+from tests.emulator import casing, job_control, routes
 from tests.emulator.auth import authenticate
 from tests.emulator.clock import Clock
 from tests.emulator.errors import BatchServiceError
@@ -110,6 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
             retry = {"Retry-After": str(int(fault.retry_after))}
             self._send_error(BatchServiceError(int(fault.kind), code, message), extra=retry)
+            return
+        if fault is not None and fault.kind == "403":
+            self._send_error(
+                BatchServiceError(
+                    403,
+                    "AuthorizationFailure",
+                    "This request is not authorized to perform this operation.",
+                )
+            )
             return
         if fault is not None and fault.kind == "reset_before":
             self._reset()
@@ -286,6 +295,19 @@ class BatchEmulator:
         self.node.hold = value
         with self.account.lock:
             self.account.changed.notify_all()
+
+    @property
+    def lowercase_add_results(self) -> bool:
+        """Answer add-collection results in lower case (the SDK spec's values) instead of
+        Batch's recorded ``Success``; the casing of a failed add is not recorded."""
+        return self.account.add_status["success"] == "success"
+
+    @lowercase_add_results.setter
+    def lowercase_add_results(self, value: bool) -> None:
+        with self.account.lock:
+            self.account.add_status = {
+                name: name if value else batch for name, batch in casing.ADD_STATUS.items()
+            }
 
     @property
     def slots(self) -> int:

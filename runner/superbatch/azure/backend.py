@@ -20,6 +20,7 @@ from superbatch.azure import (
     download,
     monitor,
     pools,
+    rearm,
     staging,
     submit,
     tasks,
@@ -27,7 +28,7 @@ from superbatch.azure import (
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
@@ -70,7 +71,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -81,6 +84,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -161,6 +166,9 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -322,7 +330,11 @@ class AzureBatchBackend:
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        nodes = None
+        if not status.done and status.counts.queued and pool in self.outputs.pools:
+            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+        return replace(status, pool=pool, nodes=nodes)
 
     def wait(
         self,
@@ -366,11 +378,13 @@ class AzureBatchBackend:
                 raise translate_azure_error(exc, action=action) from exc
         # 404/409 means no such job, task or file, or a task not started. The SDK streams this
         # call and leaves the error body unread (no code), so ask for the task itself.
-        call_with_retries(
-            lambda: self.batch.get_task(job_id, task_id, select=["id"]),
+        task = call_with_retries(
+            lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
             action=f"find task {task_id} of job {job_id}",
         )
-        return ""  # the task exists but has not written the file (yet)
+        if wire_enum(task.state) in ("active", "preparing"):
+            raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
+        return ""  # the task ran but wrote no such file
 
     def results(
         self,
@@ -471,10 +485,11 @@ class AzureBatchBackend:
             raise translate_azure_error(exc, action="list jobs") from exc
         summaries = []
         for job in jobs:
-            names = {item.name for item in (job.metadata or [])}
-            if META_TASKS not in names:
+            meta = {item.name: item.value for item in (job.metadata or [])}
+            if META_TASKS not in meta:
                 continue  # not ours
-            counts, _ = monitor.task_counts(self.batch, job.id)
+            has_aggregate = meta.get(META_AGGREGATE) == "1"
+            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
             created = job.creation_time.isoformat() if job.creation_time else None
             summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries

@@ -77,6 +77,13 @@ def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
     )
 
 
+def job_task_counts(client: BatchClient, job_id: str, *, has_aggregate: bool) -> TaskCounts:
+    """The job's task counts without its aggregate step (Batch counts it as a task)."""
+    counts, _ = task_counts(client, job_id)
+    aggregate = _aggregate_status(client, job_id) if has_aggregate else None
+    return counts if aggregate is None else _without(counts, aggregate.state)
+
+
 def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 

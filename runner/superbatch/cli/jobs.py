@@ -147,6 +147,7 @@ def results_command(
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results, only=patterns, download=not no_download)
+    from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 
     manifest = results / job_id / MANIFEST_NAME
@@ -161,8 +162,12 @@ def results_command(
         )
     else:
         files = sum(len(r.files) for r in task_results)
+        tasks = [r for r in task_results if r.task_id != AGGREGATE_TASK_ID]
+        what = render.plural(len(tasks), "task")
+        if len(tasks) < len(task_results):
+            what += " and the aggregate step"
         where = f"listed in {manifest}" if no_download else f"in {results / job_id}/"
-        render.stdout.print(f"{len(task_results)} tasks, {files} files {where}")
+        render.stdout.print(f"{what}: {render.plural(files, 'file')} {where}")
 
 
 @backend_options()

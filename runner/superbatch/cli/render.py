@@ -43,6 +43,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``3 tasks``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _describe(counts: TaskCounts) -> str:
     return (
         f"queued {counts.queued}  [cyan]running {counts.running}[/]  "
@@ -168,6 +173,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
     data = status_json(outcome.status)
     data["results_dir"] = str(outcome.results_dir.absolute())
     data["manifest"] = str(outcome.manifest.absolute())
+    data["unmatched_outputs"] = list(outcome.unmatched_outputs)
     return data
 
 
@@ -175,8 +181,8 @@ def print_status(status: JobStatus) -> None:
     counts = status.counts
     colour = "green" if status.ok else ("red" if status.done else "cyan")
     stdout.print(
-        f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: {counts.total} tasks, "
-        + _describe(counts)
+        f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: "
+        f"{plural(counts.total, 'task')}, " + _describe(counts)
     )
     if status.pool is not None:
         note = f": {status.nodes}" if status.nodes else ""
@@ -233,6 +239,13 @@ def print_failure_groups(job_id: str, failed: tuple[TaskStatus, ...]) -> None:
 def print_outcome(outcome: RunOutcome) -> None:
     print_status(outcome.status)
     stdout.print(f"results: {escape(str(outcome.results_dir))}/ (manifest.json lists every file)")
+    print_unmatched(outcome)
+
+
+def print_unmatched(outcome: RunOutcome) -> None:
+    """Output patterns that matched nothing: once each, on stderr, after the run."""
+    for line in outcome.unmatched_outputs:
+        warning_line(line)
 
 
 def _clock(seconds: float | None) -> str:
@@ -303,7 +316,8 @@ def print_jobs(jobs: list[JobSummary]) -> None:
         stdout.print(
             f"{escape(job.job_id):<{id_width}}  {job.state:<{state_width}}  "
             f"{job.created or '':<{created_width}}  "
-            f"{job.counts.total:>{total_width}} tasks: {_describe(job.counts)}"
+            f"{job.counts.total:>{total_width}} {'task' if job.counts.total == 1 else 'tasks'}"
+            f": {_describe(job.counts)}"
         )
 
 

@@ -120,6 +120,7 @@ def run_command(
         outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))
+        render.print_unmatched(outcome)  # stderr: the JSON on stdout stays parseable
     else:
         render.print_outcome(outcome)
     if not outcome.ok:

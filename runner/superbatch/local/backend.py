@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from superbatch.engine import ENGINES, Engine, find_engine
-from superbatch.errors import ConfigError, JobNotFoundError, SpecError, SuperBatchError
+from superbatch.errors import (
+    ConfigError,
+    JobNotFoundError,
+    SpecError,
+    SuperBatchError,
+    TaskNotStartedError,
+)
 from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
@@ -211,9 +217,12 @@ class LocalBackend:
         if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
             raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
         path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
-        if path.is_file():
+        try:
             return path.read_text(encoding="utf-8", errors="replace")
-        return ""
+        except FileNotFoundError:  # written when a task starts: this one has not
+            raise TaskNotStartedError(
+                f"task {task_id} of job {job_id} has not run yet: no logs"
+            ) from None
 
     def results(
         self,
@@ -347,15 +356,16 @@ class LocalBackend:
                 plan = ContainerRun(engine, image, self.node.root)
             elif self.engine_name is not None:
                 raise ConfigError(
-                    f"image {image} is not in {engine.name}'s local images: build it "
-                    "(or pull it) first, or use --no-container"
+                    f"image {image} is not in {engine.name}'s local images: "
+                    f"{_get_image_hint(engine.name, image)} first, or use --no-container"
                 )
             else:
                 log.warning(
                     "image %s is not in %s's local images: running tasks on this machine "
-                    "instead (build the image to use it; --no-container to silence this)",
+                    "instead (%s to use it; --no-container to silence this)",
                     image,
                     engine.name,
+                    _get_image_hint(engine.name, image),
                 )
         self._plans[job.job_id] = plan
         return plan
@@ -458,3 +468,12 @@ def task_labels(job: ResolvedJob) -> dict[str, str]:
     if job.aggregate is not None:
         labels[AGGREGATE_TASK_ID] = AGGREGATE_LABEL
     return labels
+
+
+def _get_image_hint(engine: str, image: str) -> str:
+    """How to get ``image`` into the engine: pull a registry's image, build a short name."""
+    from superbatch.images.reference import parse_image_ref
+
+    if parse_image_ref(image).registry is not None:
+        return f"pull it with `{engine} pull {image}`"
+    return "build it with `superbatch image build`"

@@ -31,7 +31,6 @@ from superbatch.local.execute import (
     run_attempt,
 )
 from superbatch.local.node import (
-    LOGS_PREFIX,
     NodeLayout,
     collected_path,
     copy_files,
@@ -53,7 +52,7 @@ from superbatch.model import (
 )
 from superbatch.patterns import match_outputs
 from superbatch.results import EMPTY_SHA256
-from superbatch.validate import LOGS_DIR, format_duration
+from superbatch.validate import LOGS_DIR, LOGS_PREFIX, format_duration
 
 REPORT_INTERVAL = 0.1
 LOG_PATHS = (f"{LOGS_DIR}/stdout.txt", f"{LOGS_DIR}/stderr.txt")  # as in results/<job>/<task>/
