@@ -71,6 +71,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # send_response() adds this Date header itself: the emulated clock's, so an answer
+        # carries one Date (a second, host-time one made clients see "host, emulated")
+        return email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True)
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -175,7 +180,6 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {
             "request-id": str(uuid.uuid4()),
             "DataServiceVersion": "3.0",
-            "Date": email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True),
         }
         client_request_id = self.headers.get("client-request-id")
         if client_request_id and self.headers.get("return-client-request-id", "").lower() == "true":
