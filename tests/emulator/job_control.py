@@ -11,9 +11,10 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
+from tests.emulator import odata
 from tests.emulator.errors import BatchServiceError, invalid_property, not_found
-from tests.emulator.routes import Answer, Request, _task_dir, route
-from tests.emulator.store import _job_not_active, now
+from tests.emulator.routes import Answer, Request, _task_dir, changed, route
+from tests.emulator.store import _job_not_active, etag, now
 
 if TYPE_CHECKING:
     from tests.emulator.server import BatchEmulator
@@ -64,7 +65,7 @@ def disable_job(emu: BatchEmulator, req: Request) -> Answer:
             if task.state in _RUNNING and mode != "wait":
                 task.stop_reason = mode  # "requeue" or "terminate"
         emu.account.changed.notify_all()
-    return 202, {}, None
+        return changed(emu, req, job.wire, 202)
 
 
 @route("POST", "/jobs/{job}/enable", "enable_job")
@@ -78,7 +79,7 @@ def enable_job(emu: BatchEmulator, req: Request) -> Answer:
             )
         job.set_state("active")
         emu.account.changed.notify_all()
-    return 202, {}, None
+        return changed(emu, req, job.wire, 202)
 
 
 @route(
@@ -121,7 +122,7 @@ def reactivate_task(emu: BatchEmulator, req: Request) -> Answer:
         task.wire["executionInfo"] = {"retryCount": 0, "requeueCount": info.get("requeueCount", 0)}
         task.set_state("active")
         emu.account.changed.notify_all()
-    return 204, {}, None
+        return changed(emu, req, task.wire, 204)
 
 
 @route("PUT", "/jobs/{job}/tasks/{task}", "replace_task")
@@ -149,7 +150,8 @@ def replace_task(emu: BatchEmulator, req: Request) -> Answer:
             **constraints,
         }
         task.wire["lastModified"] = now()
-    return 200, {}, None
+        task.wire["eTag"] = etag()
+        return changed(emu, req, task.wire, 200)
 
 
 # -- task files -----------------------------------------------------------------------------
@@ -171,6 +173,19 @@ def delete_task_file(emu: BatchEmulator, req: Request) -> Answer:
     else:
         path.unlink()
     return 200, {}, None
+
+
+# -- pools listing ----------------------------------------------------------------------------
+
+
+@route("GET", "/pools", "list_pools")
+def list_pools(emu: BatchEmulator, req: Request) -> Answer:
+    """The account's pools with ``$filter``, ``$select``, ``maxresults`` and paging as every
+    listing (what the JS SDK's pool-listing recordings check: nextLink, maxresults < 1)."""
+    keep = odata.compile_filter(req.query.get("$filter"))
+    with emu.account.lock:
+        items = [wire for wire in (p.wire() for p in emu.account.pools.values()) if keep(wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
 
 
 # -- what does not exist --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The OData subset Batch list calls take: ``$filter``, ``$select``, ``maxresults``, paging.
 
 ``$filter`` accepts ``path eq 'value'`` / ``ne`` clauses (``path`` may be nested with ``/``,
-e.g. ``executionInfo/result``) joined by ``and`` / ``or`` (``and`` binds tighter), which
+e.g. ``executionInfo/result``) and ``startswith(path, 'prefix')`` (which a recording of the
+real service shows on pool ids) joined by ``and`` / ``or`` (``and`` binds tighter), which
 covers what the runner sends; anything else is Batch's 400 ``InvalidQueryParameterValue``.
 Pages hold ``maxresults`` items (default and maximum 1000) and link to the next one with an
 absolute ``odata.nextLink`` that repeats the query and adds ``$skiptoken``.
@@ -19,6 +20,7 @@ from tests.emulator.errors import BatchServiceError
 
 MAX_RESULTS = 1000
 _CLAUSE = re.compile(r"^\s*([A-Za-z][\w/]*)\s+(eq|ne)\s+'((?:[^']|'')*)'\s*$")
+_STARTSWITH = re.compile(r"^\s*startswith\(\s*([A-Za-z][\w/]*)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$")
 
 
 def bad_query(name: str, value: str, reason: str) -> BatchServiceError:
@@ -46,15 +48,21 @@ def compile_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:
     for alternative in re.split(r"\s+or\s+", text):
         clauses = []
         for clause in re.split(r"\s+and\s+", alternative):
+            prefix = _STARTSWITH.match(clause.strip())
             match = _CLAUSE.match(clause.strip("() "))
-            if match is None:
+            if prefix is not None:
+                clauses.append((prefix[1], "startswith", prefix[2].replace("''", "'")))
+            elif match is not None:
+                clauses.append((match[1], match[2], match[3].replace("''", "'")))
+            else:
                 raise bad_query("$filter", text, f"unsupported clause: {clause.strip()}")
-            clauses.append((match[1], match[2], match[3].replace("''", "'")))
         alternatives.append(clauses)
 
     def matches(item: dict[str, Any]) -> bool:
         def clause_holds(path: str, op: str, value: str) -> bool:
             actual = _lookup(item, path)
+            if op == "startswith":
+                return actual is not None and str(actual).lower().startswith(value.lower())
             equal = actual is not None and str(actual).lower() == value.lower()
             return equal if op == "eq" else not equal
 
@@ -85,7 +93,9 @@ def page(
         max_results = int(raw_max)
     except ValueError:
         raise bad_query("maxresults", raw_max, "not an integer") from None
-    if not 1 <= max_results <= MAX_RESULTS:
+    if max_results < 1:  # as Batch answers maxresults=-5 (JS SDK pool listing recording)
+        raise bad_query("maxresults", raw_max, "MaxResults cannot be less than 1")
+    if max_results > MAX_RESULTS:
         raise BatchServiceError(
             400,
             "OutOfRangeQueryParameterValue",
@@ -98,8 +108,10 @@ def page(
         raise bad_query("$skiptoken", raw_skip, "not a continuation token from this service")
     start = int(raw_skip)
     chunk = items[start : start + max_results]
-    body: dict[str, Any] = {
-        "odata.metadata": f"{url_without_query.split('/jobs')[0]}/$metadata",
+    parts = urllib.parse.urlsplit(url_without_query)
+    entity = parts.path.rstrip("/").rsplit("/", 1)[-1]  # jobs, tasks, files, nodes, pools
+    body: dict[str, Any] = {  # as Batch: "{account}/$metadata#files" (.NET GetTaskFile)
+        "odata.metadata": f"{parts.scheme}://{parts.netloc}/$metadata#{entity}",
         # a deep copy of just this page: callers pass live state and hold its lock
         "value": json.loads(
             json.dumps([apply_select(item, query.get("$select")) for item in chunk])

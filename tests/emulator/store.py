@@ -89,7 +89,7 @@ _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT
     "poolInfo": None,
     "metadata": None,
     "onAllTasksComplete": "noaction",
-    "allowTaskPreemption": None,
+    "allowTaskPreemption": False,
 }
 
 
@@ -101,6 +101,11 @@ class Account:
         self.clock = clock
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
+        # The reference: terminatejob applies at once (also to a job created without tasks).
+        # The Go SDK's TestTask recording shows such a job taking tasks 2 s after creation and
+        # staying active with all its tasks completed: switchable (the runner is right either way).
+        self.terminate_at_once = True
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -191,13 +196,15 @@ class Account:
                 "priority": 0,
                 "maxParallelTasks": -1,
                 "usesTaskDependencies": False,
+                "allowTaskPreemption": False,
                 "onAllTasksComplete": "noaction",
                 "onTaskFailure": "noaction",
+                **body,
                 "constraints": {
                     "maxWallClockTime": _NO_LIMIT,
                     "maxTaskRetryCount": 0,
+                    **(body.get("constraints") or {}),
                 },
-                **body,
                 "url": f"{self.base_url}/jobs/{body['id']}",
                 "eTag": etag(),
                 "creationTime": stamp,
@@ -222,7 +229,9 @@ class Account:
             if new_pool is not None:
                 self.pool(new_pool)
             for key, default in _UPDATABLE.items():
-                if key in patch:
+                if key == "constraints" and key in patch:  # unset limits keep Batch's defaults
+                    job.wire[key] = {**default, **(patch[key] or {})}
+                elif key in patch:
                     job.wire[key] = patch[key]
                 elif replace and key != "poolInfo":  # PUT: what is left out goes to its default
                     job.wire[key] = default
@@ -281,13 +290,15 @@ class Account:
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
+        if not self.terminate_at_once:
+            return
         if (
             job.state != "active"
             or job.wire.get("onAllTasksComplete", "").lower() != "terminatejob"
         ):
             return
         if all(task.state == "completed" for task in job.tasks.values()):
-            self._begin_termination(job, "AllTasksComplete")
+            self._begin_termination(job, "AllTasksCompleted")  # Go SDK TestJob recording
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -320,6 +331,9 @@ class Account:
             constraints.update(body.get("constraints") or {})
             wire = {
                 "requiredSlots": 1,
+                # what Batch shows for a task that did not set them (.NET TaskReactive and JS
+                # task_operations recordings)
+                "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
                 **body,
                 "constraints": constraints,
                 "url": f"{job.wire['url']}/tasks/{body['id']}",
@@ -330,6 +344,11 @@ class Account:
                 "stateTransitionTime": stamp,
                 "executionInfo": {"retryCount": 0, "requeueCount": 0},
             }
+            if "containerSettings" in wire:
+                wire["containerSettings"] = {
+                    "workingDirectory": "taskWorkingDirectory",
+                    **wire["containerSettings"],
+                }
             task = Task(job.id, wire)
             job.tasks[task.id.lower()] = task
             self.changed.notify_all()
@@ -348,7 +367,7 @@ class Account:
                 except BatchServiceError as error:
                     results.append(
                         {
-                            "status": casing.ADD_CLIENT_ERROR,
+                            "status": self.add_status["clienterror"],
                             "taskId": task_id,
                             "error": error.result_error(),
                         }
@@ -356,7 +375,7 @@ class Account:
                 else:
                     results.append(
                         {
-                            "status": casing.ADD_SUCCESS,
+                            "status": self.add_status["success"],
                             "taskId": task.id,
                             "eTag": task.wire["eTag"],
                             "lastModified": task.wire["lastModified"],

@@ -18,13 +18,16 @@ from superbatch.azure import (
     cleanup,
     credentials,
     download,
+    ending,
     monitor,
     pools,
+    rearm,
     staging,
     submit,
     tasks,
 )
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
@@ -35,11 +38,13 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     ResolvedJob,
+    ResultFile,
     TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
 )
+from superbatch.remote import BlobSource
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -68,7 +73,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -79,6 +86,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -114,6 +123,12 @@ class AzureBatchBackend:
                 self.outputs.outputs_container_url, self._credential
             )
         return self._results
+
+    def blob_source(self) -> BlobSource:
+        """``az://`` names: only the containers the stack's nodes may read (``dataContainers``)."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential, containers=self.outputs.data_containers)
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
@@ -153,6 +168,9 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -317,8 +335,37 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
+        if status.state == "active" and status.done and not status.failed:
+            status = self._end_if_finished(status)
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        status = replace(status, pool=pool)
+        if status.state == "active" and status.counts.queued:
+            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
+            # else when nodes were requested and how long they take (azure/rearm.py)
+            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
+            nodes = state.line() if state is not None and state.problem else None
+            if nodes is None and pool in self.outputs.pools:
+                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+            status = replace(status, nodes=nodes, pool_state=state)
+        return status
+
+    def _pool_id(self, meta: dict[str, str]) -> str:
+        """The Batch id of the job's pool (by the name it was submitted with)."""
+        try:
+            return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
+        except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
+            return self.outputs.pool_id
+
+    def _end_if_finished(self, status: JobStatus) -> JobStatus:
+        """Every task complete and the job still active: end it, if every task was added
+        (``unfinished_task_ids`` confirms what the lagging counts say)."""
+        job_id = status.job_id
+        if monitor.unfinished_task_ids(self.batch, job_id):
+            return status
+        if not ending.end_finished_job(self.batch, job_id):
+            return status
+        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -340,6 +387,7 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
@@ -349,7 +397,7 @@ class AzureBatchBackend:
         """
         if stream not in ("stdout", "stderr"):
             raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
-        name = f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{stream}.txt"
+        name = download.log_blob(job_id, task_id, stream)
         stored = download.read_blob_text(self.results_container, name)
         if stored is not None:
             return stored
@@ -370,14 +418,33 @@ class AzureBatchBackend:
             raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
         return ""  # the task ran but wrote no such file
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         from superbatch import results as layout
+        from superbatch.azure.download import download_job_outputs, files_by_task
+        from superbatch.remote import blob_url
 
         previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
-        report = download.download_job_outputs(self.results_container, job_id, dest)
-        stored = download.files_by_task(report.names, job_id)
-        for task_id, files in previous.items():  # as --local: a superseded attempt's files go
-            layout.remove_superseded(dest / job_id / task_id, files, stored.get(task_id, set()))
+        report = download_job_outputs(
+            self.results_container,
+            job_id,
+            dest,
+            select=None if only is None else lambda path: layout.selects(path, only),
+            fetch=download,
+            logs=layout.wants_logs(only),
+        )
+        stored = files_by_task(report.names, job_id)
+        for task_id, files in previous.items() if download else ():
+            # as --local: a superseded attempt's files go (of those --only picks)
+            earlier = [f for f in files if layout.selects(f.path, only)]
+            layout.remove_superseded(dest / job_id / task_id, earlier, stored.get(task_id, set()))
+        container_url = self.outputs.outputs_container_url
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
@@ -394,16 +461,34 @@ class AzureBatchBackend:
                 for s in statuses
             ]
         for status in statuses:
-            result = layout.task_result(
-                dest,
-                job_id,
-                status.task_id,
-                state=status.state,
-                exit_code=status.exit_code,
-                attempts=status.attempts,
-                paths=stored.get(status.task_id, ()),
-                label=status.label,
-            )
+            paths = stored.get(status.task_id, ())
+            if download:
+                result = layout.task_result(
+                    dest,
+                    job_id,
+                    status.task_id,
+                    state=status.state,
+                    exit_code=status.exit_code,
+                    attempts=status.attempts,
+                    paths=paths,
+                    label=status.label,
+                )
+            else:  # listed, not fetched: each file's blob URL (no SAS: read it as yourself)
+                names = {p: f"{job_id}/{status.task_id}/{p}" for p in paths}
+                files = tuple(
+                    ResultFile(
+                        p, report.sizes[n], "", blob_url(container_url, report.blob_names[n])
+                    )
+                    for p, n in sorted(names.items())
+                )
+                result = TaskResult(
+                    status.task_id,
+                    status.state,
+                    status.exit_code,
+                    status.attempts,
+                    files,
+                    status.label,
+                )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
             else:
