@@ -79,6 +79,14 @@ class ContainerPool(pulumi.ComponentResource):
                 "dedicated ones).",
                 resource=self,
             )
+        if pool_settings.size is None and pool_settings.task_slots_per_node > 1:
+            # no guess: Batch allows at most 4 slots per vCPU, and we cannot tell the vCPUs
+            pulumi.log.warn(
+                f"pool {pool_settings.name}: taskSlotsPerNode={pool_settings.task_slots_per_node}"
+                f" is not checked: the vCPUs of vmSize {pool_settings.vm_size!r} are unknown, and"
+                " Batch refuses more than 4 per vCPU when it creates the pool",
+                resource=self,
+            )
         self.formula = autoscale_formula(
             max_nodes=pool_settings.max_nodes,
             task_slots_per_node=pool_settings.task_slots_per_node,
