@@ -1,7 +1,10 @@
 """Pulumi entry point: one Batch environment per stack, wired from its settings.
 
 Pulumi runs this folder (``main: infra/``) with only the folder itself on ``sys.path``; the
-project root is added so the modules import as the ``infra`` package, as they do in tests.
+project root is added so the modules import as the ``infra`` package, as they do in tests,
+and ``runner/`` for the two standard-library-only modules of the runner the program shares
+(``superbatch.contract``, ``superbatch.errors``): the program's environment (infra/.venv,
+from infra/pyproject.toml) holds Pulumi, not the runner.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runner"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
@@ -18,6 +22,7 @@ from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
 from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
 from infra.naming import pool_id
 from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.pool_access import RunnerPoolAccess, RunnerPoolAccessArgs
 from infra.pools import DEFAULT_POOL
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
@@ -114,6 +119,18 @@ def main() -> None:
         )
         for pool in settings.pools
     }
+
+    RunnerPoolAccess(
+        "runner-pools",
+        RunnerPoolAccessArgs(
+            principal_id=target.runner_principal_id,
+            principal_type=target.runner_principal_type,
+            subscription_id=subscription_id,
+            batch_account_id=account.account_id,
+            batch_account_name=account.account_name,
+            pools=[(name, pool.resource_id) for name, pool in pools.items()],
+        ),
+    )
 
     # The contract with the runner (superbatch.contract): exactly these names, no secrets.
     export_stack_outputs(

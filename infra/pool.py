@@ -64,6 +64,7 @@ class ContainerPool(pulumi.ComponentResource):
     """Batch pool running tasks in containers from the stack's registry."""
 
     pool_id: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
     formula: str
 
     def __init__(
@@ -153,4 +154,5 @@ class ContainerPool(pulumi.ComponentResource):
             ),
         )
         self.pool_id = pool.name
+        self.resource_id = pool.id
         self.register_outputs({"pool_id": self.pool_id})

@@ -66,6 +66,7 @@ def task_result(
     exit_code: int | None,
     attempts: int,
     paths: Iterable[str],
+    label: str = "",
 ) -> TaskResult:
     """A :class:`TaskResult` listing ``paths`` (relative to ``results/<job>/<task>/``, where
     they are) with their sizes and hashes; other files there (the user's) are not listed."""
@@ -74,7 +75,7 @@ def task_result(
     for relative in sorted(paths):
         path = task_dir / relative
         files.append(ResultFile(relative, path.stat().st_size, file_sha256(path)))
-    return TaskResult(task_id, state, exit_code, attempts, tuple(files))
+    return TaskResult(task_id, state, exit_code, attempts, tuple(files), label)
 
 
 def same_file(path: str | os.PathLike[str], expected: ResultFile) -> bool:
@@ -186,6 +187,7 @@ def task_result_json(result: TaskResult) -> dict[str, Any]:
     so the two never drift apart)."""
     return {
         "task": result.task_id,
+        "label": result.label,
         "state": str(result.state),
         "exit_code": result.exit_code,
         "attempts": result.attempts,
@@ -225,7 +227,12 @@ def write_manifest(results_root: Path, manifest: Manifest) -> Path:
 def _result_from_json(item: dict[str, Any]) -> TaskResult:
     files = tuple(ResultFile(f["path"], int(f["size"]), f["sha256"]) for f in item["files"])
     return TaskResult(
-        item["task"], TaskState(item["state"]), item["exit_code"], int(item["attempts"]), files
+        item["task"],
+        TaskState(item["state"]),
+        item["exit_code"],
+        int(item["attempts"]),
+        files,
+        str(item.get("label", "")),
     )
 
 

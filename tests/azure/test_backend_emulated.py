@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from superbatch.errors import JobNotFoundError
+from superbatch.errors import JobNotFoundError, TaskNotStartedError
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec, TaskState
 from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import TEST_IMAGE
@@ -101,7 +101,7 @@ def test_failed_task_reports_reason_and_stderr_tail(tmp_path: Path, stack: Emula
     assert (status.counts.succeeded, status.counts.failed) == (1, 1)
     (failed,) = status.failed
     assert failed.task_id == "1" and failed.exit_code == 3 and failed.attempts == 2
-    assert "FailureExitCode" in (failed.failure or "")
+    assert failed.failure == "exit code 3 (after 2 attempts)"  # worded as --local words it
     assert failed.stderr_tail.strip() == "cannot open data.csv"
     assert backend.logs(job.job_id, "1") == "cannot open data.csv\n"
 
@@ -141,8 +141,9 @@ def test_logs_of_an_unknown_job_or_task_is_job_not_found(stack: EmulatedStack) -
     stack.emulator.hold = True  # the task stays queued: it exists, with no log yet
     backend.submit(job)
 
-    assert backend.logs(job.job_id, "0") == ""
-    assert backend.logs(job.job_id, "0", stream="stdout") == ""
+    for stream in ("stderr", "stdout"):  # a task that has not run says so, as --local does
+        with pytest.raises(TaskNotStartedError, match="task 0 of job logs-1 has not run yet"):
+            backend.logs(job.job_id, "0", stream=stream)
     with pytest.raises(JobNotFoundError, match="no-such-job"):
         backend.logs("no-such-job", "0")
     with pytest.raises(JobNotFoundError, match="task 7"):

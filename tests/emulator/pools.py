@@ -424,7 +424,7 @@ class Pool:
             "enableAutoScale": self.auto_scale,
             "enableInterNodeCommunication": False,
             "taskSlotsPerNode": self.spec.slots,
-            "taskSchedulingPolicy": {"nodeFillType": "Pack"},
+            "taskSchedulingPolicy": {"nodeFillType": "Pack", "jobDefaultOrder": "none"},
             "virtualMachineConfiguration": _vm_configuration(self.spec.container),
             "identity": {
                 "type": "UserAssigned",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import mimetypes
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -96,6 +97,18 @@ def _created(location: str, etag: str, last_modified: str) -> Answer:
     return 201, headers, None
 
 
+def changed(emu: BatchEmulator, req: Request, wire: dict[str, Any], status: int) -> Answer:
+    """Empty answer of a change to a job or task: its new ETag and time, as Batch sends them
+    (JS job_operations and .NET TaskReactive recordings)."""
+    with emu.account.lock:
+        headers = {
+            "DataServiceId": f"{req.base_url}{req.path}",
+            "ETag": wire["eTag"],
+            "Last-Modified": _http_date(wire["lastModified"]),
+        }
+    return status, headers, None
+
+
 def _entity(wire: dict[str, Any], query: dict[str, str], metadata: str) -> Answer:
     body = {"odata.metadata": metadata, **odata.apply_select(wire, query.get("$select"))}
     headers = {"ETag": wire["eTag"]}
@@ -131,13 +144,13 @@ def get_job(emu: BatchEmulator, req: Request) -> Answer:
 @route("PATCH", "/jobs/{job}", "update_job")
 def update_job(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.update_job(req.params["job"], req.json())
-    return 200, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 200)
 
 
 @route("PUT", "/jobs/{job}", "replace_job")
 def replace_job(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.update_job(req.params["job"], req.json(), replace=True)
-    return 200, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 200)
 
 
 @route("DELETE", "/jobs/{job}", "delete_job")
@@ -151,13 +164,17 @@ def terminate_job(emu: BatchEmulator, req: Request) -> Answer:
     body = req.json() if req.body else None
     reason = body.get("terminateReason") if isinstance(body, dict) else None
     emu.account.terminate_job(req.params["job"], reason)
-    return 202, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 202)
 
 
 @route("GET", "/jobs/{job}/taskcounts", "get_job_task_counts")
 def get_job_task_counts(emu: BatchEmulator, req: Request) -> Answer:
     counts = emu.account.task_counts(req.params["job"])
-    return 200, {}, {"odata.metadata": f"{req.base_url}/$metadata#taskcounts/@Element", **counts}
+    return (
+        200,
+        {},
+        {"odata.metadata": f"{req.base_url}/$metadata#taskcountsresult/@Element", **counts},
+    )
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -218,7 +235,7 @@ def delete_task(emu: BatchEmulator, req: Request) -> Answer:
 @route("POST", "/jobs/{job}/tasks/{task}/terminate", "terminate_task")
 def terminate_task(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.terminate_task(req.params["job"], req.params["task"])
-    return 204, {}, None
+    return changed(emu, req, emu.account.task(req.params["job"], req.params["task"]).wire, 204)
 
 
 # -- task files -----------------------------------------------------------------------------
@@ -256,10 +273,12 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
             "isDirectory": entry.is_dir(),
         }
         if entry.is_file():
-            item["properties"] = {
-                "contentLength": entry.stat().st_size,
-                "contentType": "application/octet-stream",
-                "lastModified": emu.stamp(entry.stat().st_mtime),
+            stat = entry.stat()
+            item["properties"] = {  # contentLength is a string on the wire (.NET GetTaskFile)
+                "creationTime": emu.stamp(stat.st_ctime),
+                "lastModified": emu.stamp(stat.st_mtime),
+                "contentLength": str(stat.st_size),
+                "contentType": _content_type(entry),
             }
         items.append(item)
     return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
@@ -270,7 +289,10 @@ def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
     return (
         200,
-        {"Content-Type": "application/octet-stream", **_file_headers(emu, path)},
+        {
+            "Content-Type": _content_type(path),
+            **_file_headers(emu, path, f"{req.base_url}{req.path}"),
+        },
         path.read_bytes(),
     )
 
@@ -279,18 +301,24 @@ def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
 def get_task_file_properties(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
     headers = {
-        "Content-Type": "application/octet-stream",
-        **_file_headers(emu, path),
+        "Content-Type": _content_type(path),
+        **_file_headers(emu, path, f"{req.base_url}{req.path}"),
         "Content-Length": str(path.stat().st_size),
     }
     return 200, headers, None
 
 
-def _file_headers(emu: BatchEmulator, path: Path) -> dict[str, str]:
+def _content_type(path: Path) -> str:
+    """``text/plain`` for stdout.txt as Batch answers (.NET GetTaskFile recording)."""
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _file_headers(emu: BatchEmulator, path: Path, url: str) -> dict[str, str]:
     stat = path.stat()
     return {
         "ocp-creation-time": emu.http_date(stat.st_ctime),
         "ocp-batch-file-isdirectory": "False",
+        "ocp-batch-file-url": urllib.parse.quote(url, safe=""),
         "Last-Modified": emu.http_date(stat.st_mtime),
         "ocp-batch-file-mode": oct(stat.st_mode)[-6:],
     }

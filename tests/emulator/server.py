@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import routes
+from tests.emulator import job_control, routes
 from tests.emulator.auth import authenticate
 from tests.emulator.clock import Clock
 from tests.emulator.errors import BatchServiceError
@@ -92,13 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
             return
         if found is None:
-            self._send_error(
-                BatchServiceError(
-                    400,
-                    "InvalidUri",
-                    "The requested URI does not represent any resource on the server.",
-                )
-            )
+            self._send_error(job_control.unknown_resource(emu, path))
             return
         name, handler, params = found
         emu.count(name)

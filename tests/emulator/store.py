@@ -10,6 +10,7 @@ import datetime
 import itertools
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +75,12 @@ class Task(_WireState):
 class Job(_WireState):
     wire: dict[str, Any]
     tasks: dict[str, Task] = field(default_factory=dict)
+    deleted_at: float = 0.0  # time.monotonic() of the DELETE
 
 
+# Real Batch showed a job without tasks as "deleting" for about a second after DELETE (.NET
+# DeleteJob recording): the emulator keeps it that long at least, shorter to keep tests fast.
+JOB_DELETE_SECONDS = 0.3
 _NO_LIMIT = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue, Batch's "unlimited"
 _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT) may set
     "priority": 0,
@@ -84,7 +89,7 @@ _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT
     "poolInfo": None,
     "metadata": None,
     "onAllTasksComplete": "noaction",
-    "allowTaskPreemption": None,
+    "allowTaskPreemption": False,
 }
 
 
@@ -189,13 +194,15 @@ class Account:
                 "priority": 0,
                 "maxParallelTasks": -1,
                 "usesTaskDependencies": False,
+                "allowTaskPreemption": False,
                 "onAllTasksComplete": "noaction",
                 "onTaskFailure": "noaction",
+                **body,
                 "constraints": {
                     "maxWallClockTime": _NO_LIMIT,
                     "maxTaskRetryCount": 0,
+                    **(body.get("constraints") or {}),
                 },
-                **body,
                 "url": f"{self.base_url}/jobs/{body['id']}",
                 "eTag": etag(),
                 "creationTime": stamp,
@@ -220,7 +227,9 @@ class Account:
             if new_pool is not None:
                 self.pool(new_pool)
             for key, default in _UPDATABLE.items():
-                if key in patch:
+                if key == "constraints" and key in patch:  # unset limits keep Batch's defaults
+                    job.wire[key] = {**default, **(patch[key] or {})}
+                elif key in patch:
                     job.wire[key] = patch[key]
                 elif replace and key != "poolInfo":  # PUT: what is left out goes to its default
                     job.wire[key] = default
@@ -263,6 +272,7 @@ class Account:
             job = self.job(job_id)
             if job.state != "deleting":
                 job.set_state("deleting")
+                job.deleted_at = time.monotonic()
                 for task in job.tasks.values():
                     if task.state in ("running", "preparing"):
                         task.stop_reason = "delete"
@@ -278,7 +288,9 @@ class Account:
                 if job.state == "terminating":
                     job.set_state("completed")
                     job.wire["executionInfo"]["endTime"] = now()
-                elif job.state == "deleting":
+                elif job.state == "deleting" and (
+                    time.monotonic() - job.deleted_at >= JOB_DELETE_SECONDS
+                ):
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
@@ -321,6 +333,9 @@ class Account:
             constraints.update(body.get("constraints") or {})
             wire = {
                 "requiredSlots": 1,
+                # what Batch shows for a task that did not set them (.NET TaskReactive and JS
+                # task_operations recordings)
+                "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
                 **body,
                 "constraints": constraints,
                 "url": f"{job.wire['url']}/tasks/{body['id']}",
@@ -331,6 +346,11 @@ class Account:
                 "stateTransitionTime": stamp,
                 "executionInfo": {"retryCount": 0, "requeueCount": 0},
             }
+            if "containerSettings" in wire:
+                wire["containerSettings"] = {
+                    "workingDirectory": "taskWorkingDirectory",
+                    **wire["containerSettings"],
+                }
             task = Task(job.id, wire)
             job.tasks[task.id.lower()] = task
             self.changed.notify_all()

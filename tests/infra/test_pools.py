@@ -9,7 +9,7 @@ from infra.pools import DEFAULT_POOL
 from infra.settings import InvalidSettingError, parse_settings
 
 from superbatch.contract import StackOutputs
-from tests.infra.harness import ProgramRun, declared_resources, run_program
+from tests.infra.harness import DEPLOYER_OBJECT_ID, ProgramRun, declared_resources, run_program
 
 POOL = "azure-native:batch:Pool"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -84,8 +84,19 @@ def test_the_default_pool_keeps_the_single_pool_stack_urn_and_id(
     assert three.outputs["pool_id"] == default_run.outputs["pool_id"] == "sb-dev-pool"
 
 
-def test_more_pools_add_no_role_assignment(three: ProgramRun, default_run: ProgramRun) -> None:
-    assert len(three.of_type(ROLE_ASSIGNMENT)) == len(default_run.of_type(ROLE_ASSIGNMENT))
+def test_more_pools_add_only_the_runners_grant_on_each(
+    three: ProgramRun, default_run: ProgramRun
+) -> None:
+    def grants(run: ProgramRun) -> set[tuple[str, str]]:
+        return {
+            (str(r.inputs["principalId"]), str(r.inputs["scope"]))
+            for r in run.of_type(ROLE_ASSIGNMENT)
+        }
+
+    added = grants(three) - grants(default_run)
+    new_pools = {p.id for p in three.of_type(POOL)} - {p.id for p in default_run.of_type(POOL)}
+    assert {scope for _, scope in added} == new_pools
+    assert {principal for principal, _ in added} == {DEPLOYER_OBJECT_ID}
 
 
 def test_the_pools_output_says_what_each_pool_offers(three: ProgramRun) -> None:

@@ -92,7 +92,7 @@ def test_jobs_line_up_results_json_says_task_and_wait_on_a_finished_job_is_quiet
     lines = listed.stdout.splitlines()
     assert sorted(line.split()[0] for line in lines) == sorted(job_ids)
     assert len({line.index("completed") for line in lines}) == 1, lines  # one column
-    assert len({line.index(" tasks:") for line in lines}) == 1, lines
+    assert len({line.index(" task") for line in lines}) == 1, lines
 
     waited = superbatch("wait", job_ids[0], "--local", "--json", cwd=project)
     assert waited.code == 0 and waited.json()["state"] == "completed"

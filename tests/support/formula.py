@@ -76,6 +76,9 @@ SCALARS = (
 )
 DEALLOCATION_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
 _SYSTEM = {name.lower(): name for name in (*TARGETS, *METRICS, *SCALARS)}
+# The old name still works: "$TargetDedicated = 1;" evaluates to "$TargetDedicatedNodes=1"
+# (.NET SDK AutoScale recording, api-version 2025-06-01, in tests/conformance/recordings).
+_SYSTEM["$targetdedicated"] = "$TargetDedicatedNodes"
 
 TOKEN = re.compile(
     r"(?P<space>\s+|//[^\n]*)|(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)"
@@ -432,6 +435,13 @@ class Context:
     variables: dict[str, Any] = field(default_factory=dict)
 
 
+def _undefined(token: _Token) -> Thunk:
+    def fail(context: Context) -> Any:
+        raise FormulaError(EVALUATION_ERROR, f"{token.where}: Undefined symbol: {token.text}")
+
+    return fail
+
+
 class _Parser:
     """Recursive descent over the tokens into thunks; static checks raise syntax errors."""
 
@@ -473,6 +483,11 @@ class _Parser:
                 raise FormulaError(SYNTAX_ERROR, f"{target.where}: {name} is read-only")
             if name in INTERVALS or name in FUNCTIONS or name in DEALLOCATION_OPTIONS:
                 raise FormulaError(SYNTAX_ERROR, f"{target.where}: {name} is reserved")
+            if self.peek() in (None, ";") and name not in self.assigned:
+                # a name alone: Batch fails the evaluation, "Line 1, Col 1: Undefined symbol:
+                # $something_useless" (JS SDK autoscale recording, in tests/conformance)
+                statements.append((name, target, _undefined(target)))
+                continue
             self.take("=")
             statements.append((name, target, self.expression()))
             self.assigned.add(name)

@@ -104,20 +104,29 @@ def existing_blob_hashes(container: ContainerClient, prefix: str) -> dict[str, s
     return found
 
 
-def stage_inputs(
-    container: ContainerClient,
-    job: ResolvedJob,
-    *,
-    concurrency: int = STAGING_CONCURRENCY,
-) -> StagingReport:
-    """Upload what is missing under ``<job>/``; skip what is there; copy duplicates."""
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """What staging a job will do, decided from one listing of ``<job>/`` (reads only)."""
+
+    blobs: tuple[StagedBlob, ...]
+    uploads: tuple[StagedBlob, ...]  # bytes sent: the first blob of each new content
+    copies: tuple[StagedBlob, ...]  # server-side copies of content already there or sent
+    sources: dict[str, str]  # sha256 -> the blob name a copy comes from
+
+    @property
+    def skipped(self) -> int:
+        return len(self.blobs) - len(self.uploads) - len(self.copies)
+
+
+def plan_uploads(
+    container: ContainerClient, job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY
+) -> UploadPlan:
+    """Hash the inputs and list what is staged already: what is missing, sent or copied."""
     blobs = plan_staging(job, concurrency=concurrency)
     if not blobs:
-        return StagingReport(0, 0, 0, 0)
+        return UploadPlan((), (), (), {})
     present = existing_blob_hashes(container, f"{job.job_id}/")
     missing = [blob for blob in blobs if present.get(blob.name) != blob.sha256]
-    skipped = len(blobs) - len(missing)
-
     # Content already in the container (from a previous, interrupted run) is a copy source.
     sources: dict[str, str] = {}
     for name, sha in present.items():
@@ -130,9 +139,24 @@ def stage_inputs(
             copies.append(blob)
         else:
             first_uploads[blob.sha256] = blob
-    uploads = list(first_uploads.values())
+    uploads = tuple(first_uploads.values())
     for blob in uploads:
         sources[blob.sha256] = blob.name
+    return UploadPlan(tuple(blobs), uploads, tuple(copies), sources)
+
+
+def stage_inputs(
+    container: ContainerClient,
+    job: ResolvedJob,
+    *,
+    concurrency: int = STAGING_CONCURRENCY,
+) -> StagingReport:
+    """Upload what is missing under ``<job>/``; skip what is there; copy duplicates."""
+    plan = plan_uploads(container, job, concurrency=concurrency)
+    if not plan.blobs:
+        return StagingReport(0, 0, 0, 0)
+    uploads, copies, sources = plan.uploads, plan.copies, plan.sources
+    skipped = plan.skipped
 
     putter = lean_putter(container.url, container.credential)
 

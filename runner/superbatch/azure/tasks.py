@@ -26,17 +26,25 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from superbatch.azure.pools import GPU_RUN_OPTIONS
 from superbatch.azure.staging import shared_prefix, task_prefix
 from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
-from superbatch.contract import StackOutputs
+from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import SpecError
-from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
+from superbatch.model import (
+    AGGREGATE_LABEL,
+    AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
+    ResolvedJob,
+    TaskSpec,
+)
 
 STAGING_DIR = ".superbatch"
 LOGS_DIR = "_logs"
 _WILDCARD = re.compile(r"[*?\[]")
 
 Body = dict[str, Any]
+_NO_POOL = PoolInfo("", "", None, None, None, None, None, None, None)
 
 
 def iso_duration(value: timedelta) -> str:
@@ -163,6 +171,10 @@ def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
             "workingDirectory": "taskWorkingDirectory",
         }
     }
+    if outputs.pools.get(job.pool or DEFAULT_POOL, _NO_POOL).gpu:
+        body["containerSettings"]["containerRunOptions"] += " " + GPU_RUN_OPTIONS
+    if job.slots != 1:
+        body["requiredSlots"] = job.slots
     constraints: Body = {"maxTaskRetryCount": job.retries}
     if job.timeout is not None:
         constraints["maxWallClockTime"] = iso_duration(job.timeout)
@@ -189,6 +201,8 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
     if steps:
         steps.append(_forget(STAGING_DIR))
     body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
+    if task.label:  # Batch keeps it (<= 1024 chars): `tasks` and `status` show it from there
+        body["displayName"] = task.label
     body.update(_common(job, outputs))
     if resource_files:
         body["resourceFiles"] = resource_files
@@ -220,6 +234,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     ]
     body: Body = {
         "id": AGGREGATE_TASK_ID,
+        "displayName": AGGREGATE_LABEL,
         "commandLine": command_line(_script(steps, job.aggregate.command)),
     }
     body.update(_common(job, outputs))

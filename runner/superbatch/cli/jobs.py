@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from superbatch.backends import BackendOptions
+from superbatch.cli.jobref import resolve_job_id
 from superbatch.cli.options import JobId, Json, ResultsDir, backend_options
 from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
 
@@ -44,7 +45,8 @@ def status_command(
     """Show a job's task counts and its failed tasks."""
     from superbatch.cli import render
 
-    status = backend.open().status(job_id)
+    opened = backend.open()
+    status = opened.status(resolve_job_id(opened, job_id))
     if json:
         render.print_json(render.status_json(status))
     else:
@@ -62,6 +64,7 @@ def wait_command(
     from superbatch.cli.interrupt import remember_job
 
     opened = backend.open()
+    job_id = resolve_job_id(opened, job_id)
     remember_job(job_id, backend)
     status = opened.status(job_id)
     if not status.done:  # a finished job has nothing to run: no image check, no warning
@@ -84,6 +87,7 @@ def logs_command(
 ) -> None:
     """Print a task's stdout and stderr."""
     opened = backend.open()
+    job_id = resolve_job_id(opened, job_id)
     if stream is Stream.both:
         for name in ("stdout", "stderr"):
             text = opened.logs(job_id, task_id, stream=name)
@@ -105,8 +109,10 @@ def results_command(
     from superbatch.cli import render
 
     opened = backend.open()
+    job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results)
+    from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 
     manifest = results / job_id / MANIFEST_NAME
@@ -121,7 +127,11 @@ def results_command(
         )
     else:
         files = sum(len(r.files) for r in task_results)
-        render.stdout.print(f"{len(task_results)} tasks, {files} files in {results / job_id}/")
+        tasks = [r for r in task_results if r.task_id != AGGREGATE_TASK_ID]
+        what = render.plural(len(tasks), "task")
+        if len(tasks) < len(task_results):
+            what += " and the aggregate step"
+        render.stdout.print(f"{what}: {render.plural(files, 'file')} in {results / job_id}/")
 
 
 @backend_options()
@@ -149,6 +159,7 @@ def clean_command(
     from superbatch.cli import render
 
     opened = backend.open()
+    job_id = resolve_job_id(opened, job_id)
     if not yes:
         opened.status(job_id)  # an unknown job is reported before asking anything
         if not _confirmed(f"Delete job {job_id} and everything stored for it?"):

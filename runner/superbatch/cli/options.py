@@ -41,7 +41,14 @@ EngineName = Annotated[
 NoContainer = Annotated[
     bool, typer.Option("--no-container", help="Local: run on the host, not in the image.")
 ]
-JobId = Annotated[str, typer.Argument(metavar="JOB", help="Job id (as printed by run).")]
+JobId = Annotated[
+    str,
+    typer.Argument(
+        metavar="JOB",
+        help="Job id (as printed by run), a unique start of it, or `last` (the latest job "
+        "run from this folder).",
+    ),
+]
 
 BACKEND_PARAMETER = "backend"
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY

@@ -170,6 +170,8 @@ def run_attempt(
             return Attempt(None, timed_out=True)
         if table.stopping:
             return Attempt(None)
-        return Attempt(code)
+        # Killed by a signal: 128 + its number, as a shell, a container engine and Batch
+        # report it (Popen says -9), so the manifest is the same on every backend.
+        return Attempt(code if code >= 0 else 128 - code)
     finally:
         table.remove(proc)
