@@ -96,7 +96,12 @@ class EmulatedStack:
 
 
 def write_stack(
-    tmp_path: Path, emulator: Any, azurite: Azurite, *, registry: str = NO_REGISTRY
+    tmp_path: Path,
+    emulator: Any,
+    azurite: Azurite,
+    *,
+    registry: str = NO_REGISTRY,
+    pools: dict[str, dict[str, Any]] | None = None,
 ) -> EmulatedStack:
     """Create the stack's containers (what `pulumi up` does) and write its outputs file."""
     from azure.storage.blob import BlobServiceClient
@@ -108,7 +113,7 @@ def write_stack(
     names = {"inputs": f"inputs-{suffix}", "outputs": f"outputs-{suffix}"}
     for name in names.values():
         service.create_container(name)
-    values = {
+    values: dict[str, Any] = {
         "batch_account_endpoint": emulator.url,
         "batch_account_name": emulator.account_name,
         "pool_id": emulator.pool_id,
@@ -124,6 +129,8 @@ def write_stack(
         "resource_group": "rg-emulated",
         "location": "loopback",
     }
+    if pools is not None:  # the `pools` output of a stack with several pools
+        values["pools"] = pools
     path = tmp_path / "stack-outputs.json"
     path.write_text(json.dumps(values, indent=2))
     return EmulatedStack(
@@ -223,3 +230,30 @@ def acr_stack(
     root.mkdir()
     with_acr = write_stack(root, stack.emulator, stack.azurite, registry=fake_acr.login_server)
     return AcrStack(with_acr, fake_acr, local_registry.host)
+
+
+@pytest.fixture
+def pool_stack(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    fake_az_login: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Any]:
+    """``pool_stack(PoolSpec(...))``: a stack whose pool is the given emulated pool (its
+    formula, quotas, node start time), driven by ``stack.emulator.clock``."""
+    azurite_https = _emulator_fixture(request, "azurite_https")
+    from tests.emulator.fixtures import serve_emulator
+    from tests.emulator.server import start_emulator
+
+    started: list[Iterator[Any]] = []
+
+    def make(spec: Any, **options: Any) -> EmulatedStack:
+        serving = serve_emulator(start_emulator(azurite=azurite_https, https=True, pool=spec))
+        emulator = next(serving)
+        started.append(serving)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+        return write_stack(tmp_path, emulator, azurite_https, **options)
+
+    yield make
+    for serving in started:
+        next(serving, None)  # stops it; fails the test if the emulator itself failed

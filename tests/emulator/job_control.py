@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
+from tests.emulator import odata
 from tests.emulator.errors import BatchServiceError, invalid_property, not_found
 from tests.emulator.routes import Answer, Request, _task_dir, changed, route
 from tests.emulator.store import _job_not_active, etag, now
@@ -172,6 +173,19 @@ def delete_task_file(emu: BatchEmulator, req: Request) -> Answer:
     else:
         path.unlink()
     return 200, {}, None
+
+
+# -- pools listing ----------------------------------------------------------------------------
+
+
+@route("GET", "/pools", "list_pools")
+def list_pools(emu: BatchEmulator, req: Request) -> Answer:
+    """The account's pools with ``$filter``, ``$select``, ``maxresults`` and paging as every
+    listing (what the JS SDK's pool-listing recordings check: nextLink, maxresults < 1)."""
+    keep = odata.compile_filter(req.query.get("$filter"))
+    with emu.account.lock:
+        items = [wire for wire in (p.wire() for p in emu.account.pools.values()) if keep(wire)]
+        return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
 
 
 # -- what does not exist --------------------------------------------------------------------

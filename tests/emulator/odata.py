@@ -85,7 +85,9 @@ def page(
         max_results = int(raw_max)
     except ValueError:
         raise bad_query("maxresults", raw_max, "not an integer") from None
-    if not 1 <= max_results <= MAX_RESULTS:
+    if max_results < 1:  # as Batch answers maxresults=-5 (JS SDK pool listing recording)
+        raise bad_query("maxresults", raw_max, "MaxResults cannot be less than 1")
+    if max_results > MAX_RESULTS:
         raise BatchServiceError(
             400,
             "OutOfRangeQueryParameterValue",

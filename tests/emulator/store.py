@@ -104,6 +104,7 @@ class Account:
         # False: onAllTasksComplete switched to terminatejob after every task completed leaves
         # the job active (the other answer the unverified behaviour allows)
         self.terminate_on_late_switch = True
+        self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -369,7 +370,7 @@ class Account:
                 except BatchServiceError as error:
                     results.append(
                         {
-                            "status": casing.ADD_CLIENT_ERROR,
+                            "status": self.add_status["clienterror"],
                             "taskId": task_id,
                             "error": error.result_error(),
                         }
@@ -377,7 +378,7 @@ class Account:
                 else:
                     results.append(
                         {
-                            "status": casing.ADD_SUCCESS,
+                            "status": self.add_status["success"],
                             "taskId": task.id,
                             "eTag": task.wire["eTag"],
                             "lastModified": task.wire["lastModified"],

@@ -32,6 +32,16 @@ def test_throttling_carries_retry_after(
     assert caught.value.response.headers["Retry-After"] == "2"  # type: ignore[attr-defined]
 
 
+def test_a_refused_role_is_403_authorization_failure(batch_emulator: BatchEmulator) -> None:
+    client = batch_emulator.client(retry_total=0)
+    batch_emulator.faults.add("get_pool", "403", times=1)
+    with pytest.raises(HttpResponseError) as caught:
+        client.get_pool(batch_emulator.pool_id)
+    assert caught.value.status_code == 403
+    assert error_code(caught.value) == "AuthorizationFailure"
+    assert client.get_pool(batch_emulator.pool_id).id == batch_emulator.pool_id  # times=1
+
+
 def test_throttled_post_is_retried_because_of_retry_after(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()  # default azure-core retry policy
     new_job(batch_emulator, client)

@@ -62,7 +62,7 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         spec('name = "x"\ncommand = "echo `cat {input}`"\ninputs = "data/*"\n'),
         ["run", "job.toml", "--local"],
         2,
-        'placeholder {input} is inside backquotes (write $(...) instead), where its value '
+        "placeholder {input} is inside backquotes (write $(...) instead), where its value "
         'cannot be quoted exactly: use "$SUPERBATCH_INPUT" there',
     ),
     (
@@ -70,7 +70,7 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         spec('name = "x"\ncommand = """cat <<EOF\n{y}\nEOF"""\ntasks = "params.csv"\n'),
         ["run", "job.toml", "--local"],
         2,
-        'placeholder {y} is after a here-document (<<), where its value cannot be quoted '
+        "placeholder {y} is after a here-document (<<), where its value cannot be quoted "
         'exactly: use "$y" there',
     ),
     (

@@ -18,13 +18,16 @@ from superbatch.azure import (
     cleanup,
     credentials,
     download,
+    ending,
     monitor,
     pools,
+    rearm,
     staging,
     submit,
     tasks,
 )
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
@@ -68,7 +71,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -79,6 +84,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -153,6 +160,9 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -313,8 +323,37 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
+        if status.state == "active" and status.done and not status.failed:
+            status = self._end_if_finished(status)
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        return replace(status, pool=meta.get(META_POOL, DEFAULT_POOL))
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        status = replace(status, pool=pool)
+        if status.state == "active" and status.counts.queued:
+            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
+            # else when nodes were requested and how long they take (azure/rearm.py)
+            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
+            nodes = state.line() if state is not None and state.problem else None
+            if nodes is None and pool in self.outputs.pools:
+                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+            status = replace(status, nodes=nodes, pool_state=state)
+        return status
+
+    def _pool_id(self, meta: dict[str, str]) -> str:
+        """The Batch id of the job's pool (by the name it was submitted with)."""
+        try:
+            return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
+        except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
+            return self.outputs.pool_id
+
+    def _end_if_finished(self, status: JobStatus) -> JobStatus:
+        """Every task complete and the job still active: end it, if every task was added
+        (``unfinished_task_ids`` confirms what the lagging counts say)."""
+        job_id = status.job_id
+        if monitor.unfinished_task_ids(self.batch, job_id):
+            return status
+        if not ending.end_finished_job(self.batch, job_id):
+            return status
+        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -336,6 +375,7 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
