@@ -204,6 +204,7 @@ class Node:
         task_dir = self.task_dir(task.job_id, task.id)
         working_dir = task_dir / "wd"
         working_dir.mkdir(parents=True, exist_ok=True)
+        (task_dir / "certs").mkdir(exist_ok=True)  # a Linux node's task dir has one (Go SDK)
         container = task.wire.get("containerSettings")
         pool = self.account.pools.get(task.wire["nodeInfo"]["poolId"].lower())
         refused = check_container(pool, container, self.podman_env)

@@ -105,6 +105,10 @@ class Account:
         # the job active (the other answer the unverified behaviour allows)
         self.terminate_on_late_switch = True
         self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
+        # The reference: terminatejob applies at once (also to a job created without tasks).
+        # The Go SDK's TestTask recording shows such a job taking tasks 2 s after creation and
+        # staying active with all its tasks completed: switchable (the runner is right either way).
+        self.terminate_at_once = True
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -295,6 +299,8 @@ class Account:
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
+        if not self.terminate_at_once:
+            return
         if (
             job.state != "active"
             or job.wire.get("onAllTasksComplete", "").lower() != "terminatejob"
