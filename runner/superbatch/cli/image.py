@@ -17,7 +17,7 @@ from superbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from superbatch.engine import Engine
-    from superbatch.images.registry import TokenCredential
+    from superbatch.images.tokens import TokenCredential
 
 image_app = typer.Typer(
     name="image",
@@ -195,7 +195,8 @@ def push(
 ) -> None:
     """Push an image to the stack's registry, signing in with your Entra identity."""
     from superbatch.images.build import build_image, push_image
-    from superbatch.images.registry import az_acr_login, connect, engine_login
+    from superbatch.images.registry import connect
+    from superbatch.images.tokens import az_acr_login, engine_login
 
     login_server = registry_host(stack, outputs, registry)
     chosen = _engine(engine)
@@ -214,7 +215,7 @@ def push(
         "pinned": pushed.pinned_ref,
         "pushed": pushed.pushed,
     }
-    note = "" if pushed.pushed else " (already there)"
+    note = "" if pushed.pushed else " (already in the registry)"
     _emit(payload, f"{pushed.remote_ref}{note}\n{pushed.pinned_ref}", as_json=as_json)
 
 

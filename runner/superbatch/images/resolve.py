@@ -17,7 +17,7 @@ from superbatch.errors import SpecError
 from superbatch.images.reference import ImageRef, parse_image_ref
 
 if TYPE_CHECKING:  # --local only resolves names: the registry client stays unloaded
-    from superbatch.images.registry import TokenCredential
+    from superbatch.images.tokens import TokenCredential
 
 
 def _pinned(name: str) -> ImageRef:
