@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.images.fake_acr import FakeAcr
+from tests.images.fake_arm import FakeArm, FakeArmState
 from tests.images.local_registry import LocalRegistry, RegistryUnavailable, start_registry
 from tests.support.docker import Dockerd
 from tests.support.engines import ENGINES, EngineUnderTest, docker_engine, podman_engine
@@ -36,6 +37,40 @@ def fake_acr(local_registry: LocalRegistry) -> Iterator[FakeAcr]:
     acr = FakeAcr(local_registry.host, tenant=TENANT).start()
     yield acr
     acr.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A second real registry standing in for Docker Hub (no test reaches the internet)."""
+    try:
+        registry = start_registry(tmp_path_factory.mktemp("hub"))
+    except RegistryUnavailable as exc:
+        pytest.fail(str(exc))
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def fake_arm(
+    fake_acr: FakeAcr,
+    local_registry: LocalRegistry,
+    hub_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[FakeArm]:
+    """ARM's importImage for the fake ACR's registry (https, test CA), copying from the
+    stand-in Docker Hub into the registry behind the fake ACR; the runner is pointed at it
+    with SUPERBATCH_ARM_ENDPOINT and trusts it through REQUESTS_CA_BUNDLE."""
+    state = FakeArmState(
+        target=local_registry.host,
+        registry_name=fake_acr.login_server.split(".", 1)[0],
+        tokens=fake_acr.state.entra_tokens,
+        sources={"docker.io": hub_registry.host},
+    )
+    arm = FakeArm(state).start()
+    monkeypatch.setenv("SUPERBATCH_ARM_ENDPOINT", arm.endpoint)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_bundle))
+    yield arm
+    arm.stop()
 
 
 @pytest.fixture(scope="session")

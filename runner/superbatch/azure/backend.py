@@ -104,12 +104,19 @@ class AzureBatchBackend:
         if job.image:  # a bad image reference fails here, before anything remote
             tasks.resolved_image(job.image, self.outputs.registry_login_server)
         credentials.check_credential(self._credential)
+        pinned = job  # the job whose task bodies name the image by the registry's digest
         if job.image:  # nodes could not pull it: say so before anything is created
-            from superbatch.images.resolve import check_image_in_registry
+            from superbatch.images import resolve
 
-            check_image_in_registry(
-                job.image, self.outputs.registry_login_server, credential=self._credential
+            warning = resolve.docker_hub_warning(job.image)
+            if warning:
+                _LOGGER.warning(warning)
+            registry = self.outputs.registry_login_server
+            digest = resolve.check_image_in_registry(
+                job.image, registry, credential=self._credential
             )
+            if digest is not None:
+                pinned = replace(job, image=resolve.pinned_image(job.image, registry, digest))
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -127,12 +134,12 @@ class AzureBatchBackend:
 
         def body_for(task_id: str) -> bytes:
             if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(job, self.outputs))
-            return tasks.serialized(tasks.task_body(job, by_id[task_id], self.outputs))
+                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
+            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
 
         regular = set(by_id)
         submitter.submit(
-            tasks.serialized_bodies(job, self.outputs, skip=present, aggregate=False),
+            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
             expected=regular,
             body_for=body_for,
         )
