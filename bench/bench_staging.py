@@ -37,7 +37,13 @@ def small_files_job(data: Path, job_id: str, count: int = FILES) -> ResolvedJob:
         source = data / f"{index}.txt"
         source.write_text(f"small input number {index}\n" * 4)
         tasks.append(TaskSpec(str(index), "true", inputs=(InputFile(source, "in.txt"),)))
-    return ResolvedJob(job_id=job_id, name="stage", image=None, tasks=tuple(tasks), outputs=())
+    return ResolvedJob(
+        job_id=job_id,
+        name="stage",
+        image="docker.io/library/busybox:1.36",
+        tasks=tuple(tasks),
+        outputs=(),
+    )
 
 
 def raw_ceiling(container_url: str, ca_bundle: str, token: str, count: int, threads: int) -> float:

@@ -21,6 +21,7 @@ from superbatch.azure.backend import AzureBatchBackend
 from superbatch.azure.credentials import BATCH_SCOPE, default_credential
 from superbatch.azure.submit import SUBMIT_CONCURRENCY, chunk_bodies
 from superbatch.azure.tasks import serialized_bodies
+from superbatch.azure.wire import wire_enum
 from superbatch.model import ResolvedJob, TaskSpec
 
 TASKS = 10_000
@@ -50,7 +51,9 @@ def raw_post(emulator: Any, job_id: str, bodies: list[bytes], token: str) -> flo
     path = f"/jobs/{job_id}/addtaskcollection?api-version=2025-06-01"
 
     def all_added(status: int, answer: bytes) -> bool:
-        return status == 200 and all(v["status"] == "success" for v in json.loads(answer)["value"])
+        return status == 200 and all(
+            wire_enum(v["status"]) == "success" for v in json.loads(answer)["value"]
+        )
 
     return timed_raw_requests(
         emulator.url,

@@ -1,7 +1,10 @@
 """Pulumi entry point: one Batch environment per stack, wired from its settings.
 
 Pulumi runs this folder (``main: infra/``) with only the folder itself on ``sys.path``; the
-project root is added so the modules import as the ``infra`` package, as they do in tests.
+project root is added so the modules import as the ``infra`` package, as they do in tests,
+and ``runner/`` for the two standard-library-only modules of the runner the program shares
+(``superbatch.contract``, ``superbatch.errors``): the program's environment (infra/.venv,
+from infra/pyproject.toml) holds Pulumi, not the runner.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runner"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
@@ -16,10 +20,13 @@ from pulumi_azure_native import resources
 
 from infra.batch_account import BatchAccountArgs, BatchEnvironmentAccount
 from infra.identity import NodeIdentity, NodeIdentityArgs, RunnerAccess, RunnerAccessArgs
+from infra.naming import pool_id
 from infra.pool import ContainerPool, ContainerPoolArgs
+from infra.pool_access import RunnerPoolAccess, RunnerPoolAccessArgs
+from infra.pools import DEFAULT_POOL
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
-from infra.stack import export_stack_outputs, stack_context
+from infra.stack import export_stack_outputs, pools_output, stack_context
 from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
 
 
@@ -95,23 +102,33 @@ def main() -> None:
             outputs_container_id=data.outputs_container_id,
         ),
     )
-    pool = ContainerPool(
-        "pool",
-        ContainerPoolArgs(
-            resource_group_name=group.name,
-            account_name=account.account_name,
-            pool_id=names.pool_id,
-            vm_size=settings.vm_size,
-            image=settings.image,
-            os_disk_size_gb=settings.os_disk_size_gb,
-            task_slots_per_node=settings.task_slots_per_node,
-            max_nodes=settings.max_nodes,
-            spot=settings.spot,
-            autoscale_interval_minutes=settings.autoscale_interval_minutes,
-            prefetch_images=settings.prefetch_images,
-            registry_login_server=registry.login_server,
-            node_identity_id=nodes.resource_id,
-            role_assignments=nodes.role_assignments,
+    # One pool per entry of `pools` ("pool" keeps the single-pool stacks' logical name, so
+    # their pool is neither renamed nor replaced).
+    pools = {
+        pool.name: ContainerPool(
+            "pool" if pool.name == DEFAULT_POOL else f"pool-{pool.name}",
+            ContainerPoolArgs(
+                resource_group_name=group.name,
+                account_name=account.account_name,
+                pool_id=pool_id(settings.prefix, target.stack, pool.name),
+                settings=pool,
+                registry_login_server=registry.login_server,
+                node_identity_id=nodes.resource_id,
+                role_assignments=nodes.role_assignments,
+            ),
+        )
+        for pool in settings.pools
+    }
+
+    RunnerPoolAccess(
+        "runner-pools",
+        RunnerPoolAccessArgs(
+            principal_id=target.runner_principal_id,
+            principal_type=target.runner_principal_type,
+            subscription_id=subscription_id,
+            batch_account_id=account.account_id,
+            batch_account_name=account.account_name,
+            pools=[(name, pool.resource_id) for name, pool in pools.items()],
         ),
     )
 
@@ -120,7 +137,8 @@ def main() -> None:
         {
             "batch_account_endpoint": account.endpoint,
             "batch_account_name": account.account_name,
-            "pool_id": pool.pool_id,
+            "pool_id": pools[DEFAULT_POOL].pool_id,
+            "pools": pools_output(settings.pools, {n: p.pool_id for n, p in pools.items()}),
             "storage_account_name": data.account_name,
             "blob_endpoint": data.blob_endpoint,
             "inputs_container": INPUTS_CONTAINER,

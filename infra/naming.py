@@ -80,6 +80,12 @@ def dashed_name(prefix: str, stack: str, kind: str, *, limit: int) -> str:
     return stem[: limit - len(tail)].rstrip("-") + tail
 
 
+def pool_id(prefix: str, stack: str, pool: str) -> str:
+    """Batch pool id of the stack's pool ``pool``: ``default`` keeps the single-pool id."""
+    kind = "pool" if pool == "default" else f"pool-{pool}"
+    return dashed_name(prefix, stack, kind, limit=POOL_ID_MAX)
+
+
 def stack_names(*, prefix: str, stack: str, subscription_id: str) -> StackNames:
     """All names for ``stack`` deployed with ``prefix`` into ``subscription_id``."""
     suffix = stable_hash(subscription_id.lower(), prefix, stack)
@@ -90,5 +96,5 @@ def stack_names(*, prefix: str, stack: str, subscription_id: str) -> StackNames:
         batch_account=compact_name(prefix, stack, suffix, limit=BATCH_ACCOUNT_MAX),
         node_identity=dashed_name(prefix, stack, "nodes-id", limit=IDENTITY_MAX),
         account_identity=dashed_name(prefix, stack, "batch-id", limit=IDENTITY_MAX),
-        pool_id=dashed_name(prefix, stack, "pool", limit=POOL_ID_MAX),
+        pool_id=pool_id(prefix, stack, "default"),
     )

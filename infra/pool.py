@@ -1,4 +1,12 @@
-"""The container pool tasks run on: idles at zero nodes, pulls images as the nodes' identity."""
+"""A container pool tasks run on: idles at zero nodes, pulls images as the nodes' identity.
+
+One per entry of the stack's ``pools`` (infra.pools); each is its own resource with its own
+formula and replace rules, so changing one pool replaces only that pool. GPU pools need
+nothing more on the pool: the default image (microsoft-dsvm ubuntu-hpc) ships the NVIDIA
+driver and the NVIDIA container toolkit (Azure/azhpc-images, ``ubuntu/common/
+install_nvidiagpudriver.sh``, ``install_nvidia_container_toolkit.sh``); tasks ask for the
+GPUs with ``--gpus all`` in their container run options (the runner adds it).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ import pulumi
 from pulumi_azure_native import batch
 
 from infra.autoscale import autoscale_formula
-from infra.settings import PoolImage
+from infra.pools import PoolSettings
 from superbatch.images.resolve import resolve_image  # the runner's grammar, not a copy
 
 # Pool inputs Batch cannot change in place while the pool has nodes (PropertyCannotBeUpdated;
@@ -35,14 +43,7 @@ class ContainerPoolArgs:
     resource_group_name: pulumi.Input[str]
     account_name: pulumi.Input[str]
     pool_id: pulumi.Input[str]
-    vm_size: str
-    image: PoolImage
-    os_disk_size_gb: int
-    task_slots_per_node: int
-    max_nodes: int
-    spot: bool
-    autoscale_interval_minutes: int
-    prefetch_images: Sequence[str]
+    settings: PoolSettings
     registry_login_server: pulumi.Input[str]
     node_identity_id: pulumi.Input[str]
     # The pool must not start nodes before they may pull images and read inputs.
@@ -53,32 +54,40 @@ class ContainerPool(pulumi.ComponentResource):
     """Batch pool running tasks in containers from the stack's registry."""
 
     pool_id: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
     formula: str
 
     def __init__(
         self, name: str, args: ContainerPoolArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("superbatch:infra:ContainerPool", name, None, opts)
-        if args.spot:
+        pool_settings = args.settings
+        if pool_settings.spot == "spot":
             pulumi.log.warn(
-                "spot=true: the pool uses Spot nodes, and a Batch account's Spot (low-priority) "
-                "core quota can be 0: check the account's Quotas page before running jobs.",
+                f"pool {pool_settings.name}: spot=true: the pool uses Spot nodes, and a Batch "
+                "account's Spot (low-priority) core quota can be 0: check the account's Quotas "
+                "page before running jobs (spot: fallback makes up missing Spot nodes with "
+                "dedicated ones).",
                 resource=self,
             )
         self.formula = autoscale_formula(
-            max_nodes=args.max_nodes, task_slots_per_node=args.task_slots_per_node, spot=args.spot
+            max_nodes=pool_settings.max_nodes,
+            task_slots_per_node=pool_settings.task_slots_per_node,
+            spot=pool_settings.spot,
+            warm_minutes=pool_settings.warm_minutes,
         )
+        image = pool_settings.image
         login_server = pulumi.Output.from_input(args.registry_login_server)
         prefetch = login_server.apply(
-            lambda server: [resolve_image(ref, server) for ref in args.prefetch_images]
+            lambda server: [resolve_image(ref, server) for ref in pool_settings.prefetch_images]
         )
         pool = batch.Pool(
             f"{name}-pool",
             resource_group_name=args.resource_group_name,
             account_name=args.account_name,
             pool_name=args.pool_id,
-            vm_size=args.vm_size,
-            task_slots_per_node=args.task_slots_per_node,
+            vm_size=pool_settings.vm_size,
+            task_slots_per_node=pool_settings.task_slots_per_node,
             task_scheduling_policy={"node_fill_type": batch.ComputeNodeFillType.PACK},
             identity={
                 "type": batch.PoolIdentityType.USER_ASSIGNED,
@@ -87,13 +96,13 @@ class ContainerPool(pulumi.ComponentResource):
             deployment_configuration={
                 "virtual_machine_configuration": {
                     "image_reference": {
-                        "publisher": args.image.publisher,
-                        "offer": args.image.offer,
-                        "sku": args.image.sku,
-                        "version": args.image.version,
+                        "publisher": image.publisher,
+                        "offer": image.offer,
+                        "sku": image.sku,
+                        "version": image.version,
                     },
-                    "node_agent_sku_id": args.image.node_agent_sku_id,
-                    "os_disk": {"disk_size_gb": args.os_disk_size_gb},
+                    "node_agent_sku_id": image.node_agent_sku_id,
+                    "os_disk": {"disk_size_gb": pool_settings.os_disk_size_gb},
                     "container_configuration": {
                         "type": batch.ContainerType.DOCKER_COMPATIBLE,
                         "container_image_names": prefetch,
@@ -110,7 +119,7 @@ class ContainerPool(pulumi.ComponentResource):
             scale_settings={
                 "auto_scale": {
                     "formula": self.formula,
-                    "evaluation_interval": f"PT{args.autoscale_interval_minutes}M",
+                    "evaluation_interval": f"PT{pool_settings.autoscale_interval_minutes}M",
                 }
             },
             # Nodes connect out to Batch; no inbound endpoint is opened (API 2024-07-01 maps
@@ -125,4 +134,5 @@ class ContainerPool(pulumi.ComponentResource):
             ),
         )
         self.pool_id = pool.name
+        self.resource_id = pool.id
         self.register_outputs({"pool_id": self.pool_id})

@@ -30,8 +30,10 @@ ROLE_NAMES = {
 }
 
 
-def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
-    """Subscription-scoped id of the built-in role ``role`` (a GUID above)."""
+def role_definition_id(
+    subscription_id: pulumi.Input[str], role: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """Subscription-scoped id of the role ``role`` (a GUID above, or a custom role's)."""
     return pulumi.Output.concat(
         "/subscriptions/",
         subscription_id,

@@ -11,17 +11,24 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from superbatch.errors import ConfigError, SpecError
 from superbatch.images.resolve import require_tag
 
+if TYPE_CHECKING:
+    from infra.pools import PoolSettings
+
 PROJECT = "superbatch"
 
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
+
+# Structured key: a map of pool name -> per-pool settings (infra.pools). Not in SETTINGS:
+# Pulumi.yaml declares only strings, numbers, booleans and lists.
+POOLS_KEY = "pools"
 
 
 class InvalidSettingError(ConfigError, pulumi.RunError):
@@ -126,6 +133,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How often the autoscale formula runs, in minutes (5-10080).",
     ),
     Setting(
+        "warmMinutes",
+        "integer",
+        0,
+        "Minutes nodes stay after the last task ends, for quick re-runs (0-1440; 0: no idle cost).",
+    ),
+    Setting(
         "retentionDays",
         "integer",
         30,
@@ -178,23 +191,31 @@ class Settings:
     image: PoolImage
     prefetch_images: tuple[str, ...]
     autoscale_interval_minutes: int
+    warm_minutes: int
     retention_days: int
     runner_principal_id: str | None  # None: the principal running `pulumi up`
     runner_principal_type: str
     protect: bool
+    # Every pool of the stack, ``default`` first: from ``pools``, or the top-level keys above.
+    pools: tuple[PoolSettings, ...] = ()
+
+    def pool(self, name: str) -> PoolSettings:
+        return next(pool for pool in self.pools if pool.name == name)
 
 
 def load_settings(config: pulumi.Config | None = None) -> Settings:
     """Read and check the stack's config (the project namespace) once."""
     config = config or pulumi.Config()
     raw = {setting.key: config.get(setting.key) for setting in SETTINGS}
+    raw[POOLS_KEY] = config.get(POOLS_KEY)
     return parse_settings(raw, namespace=config.name)
 
 
 def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -> Settings:
     """Check raw config strings (None: not set) and build :class:`Settings`.
 
-    Raises :class:`InvalidSettingError` naming every bad key, as ``namespace:key``.
+    Raises :class:`InvalidSettingError` naming every bad key, as ``namespace:key`` (or
+    ``namespace:pools.<name>.<key>`` for a key of one pool).
     """
     reader = _Reader(raw, namespace)
     settings = Settings(
@@ -211,23 +232,21 @@ def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -
         spot=reader.boolean("spot"),
         task_slots_per_node=reader.integer("taskSlotsPerNode", 1, 256),
         os_disk_size_gb=reader.integer("osDiskSizeGb", 30, 4095),
-        image=PoolImage(
-            publisher=reader.text("imagePublisher", r"\S+", "not empty"),
-            offer=reader.text("imageOffer", r"\S+", "not empty"),
-            sku=reader.text("imageSku", r"\S+", "not empty"),
-            version=reader.text("imageVersion", r"\S+", "not empty"),
-            node_agent_sku_id=reader.text("nodeAgentSku", r"\S(?:.*\S)?", "not empty"),
-        ),
+        image=reader.pool_image(),
         prefetch_images=reader.image_list("prefetchImages"),
         autoscale_interval_minutes=reader.integer("autoscaleIntervalMinutes", 5, 10080),
+        warm_minutes=reader.integer("warmMinutes", 0, 1440),
         retention_days=reader.integer("retentionDays", 1, 36500),
         runner_principal_id=reader.principal_id("runnerPrincipalId"),
         runner_principal_type=reader.choice("runnerPrincipalType", PRINCIPAL_TYPES),
         protect=reader.boolean("protect"),
     )
+    from infra.pools import read_pools  # infra.pools builds on this module's reader
+
+    pools = read_pools(raw, settings, namespace, reader.problems)
     if reader.problems:
         raise InvalidSettingError("invalid stack config: " + "; ".join(reader.problems))
-    return settings
+    return replace(settings, pools=pools)
 
 
 _DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTINGS}
@@ -236,20 +255,29 @@ _DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTING
 class _Reader:
     """Parses one key at a time, collecting problems instead of stopping at the first."""
 
-    def __init__(self, raw: Mapping[str, str | None], namespace: str) -> None:
+    def __init__(
+        self,
+        raw: Mapping[str, str | None],
+        namespace: str,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        path: str = "",
+        problems: list[str] | None = None,
+    ) -> None:
         self._raw = raw
-        self._namespace = namespace
-        self.problems: list[str] = []
+        self._defaults = _DEFAULTS if defaults is None else defaults
+        self.label = f"{namespace}:{path}"  # a key is named as f"{label}{key}"
+        self.problems: list[str] = [] if problems is None else problems
 
     def _parse(self, key: str, parse: Callable[[str], Any], expected: str) -> Any:
         value = self._raw.get(key)
         if value is None:
-            return _DEFAULTS[key]
+            return self._defaults[key]
         try:
             return parse(value)
         except ValueError:
-            self.problems.append(f"{self._namespace}:{key} must be {expected} (got {value!r})")
-            return _DEFAULTS[key]
+            self.problems.append(f"{self.label}{key} must be {expected} (got {value!r})")
+            return self._defaults[key]
 
     def text(self, key: str, pattern: str, expected: str) -> str:
         def parse(value: str) -> str:
@@ -290,6 +318,15 @@ class _Reader:
             return str(uuid.UUID(value.strip())) if value.strip() else ""
 
         return str(self._parse(key, parse, "an object id (a GUID) or empty")) or None
+
+    def pool_image(self) -> PoolImage:
+        return PoolImage(
+            publisher=self.text("imagePublisher", r"\S+", "not empty"),
+            offer=self.text("imageOffer", r"\S+", "not empty"),
+            sku=self.text("imageSku", r"\S+", "not empty"),
+            version=self.text("imageVersion", r"\S+", "not empty"),
+            node_agent_sku_id=self.text("nodeAgentSku", r"\S(?:.*\S)?", "not empty"),
+        )
 
     def image_list(self, key: str) -> tuple[str, ...]:
         def parse(value: str) -> tuple[str, ...]:

@@ -5,15 +5,17 @@ Kept out of ``__main__.py``, which only wires the components together and export
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization
 
 from infra.naming import StackNames, stack_names
+from infra.pools import PoolSettings
 from infra.settings import Settings
-from superbatch.contract import OUTPUT_NAMES
+from superbatch.contract import OUTPUT_NAMES, PoolInfo
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,32 @@ def stack_context(settings: Settings) -> StackContext:
     )
 
 
-def export_stack_outputs(outputs: Mapping[str, pulumi.Input[str]]) -> None:
+def pools_output(
+    pools: Sequence[PoolSettings], ids: Mapping[str, pulumi.Input[str]]
+) -> pulumi.Output[dict[str, Any]]:
+    """The ``pools`` output: what a job needs to choose its pool and be checked against it."""
+
+    def describe(pool: PoolSettings, pool_id: str) -> dict[str, Any]:
+        size = pool.size
+        return PoolInfo(
+            name=pool.name,
+            id=pool_id,
+            vm_size=pool.vm_size,
+            cores=size.cores if size else None,
+            memory_gb=size.memory_gb if size else None,
+            gpus=size.gpus if size else None,
+            gpu=pool.gpu,
+            slots=pool.task_slots_per_node,
+            max_nodes=pool.max_nodes,
+            spot=pool.spot,
+        ).to_output()
+
+    return pulumi.Output.all(
+        **{pool.name: pulumi.Output.from_input(ids[pool.name]) for pool in pools}
+    ).apply(lambda resolved: {pool.name: describe(pool, resolved[pool.name]) for pool in pools})
+
+
+def export_stack_outputs(outputs: Mapping[str, pulumi.Input[Any]]) -> None:
     """Export ``outputs``, which must be exactly the runner's contract (superbatch.contract).
 
     The contract's order is kept, so ``pulumi stack output`` lists them as the runner reads them.

@@ -31,6 +31,16 @@ def ctrl_c_reaches_the_tests() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
 
 
+@pytest.fixture(autouse=True)
+def own_job_index(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test (and every command it starts) gets its own per-user job index, so tests
+    never read or grow the index of whoever runs the suite."""
+    index = tmp_path_factory.mktemp("job-index") / "jobs.jsonl"
+    monkeypatch.setenv("SUPERBATCH_INDEX", str(index))
+
+
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     """A running in-memory Azurite blob service on 127.0.0.1 (shared by the session)."""

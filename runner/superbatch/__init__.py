@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from superbatch.backends import open_backend
+    from superbatch.backends import BackendOptions, open_backend
     from superbatch.job import Job, Run
     from superbatch.local import LocalBackend
     from superbatch.run import RunOutcome, run_job
@@ -24,9 +24,11 @@ _EXPORTS = {
     "run_job": "superbatch.run",
     "RunOutcome": "superbatch.run",
     "open_backend": "superbatch.backends",
+    "BackendOptions": "superbatch.backends",
 }
 
 __all__ = [
+    "BackendOptions",
     "Job",
     "LocalBackend",
     "Run",

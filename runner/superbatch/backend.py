@@ -7,6 +7,7 @@ back in the same ``results/<job>/`` layout with the same ``manifest.json``.
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Protocol
 
@@ -15,8 +16,10 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     ResolvedJob,
+    TaskInfo,
     TaskResult,
 )
+from superbatch.plan import Plan
 
 
 class Backend(Protocol):
@@ -27,6 +30,10 @@ class Backend(Protocol):
 
         Re-submitting adds only the tasks (and uploads only the inputs) that are missing.
         """
+        ...
+
+    def plan(self, job: ResolvedJob) -> Plan:
+        """What :meth:`submit` would do, checked as for a run, from reads only."""
         ...
 
     def status(self, job_id: str) -> JobStatus: ...
@@ -43,14 +50,22 @@ class Backend(Protocol):
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
 
         Resumable: files already present with the right size and hash are not fetched again.
         """
         ...
 
-    def list(self) -> list[JobSummary]: ...
+    def list(self) -> builtins.list[JobSummary]: ...
+
+    def job_ids(self) -> builtins.list[str]:
+        """Ids of every job of this backend (for prefixes: cheaper than :meth:`list`)."""
+        ...
+
+    def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
+        """Every task (the aggregate step last) with its label, state and last attempt."""
+        ...
 
     def clean(self, job_id: str) -> None:
         """Delete the job and everything the backend stored for it (never local results)."""

@@ -42,3 +42,7 @@ class JobNotFoundError(SuperBatchError):
     """No job with that id exists for this backend."""
 
     exit_code = 5
+
+
+class TaskNotStartedError(JobNotFoundError):
+    """The task exists but has not started, so it has nothing to show (``logs``)."""

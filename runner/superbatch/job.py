@@ -27,7 +27,9 @@ from superbatch.validate import (
     check_env_name,
     check_name,
     check_output_pattern,
+    check_pool,
     check_retries,
+    check_slots,
     check_string_list,
     parse_duration,
 )
@@ -69,6 +71,8 @@ class Job:
         timeout: str | None = None,
         aggregate: str | None = None,
         aggregate_outputs: Iterable[str] = (),
+        pool: str | None = None,
+        slots: int = 1,
         base_dir: str | Path = ".",
     ) -> None:
         where = f"Job({name!r})"
@@ -85,6 +89,8 @@ class Job:
             env=check_env(dict(env or {}), where=where),
             retries=check_retries(retries, where=where),
             timeout=parse_duration(timeout, where=where) if timeout is not None else None,
+            pool=check_pool(pool, where=where) if pool is not None else None,
+            slots=check_slots(slots, where=where),
         )
         if inputs is not None:
             globs = [inputs] if isinstance(inputs, str) else list(inputs)

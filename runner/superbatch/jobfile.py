@@ -36,8 +36,16 @@ def job_to_json(job: ResolvedJob) -> dict[str, Any]:
             if job.aggregate
             else None
         ),
+        "pool": job.pool,
+        "slots": job.slots,
         "tasks": [
-            {"id": t.id, "command": t.command, "env": t.env, "inputs": _files_json(t.inputs)}
+            {
+                "id": t.id,
+                "command": t.command,
+                "env": t.env,
+                "inputs": _files_json(t.inputs),
+                "label": t.label,
+            }
             for t in job.tasks
         ],
     }
@@ -51,7 +59,7 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         name=data["name"],
         image=data.get("image"),
         tasks=tuple(
-            TaskSpec(t["id"], t["command"], dict(t["env"]), _files(t["inputs"]))
+            TaskSpec(t["id"], t["command"], dict(t["env"]), _files(t["inputs"]), t.get("label", ""))
             for t in data["tasks"]
         ),
         outputs=tuple(data["outputs"]),
@@ -62,4 +70,6 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         aggregate=(
             AggregateSpec(aggregate["command"], tuple(aggregate["outputs"])) if aggregate else None
         ),
+        pool=data.get("pool"),
+        slots=int(data.get("slots", 1)),
     )

@@ -16,6 +16,13 @@ from enum import StrEnum
 from pathlib import Path
 
 AGGREGATE_TASK_ID = "_aggregate"
+AGGREGATE_LABEL = "aggregate step"
+MAX_LABEL_LENGTH = 1024  # Batch's limit for a task's displayName, where Azure keeps it
+
+
+def row_label(row: dict[str, str]) -> str:
+    """A CSV row's label: ``seed=3 lr=0.1`` (columns in order), cut to Batch's limit."""
+    return " ".join(f"{key}={value}" for key, value in row.items())[:MAX_LABEL_LENGTH]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class TaskSpec:
     command: str
     env: dict[str, str] = field(default_factory=dict)
     inputs: tuple[InputFile, ...] = ()
+    label: str = ""  # what people recognise it by: its input's path, or `seed=3 lr=0.1`
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,11 @@ class ResolvedJob:
     retries: int = 0
     timeout: timedelta | None = None
     aggregate: AggregateSpec | None = None
+    pool: str | None = None  # the stack pool it runs on; None: "default"
+    slots: int = 1  # task slots each task takes (Batch requiredSlots)
+
+
+DEFAULT_POOL = "default"
 
 
 class TaskState(StrEnum):
@@ -91,6 +104,7 @@ class TaskStatus:
     attempts: int = 0
     failure: str | None = None  # one line: why it failed (exit code, timeout, upload error...)
     stderr_tail: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,8 @@ class JobStatus:
     counts: TaskCounts
     failed: tuple[TaskStatus, ...] = ()
     aggregate: TaskStatus | None = None  # None when the job has no aggregate step
+    pool: str | None = None  # the pool the job runs on (None: not known, e.g. an old job)
+    nodes: str | None = None  # one line on the pool's nodes while tasks wait for them
 
     @property
     def done(self) -> bool:
@@ -139,6 +155,51 @@ class TaskResult:
     exit_code: int | None
     attempts: int
     files: tuple[ResultFile, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """One line of ``superbatch tasks``: a task's state, label and its last attempt."""
+
+    task_id: str
+    label: str
+    state: TaskState
+    attempts: int = 0
+    exit_code: int | None = None
+    failure: str | None = None
+    node: str | None = None
+    start: float | None = None  # last attempt, epoch seconds
+    end: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return max(0.0, self.end - self.start)
+
+
+def describe_exit(code: int | None) -> str:
+    """``0``, ``3``; a signal-killed process as ``killed by SIGKILL``, whether the OS says so
+    (-9) or a shell or container engine does (137 = 128 + 9)."""
+    import signal
+
+    if code is None:
+        return "-"
+    number = -code if code < 0 else code - 128 if 128 < code < 128 + 65 else 0
+    try:
+        name = signal.Signals(number).name if number else None
+    except ValueError:
+        name = None
+    if name is None:
+        return str(code)
+    return f"killed by {name}" if code < 0 else f"killed by {name} (exit code {code})"
+
+
+def exit_failure(code: int | None) -> str:
+    """The one-line reason of a failed attempt with this exit code."""
+    text = describe_exit(code)
+    return text if text.startswith("killed") else f"exit code {text}"
 
 
 ProgressCallback = Callable[[TaskCounts], None]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
 from superbatch.model import AGGREGATE_TASK_ID, ResultFile, TaskResult, TaskState
 from superbatch.validate import LOGS_DIR
@@ -56,14 +57,6 @@ def logs_dir(task_dir: Path) -> Path:
     return task_dir / LOGS_DIR
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def task_result(
     results_root: Path,
     job_id: str,
@@ -73,6 +66,7 @@ def task_result(
     exit_code: int | None,
     attempts: int,
     paths: Iterable[str],
+    label: str = "",
 ) -> TaskResult:
     """A :class:`TaskResult` listing ``paths`` (relative to ``results/<job>/<task>/``, where
     they are) with their sizes and hashes; other files there (the user's) are not listed."""
@@ -81,7 +75,7 @@ def task_result(
     for relative in sorted(paths):
         path = task_dir / relative
         files.append(ResultFile(relative, path.stat().st_size, file_sha256(path)))
-    return TaskResult(task_id, state, exit_code, attempts, tuple(files))
+    return TaskResult(task_id, state, exit_code, attempts, tuple(files), label)
 
 
 def same_file(path: str | os.PathLike[str], expected: ResultFile) -> bool:
@@ -188,9 +182,12 @@ def place_files(
             atomic_copy(Path(source(item.path)), Path(target))
 
 
-def _result_json(result: TaskResult) -> dict[str, Any]:
+def task_result_json(result: TaskResult) -> dict[str, Any]:
+    """A task's entry in manifest.json; the CLI's ``--json`` prints the same (one function,
+    so the two never drift apart)."""
     return {
         "task": result.task_id,
+        "label": result.label,
         "state": str(result.state),
         "exit_code": result.exit_code,
         "attempts": result.attempts,
@@ -203,8 +200,8 @@ def manifest_json(manifest: Manifest) -> dict[str, Any]:
         "version": MANIFEST_VERSION,
         "job_id": manifest.job_id,
         "backend": manifest.backend,
-        "tasks": [_result_json(t) for t in manifest.tasks],
-        "aggregate": _result_json(manifest.aggregate) if manifest.aggregate else None,
+        "tasks": [task_result_json(t) for t in manifest.tasks],
+        "aggregate": task_result_json(manifest.aggregate) if manifest.aggregate else None,
     }
 
 
@@ -230,7 +227,12 @@ def write_manifest(results_root: Path, manifest: Manifest) -> Path:
 def _result_from_json(item: dict[str, Any]) -> TaskResult:
     files = tuple(ResultFile(f["path"], int(f["size"]), f["sha256"]) for f in item["files"])
     return TaskResult(
-        item["task"], TaskState(item["state"]), item["exit_code"], int(item["attempts"]), files
+        item["task"],
+        TaskState(item["state"]),
+        item["exit_code"],
+        int(item["attempts"]),
+        files,
+        str(item.get("label", "")),
     )
 
 
@@ -273,6 +275,7 @@ __all__ = [
     "read_manifest",
     "remove_superseded",
     "same_file",
+    "task_result_json",
     "task_results_dir",
     "write_manifest",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from superbatch.model import (
     ResolvedJob,
     TaskResult,
 )
+from superbatch.patterns import has_wildcard, pattern_matches
 from superbatch.results import MANIFEST_NAME
+from superbatch.validate import LOGS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class RunOutcome:
     tasks: tuple[TaskResult, ...]
     aggregate: TaskResult | None
     results_dir: Path  # results/<job>/
+    # One line per output pattern that matched no file in any task (said once, not per task)
+    unmatched_outputs: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -62,4 +67,35 @@ def run_job(
     results = backend.results(job.job_id, results_root)
     tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
     aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
-    return RunOutcome(job.job_id, status, tasks, aggregate, results_root / job.job_id)
+    unmatched = unmatched_outputs(job.outputs, tasks, what="output pattern", where="any task")
+    if job.aggregate is not None and aggregate is not None and aggregate.attempts:
+        unmatched += unmatched_outputs(
+            job.aggregate.outputs, (aggregate,), what="aggregate output", where="the aggregate"
+        )
+    return RunOutcome(
+        job.job_id, status, tasks, aggregate, results_root / job.job_id, tuple(unmatched)
+    )
+
+
+def unmatched_outputs(
+    patterns: Iterable[str], results: Iterable[TaskResult], *, what: str, where: str
+) -> list[str]:
+    """One line per pattern that matched no collected file of ``results`` (tasks that ran).
+
+    The same on every backend: it looks at what came back, not at a working dir. A pattern
+    without wildcards that matched nothing is often a folder, so the line says how to
+    collect a folder's files.
+    """
+    ran = [r for r in results if r.attempts]
+    if not ran:
+        return []
+    files = [f.path for r in ran for f in r.files if not f.path.startswith(LOGS_PREFIX)]
+    lines = []
+    for pattern in patterns:
+        if any(pattern_matches(pattern, path) for path in files):
+            continue
+        line = f"{what} {pattern!r} matched no file in {where}"
+        if not has_wildcard(pattern):
+            line += f' (a folder? collect its files with "{pattern}/**/*")'
+        lines.append(line)
+    return lines

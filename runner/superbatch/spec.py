@@ -21,17 +21,26 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
-from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+from superbatch.model import (
+    MAX_LABEL_LENGTH,
+    AggregateSpec,
+    InputFile,
+    ResolvedJob,
+    TaskSpec,
+    row_label,
+)
 from superbatch.placeholders import check_placeholders, render
-from superbatch.results import file_sha256
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,
     check_env_name,
     check_name,
     check_output_pattern,
+    check_pool,
     check_retries,
+    check_slots,
     check_string_list,
     format_duration,
     parse_duration,
@@ -39,9 +48,22 @@ from superbatch.validate import (
 
 INPUT_PLACEHOLDERS = ("input", "name", "stem", "index")
 ROW_RESERVED = ("input", "index")  # CSV columns that would shadow a placeholder
+# Every task also gets its placeholders' values as environment variables: "$SUPERBATCH_INPUT"
+# is a safe form anywhere in a command (CSV columns are variables under their own names).
+TASK_ENV_PREFIX = "SUPERBATCH_"
+TASK_ENV = {name: f"{TASK_ENV_PREFIX}{name.upper()}" for name in INPUT_PLACEHOLDERS}
+# Variables a task needs from its shell or system: a CSV column must not replace them.
+SHADOWED_ENV = frozenset(
+    (
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "ENV", "CDPATH",
+        "PS1", "PS2", "PS4", "PPID", "OPTIND", "OPTARG", "LINENO", "HOSTNAME", "TERM",
+        "TMPDIR", "TZ", "LANG", "LANGUAGE", "LD_LIBRARY_PATH", "LD_PRELOAD",
+        "PYTHONPATH", "PYTHONHOME",
+    )
+)  # fmt: skip
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "shared", "outputs",
-    "retries", "timeout", "env", "aggregate",
+    "retries", "timeout", "env", "aggregate", "pool", "slots",
 )  # fmt: skip
 AGGREGATE_KEYS = ("command", "outputs")
 
@@ -64,6 +86,8 @@ class JobDraft:
     retries: int = 0
     timeout: timedelta | None = None
     aggregate: AggregateSpec | None = None
+    pool: str | None = None  # None: the stack's pool "default"
+    slots: int = 1
 
 
 def load_spec(path: Path, *, new: bool = False) -> ResolvedJob:
@@ -125,6 +149,10 @@ def parse_spec(path: Path) -> JobDraft:
         draft.env = check_env(data["env"], where=where)
     if "aggregate" in data:
         draft.aggregate = parse_aggregate(data["aggregate"], where=f"{where} [aggregate]")
+    if "pool" in data:
+        draft.pool = check_pool(data["pool"], where=where)
+    if "slots" in data:
+        draft.slots = check_slots(data["slots"], where=where)
     return draft
 
 
@@ -141,10 +169,12 @@ def parse_aggregate(value: object, *, where: str) -> AggregateSpec:
 
 
 def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
+    """One dict per row of a CSV file (a ``.tsv`` file is read as tab-separated)."""
     name = path.name
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             rows = [(reader.line_num, row) for row in reader if row]
     except FileNotFoundError:
@@ -160,8 +190,14 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
         check_env_name(column, where=f"{where}: {name} column")
         if column in ROW_RESERVED:
             raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
-    if len(set(columns)) != len(columns):
-        raise SpecError(f"{where}: tasks file {name} repeats a column name")
+        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
+            raise SpecError(
+                f"{where}: {name} column {column!r} would replace the task's ${column} "
+                "environment variable (columns become variables): rename the column"
+            )
+    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if repeated is not None:
+        raise SpecError(f"{where}: tasks file {name} has two columns named {repeated!r}")
     if not rows:
         raise SpecError(f"{where}: tasks file {name} has a header but no rows")
     result = []
@@ -182,20 +218,31 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
     taken = {f.dest for f in shared}
     tasks: list[TaskSpec] = []
     if draft.inputs is not None:
-        check_placeholders(draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command")
+        check_placeholders(
+            draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command", env_names=TASK_ENV
+        )
         for index, source in enumerate(_matching_files(draft)):
             dest = _staged_name(source, draft.base_dir)
             if dest in taken:
                 raise SpecError(f"{where}: input {dest} has the same path as a shared file")
             values = {"input": dest, "name": source.name, "stem": source.stem, "index": str(index)}
             command = render(draft.command, values)
-            tasks.append(TaskSpec(str(index), command, {}, (InputFile(source, dest),)))
+            env = {TASK_ENV[key]: value for key, value in values.items()}
+            label = dest[:MAX_LABEL_LENGTH]
+            tasks.append(TaskSpec(str(index), command, env, (InputFile(source, dest),), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
-        check_placeholders(draft.command, [*columns, "index"], where=f"{where}: command")
+        check_placeholders(
+            draft.command,
+            [*columns, "index"],
+            where=f"{where}: command",
+            env_names={**{c: c for c in columns}, "index": TASK_ENV["index"]},
+        )
         for index, row in enumerate(draft.rows):
             values = {**row, "index": str(index)}
-            tasks.append(TaskSpec(str(index), render(draft.command, values), dict(row)))
+            command = render(draft.command, values)
+            env = {**row, TASK_ENV["index"]: str(index)}
+            tasks.append(TaskSpec(str(index), command, env, (), row_label(row)))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
@@ -210,6 +257,8 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
         retries=draft.retries,
         timeout=draft.timeout,
         aggregate=draft.aggregate,
+        pool=draft.pool,
+        slots=draft.slots,
     )
 
 
@@ -296,14 +345,26 @@ def _fingerprint(
         "timeout": format_duration(draft.timeout) if draft.timeout else None,
         "aggregate": [agg.command, list(agg.outputs)] if agg else None,
         "shared": [[f.dest, digest(f.source)] for f in shared],
+        # The SUPERBATCH_* variables follow from the inputs and the index, hashed already:
+        # left out, so job ids stay what they were before tasks had them.
         "tasks": [
-            [t.id, t.command, t.env, [[f.dest, digest(f.source)] for f in t.inputs]] for t in tasks
+            [t.id, t.command, _own_env(t.env), [[f.dest, digest(f.source)] for f in t.inputs]]
+            for t in tasks
         ],
     }
+    # Only when set: jobs that name no pool keep the ids they had before pools existed.
+    if draft.pool is not None:
+        identity["pool"] = draft.pool
+    if draft.slots != 1:
+        identity["slots"] = draft.slots
     if new:
         identity["nonce"] = secrets.token_hex(8)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:JOB_HASH_LENGTH]
+
+
+def _own_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(TASK_ENV_PREFIX)}
 
 
 def _check_keys(data: dict[str, Any], known: tuple[str, ...], *, where: str) -> None:

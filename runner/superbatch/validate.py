@@ -23,6 +23,7 @@ MAX_DURATION = timedelta(days=180)  # Batch's task lifetime limit
 MAX_RETRIES = 100
 RESERVED_ENV_PREFIX = "AZ_BATCH_"
 LOGS_DIR = "_logs"  # results/<job>/<task>/_logs/ holds stdout.txt and stderr.txt
+LOGS_PREFIX = f"{LOGS_DIR}/"
 
 
 def check_name(value: object, *, where: str) -> str:
@@ -81,6 +82,30 @@ def check_retries(value: object, *, where: str) -> int:
     return value
 
 
+_POOL_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?")  # infra/pools.py POOL_NAME
+MAX_SLOTS = 256  # Batch's most task slots per node
+
+
+def check_pool(value: object, *, where: str) -> str:
+    """A pool name of the stack config ``pools`` (which pools exist is checked on submit)."""
+    if not isinstance(value, str) or not _POOL_RE.fullmatch(value):
+        raise SpecError(
+            f'{where}: pool must be the name of one of the stack\'s pools, such as "big" '
+            f"(lowercase letters, digits, inner hyphens; got {value!r})"
+        )
+    return value
+
+
+def check_slots(value: object, *, where: str) -> int:
+    """Task slots one task takes (Batch ``requiredSlots``): 1 to 256."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SLOTS:
+        raise SpecError(
+            f"{where}: slots must be a whole number from 1 to {MAX_SLOTS} (task slots one "
+            f"task takes on a node; got {value!r})"
+        )
+    return value
+
+
 def check_env_name(name: str, *, where: str) -> str:
     if not _ENV_NAME_RE.fullmatch(name):
         raise SpecError(
@@ -114,6 +139,12 @@ def check_output_pattern(value: object, *, where: str) -> str:
         raise SpecError(
             f"{where}: output pattern {value!r} is absolute; patterns are relative to the "
             "task's working directory"
+        )
+    if value.endswith("/") and value.strip("/"):
+        folder = value.rstrip("/")
+        raise SpecError(
+            f"{where}: output pattern {value!r} names a folder: collect its files with "
+            f'"{folder}/**/*"'
         )
     parts = value.split("/")
     if ".." in parts:

@@ -96,7 +96,12 @@ class EmulatedStack:
 
 
 def write_stack(
-    tmp_path: Path, emulator: Any, azurite: Azurite, *, registry: str = NO_REGISTRY
+    tmp_path: Path,
+    emulator: Any,
+    azurite: Azurite,
+    *,
+    registry: str = NO_REGISTRY,
+    pools: dict[str, dict[str, Any]] | None = None,
 ) -> EmulatedStack:
     """Create the stack's containers (what `pulumi up` does) and write its outputs file."""
     from azure.storage.blob import BlobServiceClient
@@ -108,7 +113,7 @@ def write_stack(
     names = {"inputs": f"inputs-{suffix}", "outputs": f"outputs-{suffix}"}
     for name in names.values():
         service.create_container(name)
-    values = {
+    values: dict[str, Any] = {
         "batch_account_endpoint": emulator.url,
         "batch_account_name": emulator.account_name,
         "pool_id": emulator.pool_id,
@@ -124,6 +129,8 @@ def write_stack(
         "resource_group": "rg-emulated",
         "location": "loopback",
     }
+    if pools is not None:  # the `pools` output of a stack with several pools
+        values["pools"] = pools
     path = tmp_path / "stack-outputs.json"
     path.write_text(json.dumps(values, indent=2))
     return EmulatedStack(

@@ -6,6 +6,11 @@ from pathlib import Path
 
 from superbatch.model import InputFile, ResolvedJob, TaskSpec
 
+# Every Azure job names an image (the stack's pool is a container pool). Named in full, so
+# it is not looked up in the stack's registry; the emulator runs its tasks on the host
+# unless a test asks for podman.
+TEST_IMAGE = "docker.io/library/busybox:1.36"
+
 
 def files_job(
     tmp_path: Path,
@@ -35,7 +40,7 @@ def files_job(
     return ResolvedJob(
         job_id=job_id,
         name="stage",
-        image=None,
+        image=TEST_IMAGE,
         tasks=tuple(tasks),
         outputs=("out/**",),
         shared=shared_files,
@@ -58,7 +63,7 @@ def numbered_files_job(data: Path, count: int, *, job_id: str = "resume-1") -> R
             )
         )
     return ResolvedJob(
-        job_id=job_id, name="resume", image=None, tasks=tuple(tasks), outputs=("out/*",)
+        job_id=job_id, name="resume", image=TEST_IMAGE, tasks=tuple(tasks), outputs=("out/*",)
     )
 
 
@@ -66,7 +71,7 @@ def noop_job(count: int, *, job_id: str = "noop-1") -> ResolvedJob:
     return ResolvedJob(
         job_id=job_id,
         name="noop",
-        image=None,
+        image=TEST_IMAGE,
         tasks=tuple(TaskSpec(str(i), "true") for i in range(count)),
         outputs=(),
     )

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from superbatch.errors import JobNotFoundError
+from superbatch.errors import JobNotFoundError, TaskNotStartedError
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec, TaskState
 from tests.azure.conftest import EmulatedStack
+from tests.azure.jobs import TEST_IMAGE
 
 
 def wordcount_job(tmp_path: Path, count: int = 3, *, job_id: str = "wc-e2e") -> ResolvedJob:
@@ -31,7 +32,7 @@ def wordcount_job(tmp_path: Path, count: int = 3, *, job_id: str = "wc-e2e") -> 
     return ResolvedJob(
         job_id=job_id,
         name="wc",
-        image=None,
+        image=TEST_IMAGE,
         tasks=tuple(tasks),
         outputs=("out/**",),
         shared=(InputFile(tmp_path / "model.bin", "model.bin"),),
@@ -84,7 +85,7 @@ def test_failed_task_reports_reason_and_stderr_tail(tmp_path: Path, stack: Emula
     job = ResolvedJob(
         job_id="fails-1",
         name="fails",
-        image=None,
+        image=TEST_IMAGE,
         tasks=(
             TaskSpec("0", "true"),
             TaskSpec("1", "echo 'cannot open data.csv' >&2; exit 3"),
@@ -100,7 +101,7 @@ def test_failed_task_reports_reason_and_stderr_tail(tmp_path: Path, stack: Emula
     assert (status.counts.succeeded, status.counts.failed) == (1, 1)
     (failed,) = status.failed
     assert failed.task_id == "1" and failed.exit_code == 3 and failed.attempts == 2
-    assert "FailureExitCode" in (failed.failure or "")
+    assert failed.failure == "exit code 3 (after 2 attempts)"  # worded as --local words it
     assert failed.stderr_tail.strip() == "cannot open data.csv"
     assert backend.logs(job.job_id, "1") == "cannot open data.csv\n"
 
@@ -134,14 +135,15 @@ def test_clean_removes_the_job_and_its_blobs(tmp_path: Path, stack: EmulatedStac
 
 def test_logs_of_an_unknown_job_or_task_is_job_not_found(stack: EmulatedStack) -> None:
     job = ResolvedJob(
-        job_id="logs-1", name="logs", image=None, tasks=(TaskSpec("0", "true"),), outputs=()
+        job_id="logs-1", name="logs", image=TEST_IMAGE, tasks=(TaskSpec("0", "true"),), outputs=()
     )
     backend = stack.backend()
     stack.emulator.hold = True  # the task stays queued: it exists, with no log yet
     backend.submit(job)
 
-    assert backend.logs(job.job_id, "0") == ""
-    assert backend.logs(job.job_id, "0", stream="stdout") == ""
+    for stream in ("stderr", "stdout"):  # a task that has not run says so, as --local does
+        with pytest.raises(TaskNotStartedError, match="task 0 of job logs-1 has not run yet"):
+            backend.logs(job.job_id, "0", stream=stream)
     with pytest.raises(JobNotFoundError, match="no-such-job"):
         backend.logs("no-such-job", "0")
     with pytest.raises(JobNotFoundError, match="task 7"):
@@ -154,7 +156,7 @@ def test_results_removes_a_superseded_attempts_files_and_nothing_else(
     job = ResolvedJob(
         job_id="superseded-1",
         name="superseded",
-        image=None,
+        image=TEST_IMAGE,
         tasks=(TaskSpec("0", "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt"),),
         outputs=("out/**",),
     )

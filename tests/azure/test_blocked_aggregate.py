@@ -15,6 +15,7 @@ import pytest
 from superbatch.azure.monitor import BLOCKED_REASON
 from superbatch.model import AGGREGATE_TASK_ID, AggregateSpec, ResolvedJob, TaskSpec, TaskState
 from tests.azure.conftest import EmulatedStack
+from tests.azure.jobs import TEST_IMAGE
 
 
 def _job_state_becomes(stack: EmulatedStack, job_id: str, state: str) -> bool:
@@ -32,7 +33,7 @@ def test_the_first_observer_ends_a_job_whose_aggregate_can_never_run(
     job = ResolvedJob(
         job_id=f"blocked-{observer}",
         name="blocked",
-        image=None,
+        image=TEST_IMAGE,
         tasks=(TaskSpec("0", "true"), TaskSpec("1", "echo broken >&2; exit 3")),
         outputs=(),
         aggregate=AggregateSpec("echo never > never.txt", ("never.txt",)),
@@ -75,7 +76,7 @@ def test_waiting_again_and_resubmitting_a_blocked_job_change_nothing(
     job = ResolvedJob(
         job_id="blocked-again",
         name="blocked",
-        image=None,
+        image=TEST_IMAGE,
         tasks=(TaskSpec("0", "true"), TaskSpec("1", "exit 3")),
         outputs=(),
         aggregate=AggregateSpec("echo never > never.txt", ("never.txt",)),

@@ -13,7 +13,7 @@ from superbatch.azure.credentials import (
     default_credential,
 )
 from superbatch.azure.outputs import OUTPUTS_ENV_VAR, PULUMI_DIR_ENV_VAR, load_stack_outputs
-from superbatch.contract import OUTPUT_NAMES
+from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES
 from superbatch.errors import ConfigError
 
 
@@ -53,9 +53,35 @@ def test_bad_credential_switch_is_a_config_error(monkeypatch: pytest.MonkeyPatch
 
 
 def _outputs(**overrides: str) -> dict[str, str]:
-    values = {name: f"value-{name}" for name in OUTPUT_NAMES}
+    """Outputs of a stack from before ``pools`` (the runner must still read them)."""
+    values = {name: f"value-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS}
     values.update(overrides)
     return values
+
+
+def test_a_stack_from_before_pools_has_one_pool_default(tmp_path: Path) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(_outputs(pool_id="old-pool")))
+    outputs = load_stack_outputs(outputs_file=path)
+    assert list(outputs.pools) == ["default"]
+    assert outputs.pool(None).id == "old-pool" and outputs.pool(None).slots is None
+
+
+def test_the_pools_output_is_read(tmp_path: Path) -> None:
+    pools = {
+        "default": {"id": "p0", "vmSize": "Standard_D2s_v5", "cores": 2, "slots": 1},
+        "gpu": {"id": "p1", "vmSize": "Standard_NC4as_T4_v3", "gpus": 1, "gpu": True},
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({**_outputs(pool_id="p0"), "pools": pools}))
+    outputs = load_stack_outputs(outputs_file=path)
+    assert [(p.name, p.id, p.gpu) for p in outputs.pools.values()] == [
+        ("default", "p0", False),
+        ("gpu", "p1", True),
+    ]
+    path.write_text(json.dumps({**_outputs(), "pools": {"big": {"cores": 2}}}))
+    with pytest.raises(ConfigError, match=r"pools\.big has no pool id"):
+        load_stack_outputs(outputs_file=path)
 
 
 def test_outputs_file_is_read(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from superbatch.azure.download import delete_job_blobs, download_job_outputs, read_blob_text
+from superbatch.azure.cleanup import delete_job_blobs
+from superbatch.azure.download import download_job_outputs, read_blob_text
 from superbatch.azure.errors import translate_azure_error
 from superbatch.errors import ConfigError
 

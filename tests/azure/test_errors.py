@@ -21,7 +21,7 @@ from superbatch.azure.submit import TaskSubmitter
 from superbatch.errors import ConfigError, JobNotFoundError, RemoteError
 from superbatch.model import TaskState
 from tests.azure.conftest import EmulatedStack
-from tests.azure.jobs import noop_job
+from tests.azure.jobs import TEST_IMAGE, noop_job
 
 
 class _Canned(BaseHTTPRequestHandler):
@@ -135,10 +135,13 @@ def test_throttling_past_retries_stops_with_resume_advice(stack: EmulatedStack) 
     )
     stack.emulator.faults.add("create_task_collection", "503", retry_after=0.05)
     submitter = TaskSubmitter(client, "busy-1", max_attempts=2)
+    body = {"id": "0", "commandLine": "true", "containerSettings": {"imageName": TEST_IMAGE}}
 
     with pytest.raises(ThrottledError, match="re-run the same command later"):
         submitter.submit(
-            [("0", b'{"id":"0","commandLine":"true"}')], expected={"0"}, body_for=lambda t: b""
+            [("0", json.dumps(body).encode())],
+            expected={"0"},
+            body_for=lambda t: b"",
         )
 
 
@@ -154,7 +157,7 @@ def test_image_pull_failure_names_image_and_push_command() -> None:
                 "retryCount": 0,
                 "requeueCount": 0,
                 "failureInfo": {
-                    "category": "usererror",
+                    "category": "UserError",
                     "code": "ContainerPullImageFailed",
                     "message": "manifest for sbdev.azurecr.io/wc:2 not found",
                 },

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from superbatch.errors import SpecError
-from tests.azure.conftest import AcrStack
+from tests.azure.conftest import AcrStack, EmulatedStack
 from tests.azure.jobs import files_job
 from tests.azure.registry_image import push_tiny_image
 from tests.images.fake_acr import FakeAcr
 from tests.images.fake_arm import FakeArm
 from tests.images.local_registry import LocalRegistry
+from tests.runner.conftest import superbatch, write
 
 
 def _blobs(acr_stack: AcrStack, job_id: str) -> list[str]:
@@ -69,6 +70,37 @@ def test_an_image_of_another_registry_is_not_checked(tmp_path: Path, acr_stack: 
 
     (task,) = acr_stack.stack.emulator.tasks(job.job_id)
     assert task["containerSettings"]["imageName"] == image
+
+
+def test_a_job_without_an_image_is_refused_on_azure_before_anything_remote(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    """The stack's pool runs only container tasks: an image-less job would fail on a node with
+    ContainerTaskSettingsNotFound minutes later. Refused in one line, nothing uploaded."""
+    write(
+        tmp_path,
+        {
+            "data/a.txt": "one\n",
+            "job.toml": """\
+                name = "bare"
+                inputs = "data/*.txt"
+                command = "wc -c {input}"
+                """,
+        },
+    )
+    run = superbatch("run", "job.toml", "--outputs", str(stack.outputs_file), cwd=tmp_path)
+
+    assert run.code == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "names none" in lines[0] and 'image = "docker.io/library/' in lines[0]
+    assert "ContainerTaskSettingsNotFound" not in run.stderr
+    assert stack.emulator.account.jobs == {}
+    container = stack.container(stack.outputs.inputs_container)
+    assert list(container.list_blobs()) == []
+    # the same spec still runs locally, on the host
+    local = superbatch("run", "job.toml", "--local", cwd=tmp_path)
+    assert local.code == 0, local.stderr
 
 
 class AcrEntraTokens:

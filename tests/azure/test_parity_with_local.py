@@ -16,6 +16,7 @@ SPECS = {
     "wordcount": (
         """
 name = "wordcount"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
 command = '''mkdir -p out/deep && wc -w < {input} > out/{stem}.count \
   && cat model.txt > out/deep/m.txt && echo $MODE {index}'''
 inputs = "data/*.txt"
@@ -32,6 +33,7 @@ outputs = ["total.txt", "tasks.txt"]
     "params": (
         """
 name = "params"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
 command = "mkdir -p out && echo {label} {seed} > out/{label}.txt && echo seed=$seed >&2"
 tasks = "params.csv"
 outputs = ["out/*.txt"]
@@ -41,6 +43,7 @@ outputs = ["out/*.txt"]
     "failing": (
         """
 name = "failing"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
 command = "echo trying {n}; test {n} -ne 2 || { echo 'bad row' >&2; exit 7; }"
 tasks = "rows.csv"
 retries = 1

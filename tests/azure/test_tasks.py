@@ -16,11 +16,11 @@ from superbatch.azure.tasks import (
     serialized_bodies,
     task_body,
 )
-from superbatch.contract import OUTPUT_NAMES, StackOutputs
+from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES, StackOutputs
 from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
 
 OUTPUTS = StackOutputs.from_mapping(
-    {name: f"x-{name}" for name in OUTPUT_NAMES}
+    {name: f"x-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS}
     | {
         "inputs_container_url": "https://acct.blob.core.windows.net/inputs",
         "outputs_container_url": "https://acct.blob.core.windows.net/outputs",
@@ -82,6 +82,7 @@ def _sdk_task(job: ResolvedJob) -> dict[str, object]:
         command_line=body["commandLine"],
         container_settings=m.BatchTaskContainerSettings(
             image_name="sbdev.azurecr.io/wc:1",
+            container_run_options="--entrypoint=",
             working_directory=m.ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
         ),
         constraints=m.BatchTaskConstraints(

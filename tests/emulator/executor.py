@@ -22,13 +22,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.emulator import casing
 from tests.emulator.storage import NodeFileError, StorageAccess
 from tests.emulator.store import Account, Job, Task, now, task_ended
 from tests.emulator.validation import parse_duration
 
-NODE_ID = "tvmps_emulator_node_0"
 FAILURE_EXIT = {
-    "category": "usererror",
+    "category": casing.USER_ERROR,
     "code": "FailureExitCode",
     "message": "The task exited with an exit code representing a failure",
     "details": [
@@ -36,7 +36,7 @@ FAILURE_EXIT = {
     ],
 }
 WALL_CLOCK = {
-    "category": "usererror",
+    "category": casing.USER_ERROR,
     "code": "MaxWallClockTimeExpiry",
     "message": "The task ran longer than the maximum time allowed by its constraints",
 }
@@ -86,11 +86,17 @@ class Node:
             worker.join(timeout=10)
 
     def idle(self) -> bool:
+        """No task running, and none that could start now (a task waiting for a node that its
+        pool has not got does not count: only the clock or the formula can change that)."""
         with self.account.lock:
             for job in self.account.jobs.values():
                 if job.state in ("terminating", "deleting"):
                     return False
+                pool = self.account.pools.get(job.wire["poolInfo"]["poolId"].lower())
+                has_nodes = pool is not None and any(n.schedulable for n in pool.nodes)
                 for task in job.tasks.values():
+                    if task.state == "active" and not has_nodes:
+                        continue
                     if task.state == "running":
                         return False
                     if not self.hold and task.state == "active" and self._runnable(job, task):
@@ -103,44 +109,47 @@ class Node:
         with self.account.changed:
             while not self._stopping:
                 self.account.settle_jobs()
+                self.account.tick_pools()
                 if not self.hold:
                     self._start_runnable()
                 self.account.changed.wait(0.05)
 
     def _start_runnable(self) -> None:
-        pool = next(iter(self.account.pools.values()))
-        jobs = list(self.account.jobs.values())
-        used = sum(t.slots for j in jobs for t in j.tasks.values() if t.state == "running")
-        for job in jobs:
+        running = self.account.running_tasks()
+        used: dict[str, int] = {}
+        for task in running:
+            if task.node_id is not None:
+                used[task.node_id] = used.get(task.node_id, 0) + task.slots
+        for job in list(self.account.jobs.values()):
             if job.state != "active":
                 continue
+            pool = self.account.pools.get(job.wire["poolInfo"]["poolId"].lower())
+            if pool is None:
+                continue
+            nodes = [n for n in pool.nodes if n.schedulable]
+            if not nodes:
+                continue
             limit = int(job.wire.get("maxParallelTasks", -1))
-            running = sum(1 for t in job.tasks.values() if t.state == "running")
+            in_job = sum(1 for t in job.tasks.values() if t.state == "running")
             for task in list(job.tasks.values()):
-                if limit != -1 and running >= limit:
+                if limit != -1 and in_job >= limit:
                     break
-                if task.state != "active" or used + task.slots > pool.slots:
+                if task.state != "active" or not self._runnable(job, task):
                     continue
-                if not self._runnable(job, task):
+                # Pack: the first node with enough free slots
+                node = next(
+                    (n for n in nodes if used.get(n.id, 0) + task.slots <= pool.slots), None
+                )
+                if node is None:
                     continue
-                used += task.slots
-                running += 1
+                used[node.id] = used.get(node.id, 0) + task.slots
+                in_job += 1
+                node.tasks_run += 1
+                task.node_id = node.id
                 self._launch(job, task, pool.identity_resource_ids)
 
     def _runnable(self, job: Job, task: Task) -> bool:
-        if job.state != "active":
-            return False
-        depends = task.wire.get("dependsOn") or {}
-        needed = [str(i) for i in depends.get("taskIds") or []]
-        for id_range in depends.get("taskIdRanges") or []:
-            needed += [str(i) for i in range(id_range["start"], id_range["end"] + 1)]
-        for parent_id in needed:
-            parent = job.tasks.get(parent_id.lower())
-            if parent is None or parent.state != "completed":
-                return False
-            if parent.wire["executionInfo"].get("result") != "success":
-                return False  # Batch's default dependency action on failure is to block
-        return True
+        return job.state == "active" and self.account.dependencies_met(job, task)
 
     def _launch(self, job: Job, task: Task, identities: list[str]) -> None:
         stamp = now()
@@ -150,12 +159,13 @@ class Node:
         for key in ("endTime", "exitCode", "result", "failureInfo"):
             info.pop(key, None)
         relative = f"workitems/{job.id}/job-1/{task.id}"
-        node_url = f"{self.account_url}/pools/{job.wire['poolInfo']['poolId']}/nodes/{NODE_ID}"
+        node_id = str(task.node_id)
+        node_url = f"{self.account_url}/pools/{job.wire['poolInfo']['poolId']}/nodes/{node_id}"
         task.wire["nodeInfo"] = {
-            "affinityId": f"TVM:{NODE_ID}",
+            "affinityId": f"TVM:{node_id}",
             "nodeUrl": node_url,
             "poolId": job.wire["poolInfo"]["poolId"],
-            "nodeId": NODE_ID,
+            "nodeId": node_id,
             "taskRootDirectory": relative,
             "taskRootDirectoryUrl": f"{node_url}/files/{relative}",
         }
@@ -181,7 +191,7 @@ class Node:
                     task,
                     exit_code=None,
                     failure={
-                        "category": "servererror",
+                        "category": casing.SERVER_ERROR,
                         "code": "EmulatorError",
                         "message": repr(error),
                     },
@@ -204,7 +214,7 @@ class Node:
             argv = shlex.split(task.wire["commandLine"])
         except ValueError as error:  # e.g. an unbalanced quote: nothing can be launched
             launch_failure = {
-                "category": "usererror",
+                "category": casing.USER_ERROR,
                 "code": "CommandLaunchFailed",
                 "message": str(error),
             }
@@ -235,7 +245,7 @@ class Node:
                 task,
                 exit_code=None,
                 failure={
-                    "category": "usererror",
+                    "category": casing.USER_ERROR,
                     "code": "CommandProgramNotFound",
                     "message": f"The specified command program is not found: {error.strerror}",
                 },
@@ -243,6 +253,9 @@ class Node:
             return
         task.process = process
         exit_code, failure = self._wait(task, process)
+        if task.stop_reason == "requeue":  # its node was preempted or removed: run it again
+            self.account.requeue(task)
+            return
         if task.stop_reason == "delete":  # job or task deleted: no uploads, nothing to keep
             self.account.complete(task, exit_code=exit_code, failure=failure)
             return
@@ -338,7 +351,7 @@ class Node:
             "AZ_BATCH_ACCOUNT_NAME": self.account_name,
             "AZ_BATCH_ACCOUNT_URL": self.account_url,
             "AZ_BATCH_POOL_ID": task.wire["nodeInfo"]["poolId"],
-            "AZ_BATCH_NODE_ID": NODE_ID,
+            "AZ_BATCH_NODE_ID": task.wire["nodeInfo"]["nodeId"],
             "AZ_BATCH_JOB_ID": job_id,
             "AZ_BATCH_TASK_ID": task.id,
             "AZ_BATCH_NODE_ROOT_DIR": str(self.root),

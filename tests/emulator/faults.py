@@ -5,6 +5,8 @@ to that route fail with 503 ``ServerBusy``. Kinds:
 
 - ``"429"``: 429 ``TooManyRequests`` with ``Retry-After`` (seconds, ``retry_after=``),
 - ``"503"``: 503 ``ServerBusy`` with ``Retry-After``,
+- ``"403"``: 403 ``AuthorizationFailure``: the caller's role does not grant the operation
+  (e.g. a runner without the pool-scoped re-arm role calling ``enableautoscale``),
 - ``"reset_before"``: the connection is reset before the request is processed,
 - ``"reset_after"``: the request IS processed (the task exists) but the connection is reset
   instead of answering, so the client sees an error for work that was done,
@@ -23,7 +25,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-KINDS = ("429", "503", "reset_before", "reset_after", "latency")
+KINDS = ("429", "503", "403", "reset_before", "reset_after", "latency")
 
 
 @dataclass

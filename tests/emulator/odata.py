@@ -85,7 +85,9 @@ def page(
         max_results = int(raw_max)
     except ValueError:
         raise bad_query("maxresults", raw_max, "not an integer") from None
-    if not 1 <= max_results <= MAX_RESULTS:
+    if max_results < 1:  # as Batch answers maxresults=-5 (JS SDK pool listing recording)
+        raise bad_query("maxresults", raw_max, "MaxResults cannot be less than 1")
+    if max_results > MAX_RESULTS:
         raise BatchServiceError(
             400,
             "OutOfRangeQueryParameterValue",
@@ -98,8 +100,10 @@ def page(
         raise bad_query("$skiptoken", raw_skip, "not a continuation token from this service")
     start = int(raw_skip)
     chunk = items[start : start + max_results]
-    body: dict[str, Any] = {
-        "odata.metadata": f"{url_without_query.split('/jobs')[0]}/$metadata",
+    parts = urllib.parse.urlsplit(url_without_query)
+    entity = parts.path.rstrip("/").rsplit("/", 1)[-1]  # jobs, tasks, files, nodes, pools
+    body: dict[str, Any] = {  # as Batch: "{account}/$metadata#files" (.NET GetTaskFile)
+        "odata.metadata": f"{parts.scheme}://{parts.netloc}/$metadata#{entity}",
         # a deep copy of just this page: callers pass live state and hold its lock
         "value": json.loads(
             json.dumps([apply_select(item, query.get("$select")) for item in chunk])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import mimetypes
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.emulator import odata
-from tests.emulator.errors import BatchServiceError, not_found
+from tests.emulator.errors import BatchServiceError, invalid_property, missing_property, not_found
+from tests.emulator.pools import MAX_INTERVAL, MIN_INTERVAL
+from tests.emulator.validation import parse_duration
 
 if TYPE_CHECKING:
     from tests.emulator.server import BatchEmulator
@@ -94,6 +97,18 @@ def _created(location: str, etag: str, last_modified: str) -> Answer:
     return 201, headers, None
 
 
+def changed(emu: BatchEmulator, req: Request, wire: dict[str, Any], status: int) -> Answer:
+    """Empty answer of a change to a job or task: its new ETag and time, as Batch sends them
+    (JS job_operations and .NET TaskReactive recordings)."""
+    with emu.account.lock:
+        headers = {
+            "DataServiceId": f"{req.base_url}{req.path}",
+            "ETag": wire["eTag"],
+            "Last-Modified": _http_date(wire["lastModified"]),
+        }
+    return status, headers, None
+
+
 def _entity(wire: dict[str, Any], query: dict[str, str], metadata: str) -> Answer:
     body = {"odata.metadata": metadata, **odata.apply_select(wire, query.get("$select"))}
     headers = {"ETag": wire["eTag"]}
@@ -129,13 +144,13 @@ def get_job(emu: BatchEmulator, req: Request) -> Answer:
 @route("PATCH", "/jobs/{job}", "update_job")
 def update_job(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.update_job(req.params["job"], req.json())
-    return 200, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 200)
 
 
 @route("PUT", "/jobs/{job}", "replace_job")
 def replace_job(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.update_job(req.params["job"], req.json(), replace=True)
-    return 200, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 200)
 
 
 @route("DELETE", "/jobs/{job}", "delete_job")
@@ -149,13 +164,17 @@ def terminate_job(emu: BatchEmulator, req: Request) -> Answer:
     body = req.json() if req.body else None
     reason = body.get("terminateReason") if isinstance(body, dict) else None
     emu.account.terminate_job(req.params["job"], reason)
-    return 202, {}, None
+    return changed(emu, req, emu.account.job(req.params["job"]).wire, 202)
 
 
 @route("GET", "/jobs/{job}/taskcounts", "get_job_task_counts")
 def get_job_task_counts(emu: BatchEmulator, req: Request) -> Answer:
     counts = emu.account.task_counts(req.params["job"])
-    return 200, {}, {"odata.metadata": f"{req.base_url}/$metadata#taskcounts/@Element", **counts}
+    return (
+        200,
+        {},
+        {"odata.metadata": f"{req.base_url}/$metadata#taskcountsresult/@Element", **counts},
+    )
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -216,7 +235,7 @@ def delete_task(emu: BatchEmulator, req: Request) -> Answer:
 @route("POST", "/jobs/{job}/tasks/{task}/terminate", "terminate_task")
 def terminate_task(emu: BatchEmulator, req: Request) -> Answer:
     emu.account.terminate_task(req.params["job"], req.params["task"])
-    return 204, {}, None
+    return changed(emu, req, emu.account.task(req.params["job"], req.params["task"]).wire, 204)
 
 
 # -- task files -----------------------------------------------------------------------------
@@ -254,10 +273,12 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
             "isDirectory": entry.is_dir(),
         }
         if entry.is_file():
-            item["properties"] = {
-                "contentLength": entry.stat().st_size,
-                "contentType": "application/octet-stream",
-                "lastModified": emu.stamp(entry.stat().st_mtime),
+            stat = entry.stat()
+            item["properties"] = {  # contentLength is a string on the wire (.NET GetTaskFile)
+                "creationTime": emu.stamp(stat.st_ctime),
+                "lastModified": emu.stamp(stat.st_mtime),
+                "contentLength": str(stat.st_size),
+                "contentType": _content_type(entry),
             }
         items.append(item)
     return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
@@ -268,7 +289,10 @@ def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
     return (
         200,
-        {"Content-Type": "application/octet-stream", **_file_headers(emu, path)},
+        {
+            "Content-Type": _content_type(path),
+            **_file_headers(emu, path, f"{req.base_url}{req.path}"),
+        },
         path.read_bytes(),
     )
 
@@ -277,53 +301,122 @@ def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
 def get_task_file_properties(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
     headers = {
-        "Content-Type": "application/octet-stream",
-        **_file_headers(emu, path),
+        "Content-Type": _content_type(path),
+        **_file_headers(emu, path, f"{req.base_url}{req.path}"),
         "Content-Length": str(path.stat().st_size),
     }
     return 200, headers, None
 
 
-def _file_headers(emu: BatchEmulator, path: Path) -> dict[str, str]:
+def _content_type(path: Path) -> str:
+    """``text/plain`` for stdout.txt as Batch answers (.NET GetTaskFile recording)."""
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _file_headers(emu: BatchEmulator, path: Path, url: str) -> dict[str, str]:
     stat = path.stat()
     return {
         "ocp-creation-time": emu.http_date(stat.st_ctime),
         "ocp-batch-file-isdirectory": "False",
+        "ocp-batch-file-url": urllib.parse.quote(url, safe=""),
         "Last-Modified": emu.http_date(stat.st_mtime),
         "ocp-batch-file-mode": oct(stat.st_mode)[-6:],
     }
 
 
-# -- pools ----------------------------------------------------------------------------------
+# -- pools (see pools.py) ------------------------------------------------------------------
+
+
+def _pool_answer(emu: BatchEmulator, req: Request, status: int = 200) -> Answer:
+    """Empty answer of a pool action: ``DataServiceId``, the pool's new ETag and time."""
+    with emu.account.lock:
+        pool = emu.account.pool(req.params["pool"])
+        headers = {
+            "DataServiceId": f"{req.base_url}{req.path}",
+            "ETag": pool.etag,
+            "Last-Modified": emu.http_date(pool.last_modified),
+        }
+    return status, headers, None
 
 
 @route("GET", "/pools/{pool}", "get_pool")
 def get_pool(emu: BatchEmulator, req: Request) -> Answer:
-    pool = emu.account.pools.get(req.params["pool"].lower())
-    if pool is None:
-        raise not_found("PoolNotFound", "pool")
-    wire = {
-        "id": pool.id,
-        "url": f"{emu.url}/pools/{pool.id}",
-        "eTag": '"0x8DE0000000000001"',
-        "lastModified": emu.started,
-        "creationTime": emu.started,
-        "state": "active",
-        "stateTransitionTime": emu.started,
-        "allocationState": "steady",
-        "allocationStateTransitionTime": emu.started,
-        "vmSize": "standard_d2s_v3",
-        "taskSlotsPerNode": pool.slots,
-        "currentDedicatedNodes": 1,
-        "targetDedicatedNodes": 1,
-        "currentLowPriorityNodes": 0,
-        "targetLowPriorityNodes": 0,
-        "identity": {
-            "type": "UserAssigned",
-            "userAssignedIdentities": [
-                {"resourceId": rid, "clientId": f"client-{i}", "principalId": f"principal-{i}"}
-                for i, rid in enumerate(pool.identity_resource_ids)
-            ],
-        },
-    }
+    with emu.account.lock:
+        wire = emu.account.pool(req.params["pool"]).wire()
     return _entity(wire, req.query, f"{req.base_url}/$metadata#pools/@Element")
+
+
+@route("HEAD", "/pools/{pool}", "pool_exists")
+def pool_exists(emu: BatchEmulator, req: Request) -> Answer:
+    with emu.account.lock:
+        pool = emu.account.pool(req.params["pool"])
+        return 200, {"ETag": pool.etag, "Last-Modified": emu.http_date(pool.last_modified)}, None
+
+
+@route("GET", "/pools/{pool}/nodes", "list_nodes")
+def list_nodes(emu: BatchEmulator, req: Request) -> Answer:
+    keep = odata.compile_filter(req.query.get("$filter"))
+    with emu.account.lock:
+        pool = emu.account.pool(req.params["pool"])
+        items = [w for w in (pool.node_wire(n) for n in pool.nodes) if keep(w)]
+    return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
+
+
+@route("GET", "/pools/{pool}/nodes/{node}", "get_node")
+def get_node(emu: BatchEmulator, req: Request) -> Answer:
+    with emu.account.lock:
+        pool = emu.account.pool(req.params["pool"])
+        node = next((n for n in pool.nodes if n.id == req.params["node"]), None)
+        if node is None:
+            raise not_found("NodeNotFound", "node")
+        wire = {**pool.node_wire(node), "eTag": pool.etag}
+    return _entity(wire, req.query, f"{req.base_url}/$metadata#nodes/@Element")
+
+
+@route("POST", "/pools/{pool}/enableautoscale", "enable_pool_auto_scale")
+def enable_pool_auto_scale(emu: BatchEmulator, req: Request) -> Answer:
+    body = req.json() or {}
+    interval = body.get("autoScaleEvaluationInterval")
+    seconds = None
+    if interval is not None:
+        seconds = parse_duration("autoScaleEvaluationInterval", interval)
+        if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+            raise invalid_property(
+                "autoScaleEvaluationInterval",
+                interval,
+                "The value must be between 5 minutes and 168 hours",
+            )
+    with emu.account.lock:
+        emu.account.pool(req.params["pool"]).enable_auto_scale(
+            body.get("autoScaleFormula"), seconds
+        )
+        emu.account.changed.notify_all()
+    return _pool_answer(emu, req)
+
+
+@route("POST", "/pools/{pool}/evaluateautoscale", "evaluate_pool_auto_scale")
+def evaluate_pool_auto_scale(emu: BatchEmulator, req: Request) -> Answer:
+    body = req.json() or {}
+    formula = body.get("autoScaleFormula")
+    if not isinstance(formula, str):
+        raise missing_property("autoScaleFormula")
+    with emu.account.lock:
+        pool = emu.account.pool(req.params["pool"])
+        if not pool.auto_scale:  # "Automatic scaling must be enabled on the pool"
+            raise BatchServiceError(  # a listed Batch code; which one Batch uses: unverified
+                409,
+                "OperationInvalidForCurrentState",
+                "The specified operation is not valid for the current state of the resource.",
+            )
+        run = pool.evaluate(formula, emu.clock.now())
+        run.pop("_outcome", None)
+    metadata = f"{req.base_url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun"
+    headers = {"DataServiceId": f"{req.base_url}{req.path}"}
+    return 200, headers, {"odata.metadata": metadata, **run}
+
+
+@route("POST", "/pools/{pool}/disableautoscale", "disable_pool_auto_scale")
+def disable_pool_auto_scale(emu: BatchEmulator, req: Request) -> Answer:
+    with emu.account.lock:
+        emu.account.pool(req.params["pool"]).disable_auto_scale()
+    return _pool_answer(emu, req)

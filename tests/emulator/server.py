@@ -28,13 +28,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import routes
+from tests.emulator import job_control, routes
 from tests.emulator.auth import authenticate
+from tests.emulator.clock import Clock
 from tests.emulator.errors import BatchServiceError
 from tests.emulator.executor import Node
 from tests.emulator.faults import FaultPlan
+from tests.emulator.pools import Pool, PoolSpec
 from tests.emulator.storage import StorageAccess
-from tests.emulator.store import Account, Pool
+from tests.emulator.store import Account
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -90,13 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
             return
         if found is None:
-            self._send_error(
-                BatchServiceError(
-                    400,
-                    "InvalidUri",
-                    "The requested URI does not represent any resource on the server.",
-                )
-            )
+            self._send_error(job_control.unknown_resource(emu, path))
             return
         name, handler, params = found
         emu.count(name)
@@ -114,6 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
             retry = {"Retry-After": str(int(fault.retry_after))}
             self._send_error(BatchServiceError(int(fault.kind), code, message), extra=retry)
+            return
+        if fault is not None and fault.kind == "403":
+            self._send_error(
+                BatchServiceError(
+                    403,
+                    "AuthorizationFailure",
+                    "This request is not authorized to perform this operation.",
+                )
+            )
             return
         if fault is not None and fault.kind == "reset_before":
             self._reset()
@@ -170,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {
             "request-id": str(uuid.uuid4()),
             "DataServiceVersion": "3.0",
-            "Date": email.utils.formatdate(usegmt=True),
+            "Date": email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True),
         }
         client_request_id = self.headers.get("client-request-id")
         if client_request_id and self.headers.get("return-client-request-id", "").lower() == "true":
@@ -220,12 +225,18 @@ class BatchEmulator:
         identity_resource_id: str = DEFAULT_IDENTITY,
         node_root: Path | None = None,
         podman_env: dict[str, str] | None = None,
+        pool: PoolSpec | None = None,
     ) -> None:
         self.account_name = account_name
         self.started = self.stamp(time.time())
         # generated per run: a throwaway key for SharedKey tests, valid nowhere else
         self.account_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        if pool is not None:
+            pool_id = pool.id
+            if not pool.identity_resource_ids:
+                pool.identity_resource_ids = [identity_resource_id]
         self.pool_id = pool_id
+        self.clock = Clock()
         self.identity_resource_id = identity_resource_id
         self.azurite = azurite
         self.https = https
@@ -252,7 +263,11 @@ class BatchEmulator:
             )
         self.host = f"127.0.0.1:{self._server.server_address[1]}"
         self.url = f"{'https' if https else 'http'}://{self.host}"
-        self.account = Account(self.url, [Pool(pool_id, [identity_resource_id], slots)])
+        self.account = Account(self.url, self.clock)
+        self.account.add_pool(
+            pool or PoolSpec(id=pool_id, slots=slots, identity_resource_ids=[identity_resource_id])
+        )
+        self.clock.on_step(self.account.tick_pools)
         storage = StorageAccess(azurite)
         self.node = Node(
             self.account,
@@ -283,7 +298,30 @@ class BatchEmulator:
 
     @property
     def slots(self) -> int:
-        return self.account.pools[self.pool_id.lower()].slots
+        return self.pool().slots
+
+    def pool(self, pool_id: str | None = None) -> Pool:
+        """The emulated pool (the default one unless named): ``.inject``, ``.preempt()``,
+        ``.nodes``, ``.wire()``. Read and change it under ``emulator.account.lock``."""
+        with self.account.lock:
+            return self.account.pool(pool_id or self.pool_id)
+
+    def add_pool(self, spec: PoolSpec) -> Pool:
+        """Another pool, as ``pulumi up`` would create it (a bad formula is refused: 400)."""
+        if not spec.identity_resource_ids:
+            spec.identity_resource_ids = [self.identity_resource_id]
+        return self.account.add_pool(spec)
+
+    def pool_wire(self, pool_id: str | None = None) -> dict[str, Any]:
+        """A copy of the pool as ``GET /pools/{id}`` shows it."""
+        with self.account.lock:
+            return dict(json.loads(json.dumps(self.account.pool(pool_id or self.pool_id).wire())))
+
+    def nodes(self, pool_id: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the pool's nodes as ``GET /pools/{id}/nodes`` shows them."""
+        with self.account.lock:
+            pool = self.account.pool(pool_id or self.pool_id)
+            return [pool.node_wire(node) for node in pool.nodes]
 
     def use_podman(self, env: dict[str, str]) -> None:
         """Run tasks that have containerSettings inside their image with podman."""

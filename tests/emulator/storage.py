@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.emulator import casing
+
 if TYPE_CHECKING:
     from tests.support.azurite import Azurite
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 class NodeFileError(Exception):
     """A resource-file or output-file failure, as Batch's failureInfo."""
 
-    def __init__(self, code: str, message: str, category: str = "usererror") -> None:
+    def __init__(self, code: str, message: str, category: str = casing.USER_ERROR) -> None:
         super().__init__(message)
         self.info = {"category": category, "code": code, "message": message}
 
@@ -79,10 +81,10 @@ class StorageAccess:
             code = (
                 "BlobAccessDenied" if error.status_code in (401, 403) else "BlobDownloadMiscError"
             )
-            category = "usererror" if code == "BlobAccessDenied" else "servererror"
+            category = casing.USER_ERROR if code == "BlobAccessDenied" else casing.SERVER_ERROR
             raise NodeFileError(code, f"{error.status_code} {error.reason}", category) from None
         except AzureError as error:  # storage unreachable
-            raise NodeFileError("BlobDownloadMiscError", str(error), "servererror") from None
+            raise NodeFileError("BlobDownloadMiscError", str(error), casing.SERVER_ERROR) from None
 
     def _download_url(self, resource: dict[str, Any], target: Path, identities: list[str]) -> None:
         url = resource["httpUrl"]

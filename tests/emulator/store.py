@@ -10,11 +10,17 @@ import datetime
 import itertools
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tests.emulator import casing
 from tests.emulator.errors import BatchServiceError, not_found
+from tests.emulator.pools import Pool, PoolSpec
 from tests.emulator.validation import validate_job, validate_job_patch, validate_task
+
+if TYPE_CHECKING:
+    from tests.emulator.clock import Clock
 
 _etags = itertools.count(1)
 
@@ -25,13 +31,6 @@ def now() -> str:
 
 def etag() -> str:
     return f'"0x8DE{next(_etags):013X}"'
-
-
-@dataclass
-class Pool:
-    id: str
-    identity_resource_ids: list[str]
-    slots: int
 
 
 class _WireState:
@@ -63,7 +62,9 @@ class Task(_WireState):
     wire: dict[str, Any]
     process: subprocess.Popen[bytes] | None = None
     container_name: str | None = None
-    stop_reason: str | None = None  # set to ask a running task to stop ("terminate"/"delete")
+    # set to ask a running task to stop: "terminate", "delete", or "requeue" (its node went away)
+    stop_reason: str | None = None
+    node_id: str | None = None  # the node it runs on
 
     @property
     def slots(self) -> int:
@@ -74,8 +75,12 @@ class Task(_WireState):
 class Job(_WireState):
     wire: dict[str, Any]
     tasks: dict[str, Task] = field(default_factory=dict)
+    deleted_at: float = 0.0  # time.monotonic() of the DELETE
 
 
+# Real Batch showed a job without tasks as "deleting" for about a second after DELETE (.NET
+# DeleteJob recording): the emulator keeps it that long at least, shorter to keep tests fast.
+JOB_DELETE_SECONDS = 0.3
 _NO_LIMIT = "P10675199DT2H48M5.4775807S"  # TimeSpan.MaxValue, Batch's "unlimited"
 _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT) may set
     "priority": 0,
@@ -84,19 +89,88 @@ _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT
     "poolInfo": None,
     "metadata": None,
     "onAllTasksComplete": "noaction",
-    "allowTaskPreemption": None,
+    "allowTaskPreemption": False,
 }
 
 
 class Account:
     """Jobs and tasks of one emulated Batch account, with Batch's rules on every change."""
 
-    def __init__(self, base_url: str, pools: list[Pool]) -> None:
+    def __init__(self, base_url: str, clock: Clock) -> None:
         self.base_url = base_url
-        self.pools = {pool.id.lower(): pool for pool in pools}
+        self.clock = clock
+        self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
+
+    # -- pools and nodes ----------------------------------------------------------------------
+
+    def add_pool(self, spec: PoolSpec) -> Pool:
+        with self.lock:
+            if spec.id.lower() in self.pools:
+                raise BatchServiceError(409, "PoolExists", "The specified pool already exists.")
+            pool = Pool(spec, self.clock, self.base_url, self)
+            self.pools[spec.id.lower()] = pool
+            self.changed.notify_all()
+            return pool
+
+    def pool(self, pool_id: str) -> Pool:
+        found = self.pools.get(pool_id.lower())
+        if found is None:
+            raise not_found("PoolNotFound", "pool")
+        return found
+
+    def tick_pools(self) -> None:
+        """Let every pool act at the clock's time (samples, evaluations, node starts)."""
+        with self.lock:
+            for pool in self.pools.values():
+                pool.tick()
+            self.changed.notify_all()
+
+    def running_tasks(self) -> list[Task]:
+        return [
+            task
+            for job in self.jobs.values()
+            for task in job.tasks.values()
+            if task.state in ("running", "preparing")
+        ]
+
+    def tasks_on_node(self, node_id: str) -> list[Task]:
+        return [task for task in self.running_tasks() if task.node_id == node_id]
+
+    def requeue_node_tasks(self, node_id: str) -> None:
+        """The node is going (preempted, removed with requeue): its tasks run again elsewhere."""
+        for task in self.tasks_on_node(node_id):
+            task.stop_reason = "requeue"
+        self.changed.notify_all()
+
+    def requeue(self, task: Task) -> None:
+        """Back to active after its node went away (``requeueCount``, not ``retryCount``)."""
+        with self.lock:
+            info = task.wire["executionInfo"]
+            info["requeueCount"] = int(info.get("requeueCount", 0)) + 1
+            for key in ("startTime", "endTime", "exitCode", "result", "failureInfo"):
+                info.pop(key, None)
+            task.wire.pop("nodeInfo", None)
+            task.stop_reason = None
+            task.node_id = None
+            task.set_state("active")
+            self.changed.notify_all()
+
+    @staticmethod
+    def dependencies_met(job: Job, task: Task) -> bool:
+        depends = task.wire.get("dependsOn") or {}
+        needed = [str(i) for i in depends.get("taskIds") or []]
+        for id_range in depends.get("taskIdRanges") or []:
+            needed += [str(i) for i in range(id_range["start"], id_range["end"] + 1)]
+        for parent_id in needed:
+            parent = job.tasks.get(parent_id.lower())
+            if parent is None or parent.state != "completed":
+                return False
+            if parent.wire["executionInfo"].get("result") != "success":
+                return False  # Batch's default dependency action on failure is to block
+        return True
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -111,20 +185,21 @@ class Account:
         with self.lock:
             if body["id"].lower() in self.jobs:
                 raise BatchServiceError(409, "JobExists", "The specified job already exists.")
-            if body["poolInfo"]["poolId"].lower() not in self.pools:
-                raise not_found("PoolNotFound", "pool")
+            self.pool(body["poolInfo"]["poolId"])
             stamp = now()
             wire = {
                 "priority": 0,
                 "maxParallelTasks": -1,
                 "usesTaskDependencies": False,
+                "allowTaskPreemption": False,
                 "onAllTasksComplete": "noaction",
                 "onTaskFailure": "noaction",
+                **body,
                 "constraints": {
                     "maxWallClockTime": _NO_LIMIT,
                     "maxTaskRetryCount": 0,
+                    **(body.get("constraints") or {}),
                 },
-                **body,
                 "url": f"{self.base_url}/jobs/{body['id']}",
                 "eTag": etag(),
                 "creationTime": stamp,
@@ -146,10 +221,12 @@ class Account:
             if job.state in ("completed", "deleting", "terminating"):
                 raise _job_not_active(job)
             new_pool = (patch.get("poolInfo") or {}).get("poolId")
-            if new_pool is not None and new_pool.lower() not in self.pools:
-                raise not_found("PoolNotFound", "pool")
+            if new_pool is not None:
+                self.pool(new_pool)
             for key, default in _UPDATABLE.items():
-                if key in patch:
+                if key == "constraints" and key in patch:  # unset limits keep Batch's defaults
+                    job.wire[key] = {**default, **(patch[key] or {})}
+                elif key in patch:
                     job.wire[key] = patch[key]
                 elif replace and key != "poolInfo":  # PUT: what is left out goes to its default
                     job.wire[key] = default
@@ -186,6 +263,7 @@ class Account:
             job = self.job(job_id)
             if job.state != "deleting":
                 job.set_state("deleting")
+                job.deleted_at = time.monotonic()
                 for task in job.tasks.values():
                     if task.state in ("running", "preparing"):
                         task.stop_reason = "delete"
@@ -201,7 +279,9 @@ class Account:
                 if job.state == "terminating":
                     job.set_state("completed")
                     job.wire["executionInfo"]["endTime"] = now()
-                elif job.state == "deleting":
+                elif job.state == "deleting" and (
+                    time.monotonic() - job.deleted_at >= JOB_DELETE_SECONDS
+                ):
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
@@ -227,7 +307,7 @@ class Account:
             job = self.job(job_id)
             if job.state != "active":
                 raise _job_not_active(job)
-            pool = self.pools[job.wire["poolInfo"]["poolId"].lower()]
+            pool = self.pool(job.wire["poolInfo"]["poolId"])
             validate_task(
                 body,
                 uses_task_dependencies=bool(job.wire.get("usesTaskDependencies")),
@@ -244,6 +324,9 @@ class Account:
             constraints.update(body.get("constraints") or {})
             wire = {
                 "requiredSlots": 1,
+                # what Batch shows for a task that did not set them (.NET TaskReactive and JS
+                # task_operations recordings)
+                "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
                 **body,
                 "constraints": constraints,
                 "url": f"{job.wire['url']}/tasks/{body['id']}",
@@ -254,6 +337,11 @@ class Account:
                 "stateTransitionTime": stamp,
                 "executionInfo": {"retryCount": 0, "requeueCount": 0},
             }
+            if "containerSettings" in wire:
+                wire["containerSettings"] = {
+                    "workingDirectory": "taskWorkingDirectory",
+                    **wire["containerSettings"],
+                }
             task = Task(job.id, wire)
             job.tasks[task.id.lower()] = task
             self.changed.notify_all()
@@ -271,12 +359,16 @@ class Account:
                     task = self.add_task(job_id, body)
                 except BatchServiceError as error:
                     results.append(
-                        {"status": "clienterror", "taskId": task_id, "error": error.result_error()}
+                        {
+                            "status": casing.ADD_CLIENT_ERROR,
+                            "taskId": task_id,
+                            "error": error.result_error(),
+                        }
                     )
                 else:
                     results.append(
                         {
-                            "status": "success",
+                            "status": casing.ADD_SUCCESS,
                             "taskId": task.id,
                             "eTag": task.wire["eTag"],
                             "lastModified": task.wire["lastModified"],
@@ -349,7 +441,7 @@ class Account:
 
 def task_ended() -> dict[str, Any]:
     return {
-        "category": "usererror",
+        "category": casing.USER_ERROR,
         "code": "TaskEnded",
         "message": "Task Was Ended by User Request",
     }

@@ -7,6 +7,7 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceResponseError
 from azure.core.rest import HttpRequest
 
+from superbatch.azure.wire import wire_enum
 from tests.emulator.helpers import error_code, new_job
 from tests.emulator.server import BatchEmulator
 
@@ -29,6 +30,16 @@ def test_throttling_carries_retry_after(
     assert caught.value.response is not None
     # azure-core types the response as a protocol without headers; every response has them.
     assert caught.value.response.headers["Retry-After"] == "2"  # type: ignore[attr-defined]
+
+
+def test_a_refused_role_is_403_authorization_failure(batch_emulator: BatchEmulator) -> None:
+    client = batch_emulator.client(retry_total=0)
+    batch_emulator.faults.add("get_pool", "403", times=1)
+    with pytest.raises(HttpResponseError) as caught:
+        client.get_pool(batch_emulator.pool_id)
+    assert caught.value.status_code == 403
+    assert error_code(caught.value) == "AuthorizationFailure"
+    assert client.get_pool(batch_emulator.pool_id).id == batch_emulator.pool_id  # times=1
 
 
 def test_throttled_post_is_retried_because_of_retry_after(batch_emulator: BatchEmulator) -> None:
@@ -131,7 +142,9 @@ def test_create_tasks_under_resets_after_processing_then_resubmit(
         client.create_tasks("job-1", tasks)
     assert len(batch_emulator.tasks("job-1")) >= 100  # the reset chunk was still added
     result = client.create_tasks("job-1", tasks)  # idempotent re-add, as a runner would do
-    statuses = {(r.status, r.error.code if r.error else None) for r in result.result_values or []}
+    statuses = {
+        (wire_enum(r.status), r.error.code if r.error else None) for r in result.result_values or []
+    }
     assert statuses == {("success", None), ("clienterror", "TaskExists")}, statuses
     assert len(batch_emulator.tasks("job-1")) == 1000
 

@@ -10,6 +10,7 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+from superbatch.azure.wire import wire_enum
 from tests.emulator.helpers import error_code, new_job, start_slow_task
 from tests.emulator.server import BatchEmulator
 
@@ -206,8 +207,9 @@ def test_collection_reports_each_bad_task(batch_emulator: BatchEmulator) -> None
         ),
     )
     by_id = {r.task_id: r for r in result.result_values or []}
-    assert by_id["ok"].status == m.BatchTaskAddStatus.SUCCESS
-    assert by_id["TAKEN"].status == m.BatchTaskAddStatus.CLIENT_ERROR
+    # Batch writes "Success"/"ClientError": the SDK keeps them as plain strings
+    assert wire_enum(by_id["ok"].status) == m.BatchTaskAddStatus.SUCCESS
+    assert wire_enum(by_id["TAKEN"].status) == m.BatchTaskAddStatus.CLIENT_ERROR
     taken, bad_id = by_id["TAKEN"].error, by_id["bad id"].error
     assert taken is not None and taken.code == "TaskExists"
     assert bad_id is not None and bad_id.code == "InvalidPropertyValue"

@@ -81,7 +81,7 @@ def test_add_collection_result_shape(batch_emulator: BatchEmulator) -> None:
     )
     assert answer.status_code == 200
     [result] = answer.json()["value"]
-    assert (result["status"], result["taskId"]) == ("success", "a")
+    assert (result["status"], result["taskId"]) == ("Success", "a")  # Batch's casing
 
 
 def test_terminate_and_delete_task(batch_emulator: BatchEmulator) -> None:

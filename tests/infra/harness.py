@@ -165,6 +165,7 @@ class ProgramRun:
     secret_outputs: set[str]
     invokes: list[str]
     warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)  # what `pulumi up` prints as info
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -185,11 +186,15 @@ class _WarningRecorder(logging.Handler):
     """Keeps the warnings the program logs (pulumi.log.warn reaches the mock engine's logger)."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
+        super().__init__(level=logging.INFO)
         self.messages: list[str] = []
+        self.infos: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+        else:
+            self.infos.append(record.getMessage())
 
 
 _MOCKS = AzureMocks()
@@ -198,6 +203,7 @@ _WARNINGS = _WarningRecorder()
 _LOGGER = logging.getLogger("tests.infra.pulumi-engine")
 _LOGGER.addHandler(_WARNINGS)
 _LOGGER.propagate = False
+_LOGGER.setLevel(logging.INFO)
 
 
 def install_mocks() -> None:
@@ -218,6 +224,8 @@ def config_string(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return json.dumps(list(value))
+    if isinstance(value, dict):  # structured config (pools) reaches programs as JSON
+        return json.dumps(value)
     return str(value)
 
 
@@ -230,6 +238,7 @@ def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_D
     _MONITOR.resources.clear()
     _MOCKS.invokes.clear()
     _WARNINGS.messages.clear()
+    _WARNINGS.infos.clear()
     stack = get_root_resource()
     assert stack is not None, "install_mocks() must run first (tests/infra/conftest.py)"
     stack.outputs.clear()  # type: ignore[attr-defined]
@@ -254,4 +263,5 @@ def run_program(config: dict[str, Any] | None = None, *, program: Path = INFRA_D
         secret_outputs=secret_outputs,
         invokes=list(_MOCKS.invokes),
         warnings=list(_WARNINGS.messages),
+        infos=list(_WARNINGS.infos),
     )

@@ -1,21 +1,24 @@
 """The pool's autoscale formula: zero nodes when idle, dedicated or Spot by config.
 
-The formula text the program gives the pool is evaluated with a small interpreter of the
-Batch formula language (tests/infra/formula.py) against made-up $PendingTasks histories.
+The formula text the program gives the pool is evaluated by the one interpreter of the Batch
+formula language (tests/support/formula.py, the emulator's pools run the same) against made-up
+$PendingTasks histories.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from infra.autoscale import autoscale_formula
 
-from tests.infra.formula import FormulaError, Symbol, evaluate
 from tests.infra.harness import ProgramRun, run_program
+from tests.support.formula import FormulaError, Symbol, check, evaluate
 
 FULL_WINDOW = 6  # 180 s of samples, one every 30 s
 
@@ -96,10 +99,38 @@ def test_the_formula_stays_between_zero_and_max_nodes(
 
 
 def test_the_interpreter_rejects_what_batch_would_reject() -> None:
-    with pytest.raises(FormulaError):
-        evaluate("x = $PendingTasks.GetSample(3);", pending_tasks=[1])
-    with pytest.raises(FormulaError):
-        evaluate("x = nosuch(1);", pending_tasks=[1])
+    with pytest.raises(FormulaError, match="InsufficientSampleData"):
+        evaluate("x = $PendingTasks.GetSample(180 * TimeInterval_Second, 70);", pending_tasks=[1])
+    for undocumented in ("x = nosuch(1);", "x = ceil(1.5);", "x = floor(1.5);", "x = y;"):
+        with pytest.raises(FormulaError, match="AutoScalingFormulaSyntaxError"):
+            check(undocumented)
+
+
+@pytest.mark.parametrize("spot", [False, True, "fallback"])
+@pytest.mark.parametrize("warm_minutes", [0, 30])
+def test_the_formula_uses_only_documented_functions(spot: Any, warm_minutes: int) -> None:
+    formula = autoscale_formula(
+        max_nodes=1000, task_slots_per_node=256, spot=spot, warm_minutes=warm_minutes
+    )
+    check(formula)  # the rules Batch applies when it creates the pool (8192 characters too)
+    assert "ceil" not in formula and "floor" not in formula and "round" not in formula
+
+
+@given(
+    pending=st.lists(st.integers(0, 300_000), min_size=FULL_WINDOW, max_size=FULL_WINDOW),
+    max_nodes=st.integers(1, 1000),
+    slots=st.integers(1, 256),
+)
+def test_the_node_count_is_exactly_ceil_of_tasks_over_slots(
+    pending: list[int], max_nodes: int, slots: int
+) -> None:
+    # the window's average is fractional more often than not; the target is still a whole
+    # number, so it is the same whether Batch rounds fractional targets up, down or to nearest
+    formula = autoscale_formula(max_nodes=max_nodes, task_slots_per_node=slots, spot=False)
+    dedicated, _ = targets(formula, [float(p) for p in pending])
+    tasks = max(Fraction(pending[-1]), Fraction(sum(pending), len(pending)))
+    assert dedicated == float(int(dedicated))
+    assert dedicated == min(max_nodes, math.ceil(tasks / slots))
 
 
 @pytest.mark.parametrize(("max_nodes", "slots"), [(0, 1), (1, 0)])

@@ -13,6 +13,7 @@ def test_every_resource_but_the_group_belongs_to_one_component(default_run: Prog
         "superbatch:infra:NodeIdentity",
         "superbatch:infra:BatchEnvironmentAccount",
         "superbatch:infra:RunnerAccess",
+        "superbatch:infra:RunnerPoolAccess",
         "superbatch:infra:ContainerPool",
     }
     for resource in default_run.resources:

@@ -114,16 +114,22 @@ def test_the_node_identity_has_exactly_three_roles_at_container_scope(
     assert all(r.inputs["principalType"] == "ServicePrincipal" for r in node_grants)
 
 
+def rearm_role(run: ProgramRun) -> str:
+    return str(run.one("azure-native:authorization:RoleDefinition").state["name"])
+
+
 def test_the_deploying_user_gets_exactly_the_runner_roles(default_run: ProgramRun) -> None:
     run = default_run
     batch_account = run.one("azure-native:batch:BatchAccount")
     registry = run.one("azure-native:containerregistry:Registry")
+    pool = run.one("azure-native:batch:Pool")
     assert grants_to(run, DEPLOYER_OBJECT_ID) == {
         (roles.BATCH_JOB_SUBMITTER, batch_account.id),
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "inputs")),
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "outputs")),
         (roles.ACR_PUSH, registry.id),
         (roles.ACR_DATA_IMPORTER, registry.id),  # `image import`, nothing wider
+        (rearm_role(run), pool.id),  # issue 15: the one new grant, on the pool alone
     }
     runner = [
         r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
@@ -136,15 +142,16 @@ def test_a_configured_ci_principal_replaces_the_deploying_user() -> None:
     run = run_program({"runnerPrincipalId": ci, "runnerPrincipalType": "ServicePrincipal"})
     assert grants_to(run, DEPLOYER_OBJECT_ID) == set()
     runner = [r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == ci]
-    assert len(runner) == 5
+    assert len(runner) == 6
     assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}
 
 
-def test_no_role_is_granted_beyond_the_nine_expected(default_run: ProgramRun) -> None:
-    # 3 node roles + 1 for the account's auto-storage + 5 runner roles, none wider than a
+def test_no_role_is_granted_beyond_the_ten_expected(default_run: ProgramRun) -> None:
+    # 3 node roles + 1 for the account's auto-storage + 5 runner roles (the importer role of
+    # `image import` included) + the runner's re-arm role on the pool, none wider than a
     # single resource (never a subscription or resource group scope).
     assignments = default_run.of_type(ROLE_ASSIGNMENT)
-    assert len(assignments) == 9
+    assert len(assignments) == 10
     for assignment in assignments:
         assert "/providers/" in str(assignment.inputs["scope"]), assignment.inputs["scope"]
 
@@ -248,3 +255,36 @@ def test_a_ci_principal_running_pulumi_up_itself_can_name_its_type() -> None:
     ]
     assert len(runner) == 5
     assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}
+
+
+def test_the_rearm_role_holds_exactly_pool_read_and_write_inside_the_account(
+    default_run: ProgramRun,
+) -> None:
+    definition = default_run.one("azure-native:authorization:RoleDefinition").inputs
+    account = default_run.one("azure-native:batch:BatchAccount")
+    assert definition["permissions"] == [
+        {
+            "actions": [
+                "Microsoft.Batch/batchAccounts/pools/read",
+                "Microsoft.Batch/batchAccounts/pools/write",
+            ]
+        }
+    ]
+    assert definition["assignableScopes"] == [account.id]
+    assert definition["scope"] == account.id
+    assert str(definition["roleName"]).startswith("SuperBatch pool autoscale re-arm (")
+
+
+def test_the_rearm_grant_is_on_each_pool_and_nowhere_else() -> None:
+    run = run_program(
+        {"pools": {"default": {}, "big": {"vmSize": "Standard_E8s_v5"}}, "maxNodes": 3}
+    )
+    role = rearm_role(run)
+    rearm = [r for r in run.of_type(ROLE_ASSIGNMENT) if role_of(r.inputs) == role]
+    pools = run.of_type("azure-native:batch:Pool")
+    assert sorted(str(r.inputs["scope"]) for r in rearm) == sorted(p.id for p in pools)
+    assert {r.inputs["principalId"] for r in rearm} == {DEPLOYER_OBJECT_ID}
+    assert all("/pools/" in str(r.inputs["scope"]) for r in rearm)
+    # `pulumi up` names the grant.
+    (said,) = [line for line in run.infos if "SuperBatch pool autoscale re-arm" in line]
+    assert "Microsoft.Batch/batchAccounts/pools/write" in said and "default, big" in said

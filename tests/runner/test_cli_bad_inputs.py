@@ -58,18 +58,42 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         "unknown placeholder {inptu}",
     ),
     (
-        "placeholder in double quotes",
-        spec('name = "x"\ncommand = \'cat "{input}"\'\ninputs = "data/*"\n'),
+        "placeholder inside backquotes",
+        spec('name = "x"\ncommand = "echo `cat {input}`"\ninputs = "data/*"\n'),
         ["run", "job.toml", "--local"],
         2,
-        'placeholder "{input}" is in quotes: write {input} without quotes',
+        "placeholder {input} is inside backquotes (write $(...) instead), where its value "
+        'cannot be quoted exactly: use "$SUPERBATCH_INPUT" there',
     ),
     (
-        "placeholder in single quotes",
-        spec('name = "x"\ncommand = "wc -l \'{name}\' {input}"\ninputs = "data/*"\n'),
+        "placeholder in a here-document",
+        spec('name = "x"\ncommand = """cat <<EOF\n{y}\nEOF"""\ntasks = "params.csv"\n'),
         ["run", "job.toml", "--local"],
         2,
-        "placeholder '{name}' is in quotes: write {name} without quotes",
+        "placeholder {y} is after a here-document (<<), where its value cannot be quoted "
+        'exactly: use "$y" there',
+    ),
+    (
+        "CSV column that would replace PATH",
+        spec('name = "x"\ncommand = "true"\ntasks = "p.csv"\n', **{"p.csv": "PATH,y\n1,2\n"}),
+        ["run", "job.toml", "--local"],
+        2,
+        "p.csv column 'PATH' would replace the task's $PATH environment variable (columns "
+        "become variables): rename the column",
+    ),
+    (
+        "CSV column named twice",
+        spec('name = "x"\ncommand = "true"\ntasks = "p.csv"\n', **{"p.csv": "a,b,a\n1,2,3\n"}),
+        ["run", "job.toml", "--local"],
+        2,
+        "tasks file p.csv has two columns named 'a'",
+    ),
+    (
+        "output pattern that names a folder",
+        spec('name = "x"\ncommand = "true"\ninputs = "data/*"\noutputs = ["out/"]\n'),
+        ["run", "job.toml", "--local"],
+        2,
+        "output pattern 'out/' names a folder: collect its files with \"out/**/*\"",
     ),
     (
         "CSV placeholder not a column",
@@ -213,7 +237,14 @@ CASES: list[tuple[str, dict[str, str], list[str], int, str]] = [
         2,
         "'latest' is a moving tag",
     ),
-    ("no backend chosen", GOOD, ["run", "job.toml"], 3, "say where to run"),
+    (
+        "no backend chosen",
+        GOOD,
+        ["run", "job.toml"],
+        3,
+        "say where to run: --local (this machine), --stack NAME (Azure Batch, from a Pulumi "
+        "stack) or --outputs FILE (Azure Batch, from `pulumi stack output --json`)",
+    ),
     ("--parallel 0", GOOD, ["run", "job.toml", "--local", "--parallel", "0"], 3, "at least 1"),
     ("unknown engine", GOOD, ["run", "job.toml", "--local", "--engine", "lxc"], 3, "unknown"),
     (

@@ -31,3 +31,33 @@ def test_usage_names_arguments_and_shows_examples(
     if example is not None:
         examples = result.stdout.split("Examples:", 1)[1]
         assert example in examples
+
+
+def _options(help_text: str) -> list[str]:
+    section = help_text.split("Options:", 1)[1].split("Examples:", 1)[0]
+    return [line.split()[0] for line in section.splitlines() if line.strip().startswith("--")]
+
+
+@pytest.mark.parametrize(
+    ("command", "running"),
+    [
+        (["run"], True),
+        (["wait"], True),
+        (["status"], False),
+        (["logs"], False),
+        (["results"], False),
+        (["jobs"], False),
+        (["clean"], False),
+    ],
+)
+def test_every_command_has_the_same_backend_options(
+    tmp_path: Path, command: list[str], running: bool
+) -> None:
+    """One option set (superbatch.cli.options.backend_options), in the same order everywhere."""
+    options = _options(superbatch(*command, "--help", cwd=tmp_path).stdout)
+    expected = ["--local", "--stack", "--outputs"]
+    if running:
+        expected += ["--parallel", "--engine", "--no-container"]
+    assert options[: len(expected)] == expected
+    if not running:
+        assert "--parallel" not in options and "--no-container" not in options

@@ -45,6 +45,7 @@ def test_reconnect_commands(project: Path) -> None:
     original = json.loads((project / "results" / job_id / "manifest.json").read_text())
     copied = json.loads(Path(again.json()["manifest"]).read_text())
     assert copied == original  # same job, same manifest, wherever it is fetched to
+    assert again.json()["tasks"] == original["tasks"]  # --json prints the manifest's entries
     assert (project / "copy" / job_id / "1" / "w.txt").read_text() == "beta\n"
 
     for answer in ("n\n", ""):  # no, and no answer at all (end of input): nothing changes
@@ -91,7 +92,7 @@ def test_jobs_line_up_results_json_says_task_and_wait_on_a_finished_job_is_quiet
     lines = listed.stdout.splitlines()
     assert sorted(line.split()[0] for line in lines) == sorted(job_ids)
     assert len({line.index("completed") for line in lines}) == 1, lines  # one column
-    assert len({line.index(" tasks:") for line in lines}) == 1, lines
+    assert len({line.index(" task") for line in lines}) == 1, lines
 
     waited = superbatch("wait", job_ids[0], "--local", "--json", cwd=project)
     assert waited.code == 0 and waited.json()["state"] == "completed"

@@ -97,7 +97,7 @@ def test_failing_task_shows_stderr_and_others_are_collected(project: Path) -> No
     )
     result = superbatch("run", "job.toml", "--local", cwd=project)
     assert result.code == 1
-    assert "task 1 failed: exit code 7" in result.stdout
+    assert "task 1 (n=2) failed: exit code 7" in result.stdout
     assert "boom: bad value 2" in result.stdout
     assert "aggregate step not run" in result.stdout
     job_dir = next((project / "results").iterdir())

@@ -57,18 +57,16 @@ def test_api_rejects_bad_input_with_spec_errors() -> None:
         raise AssertionError("resolve() accepted an unknown placeholder")
 
 
-def test_api_rejects_a_quoted_placeholder(tmp_path: Path) -> None:
+def test_api_places_a_quoted_placeholder_exactly(tmp_path: Path) -> None:
     write(tmp_path, {"data/a b.txt": "x\n"})
-    job = Job("quoted", command='cat "{input}"', inputs="data/*.txt", base_dir=tmp_path)
-    with pytest.raises(SpecError, match=r'placeholder "\{input\}" is in quotes'):
-        job.resolve()
+    job = Job("quoted", command="cat \"{input}\" '{name}'", inputs="data/*.txt", base_dir=tmp_path)
+    assert job.resolve().tasks[0].command == "cat \"data/a b.txt\" 'a b.txt'"
 
 
 @pytest.mark.parametrize(
     ("aggregate", "outputs", "message"),
     [
         ("cat {input}", [], r"aggregate: unknown placeholder \{input\}"),
-        ('cat "{name}"', [], r"aggregate: .*placeholder \"\{name\}\" is in quotes"),
         ("  ", [], r"aggregate: command must be"),
         ("cat results/*/out.txt > total", ["../total"], r"aggregate: .*\.\."),
     ],

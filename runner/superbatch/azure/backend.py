@@ -8,22 +8,36 @@ re-running the same spec after any interruption finishes the job without duplica
 
 from __future__ import annotations
 
+import builtins
 import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import cleanup, credentials, download, monitor, staging, submit, tasks
+from superbatch.azure import (
+    cleanup,
+    credentials,
+    download,
+    monitor,
+    pools,
+    rearm,
+    staging,
+    submit,
+    tasks,
+)
 from superbatch.azure.errors import call_with_retries, translate_azure_error
-from superbatch.contract import StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.azure.wire import wire_enum
+from superbatch.contract import PoolInfo, StackOutputs
+from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
     ResolvedJob,
     TaskCounts,
+    TaskInfo,
     TaskResult,
     TaskState,
 )
@@ -33,10 +47,13 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import ContainerClient
 
+    from superbatch.plan import Plan
+
 _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
+META_POOL = "superbatch_pool"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -52,7 +69,9 @@ class AzureBatchBackend:
         submit_concurrency: int = submit.SUBMIT_CONCURRENCY,
         staging_concurrency: int = staging.STAGING_CONCURRENCY,
         poll_interval: monitor.PollInterval | None = None,
+        cold_start: rearm.Clock | None = rearm.WALL_CLOCK,
     ) -> None:
+        """``cold_start``: the clock of the autoscale re-arm after a submission (None: off)."""
         self.outputs = outputs
         self._credential = credential or credentials.default_credential()
         self._batch: BatchClient | None = None
@@ -63,6 +82,8 @@ class AzureBatchBackend:
         self._poll_interval = poll_interval
         self.last_submit: submit.SubmitReport | None = None
         self.last_staging: staging.StagingReport | None = None
+        self._cold_start_clock = cold_start
+        self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
@@ -101,26 +122,11 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        if job.image:  # a bad image reference fails here, before anything remote
-            tasks.resolved_image(job.image, self.outputs.registry_login_server)
-        credentials.check_credential(self._credential)
-        pinned = job  # the job whose task bodies name the image by the registry's digest
-        if job.image:  # nodes could not pull it: say so before anything is created
-            from superbatch.images import resolve
-
-            warning = resolve.docker_hub_warning(job.image)
-            if warning:
-                _LOGGER.warning(warning)
-            registry = self.outputs.registry_login_server
-            digest = resolve.check_image_in_registry(
-                job.image, registry, credential=self._credential
-            )
-            if digest is not None:
-                pinned = replace(job, image=resolve.pinned_image(job.image, registry, digest))
+        pool, pinned = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
-        created, state = self._ensure_job(job)
+        created, state = self._ensure_job(job, pool.id)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
         present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
@@ -152,8 +158,85 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         self._finish_when_done(job.job_id)
+        if submitter.report.added and self._cold_start_clock is not None:
+            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
+            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
 
-    def _ensure_job(self, job: ResolvedJob) -> tuple[bool, str]:
+    def plan(self, job: ResolvedJob) -> Plan:
+        """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
+        from superbatch import plan as planning
+
+        job_pool, _ = self._check_before_submit(job)
+        uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
+        try:
+            self._job_state(job.job_id)
+            exists = True
+        except JobNotFoundError:
+            exists = False
+        present = submit.existing_task_ids(self.batch, job.job_id) if exists else set()
+        missing = [task for task in job.tasks if task.id not in present]
+        pool = call_with_retries(
+            lambda: self.batch.get_pool(
+                job_pool.id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
+            ),
+            action=f"read pool {job_pool.id}",
+        )
+        slots = pool.task_slots_per_node or 1
+        nodes = planning.expected_nodes(len(job.tasks), slots)
+        max_nodes = _formula_max_nodes(pool.auto_scale_formula)
+        if max_nodes is not None:
+            nodes = min(nodes, max_nodes)
+        adds_aggregate = job.aggregate is not None and AGGREGATE_TASK_ID not in present
+        batch_requests = (
+            (0 if exists else 1)
+            + -(-len(missing) // submit.MAX_TASKS_PER_REQUEST)
+            + int(adds_aggregate)
+            + 1  # the switch to terminatejob
+        )
+        sizes = {blob.source: blob.size for blob in uploads.blobs}
+        return planning.Plan(
+            job_id=job.job_id,
+            backend=self.name,
+            tasks=len(job.tasks),
+            preview=planning.preview(job),
+            aggregate=job.aggregate is not None,
+            exists=exists,
+            tasks_to_add=len(missing) + int(adds_aggregate),
+            files=len(uploads.blobs),
+            bytes_total=sum(sizes.values()),
+            files_new=len(uploads.uploads) + len(uploads.copies),
+            bytes_new=sum(blob.size for blob in uploads.uploads),
+            files_staged=uploads.skipped,
+            requests={
+                "storage": int(bool(uploads.blobs)) + len(uploads.uploads) + len(uploads.copies),
+                "batch": batch_requests,
+            },
+            slots_per_node=slots,
+            nodes=nodes,
+        )
+
+    def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
+        """Every check that needs no write, in order: the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first), and the job to submit, whose
+        image names what the stack's registry holds by its digest."""
+        pool = pools.job_pool(job, self.outputs)
+        image = tasks.require_image(job)  # the stack's pool runs only container tasks
+        # a bad image reference fails here, before anything remote
+        registry = self.outputs.registry_login_server
+        tasks.resolved_image(image, registry)
+        credentials.check_credential(self._credential)
+        from superbatch.images import resolve
+
+        warning = resolve.docker_hub_warning(image)
+        if warning:  # once per job: every node would pull it from Docker Hub
+            _LOGGER.warning(warning)
+        # nodes could not pull it: say so before anything is created
+        digest = resolve.check_image_in_registry(image, registry, credential=self._credential)
+        if digest is None:
+            return pool, job
+        return pool, replace(job, image=resolve.pinned_image(image, registry, digest))
+
+    def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
             BatchJobConstraints,
             BatchJobCreateOptions,
@@ -165,7 +248,7 @@ class AzureBatchBackend:
 
         options = BatchJobCreateOptions(
             id=job.job_id,
-            pool_info=BatchPoolInfo(pool_id=self.outputs.pool_id),
+            pool_info=BatchPoolInfo(pool_id=pool_id),
             all_tasks_complete_mode="noaction",
             uses_task_dependencies=job.aggregate is not None,
             constraints=BatchJobConstraints(max_task_retry_count=job.retries),
@@ -177,6 +260,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
+                BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
             ],
         )
 
@@ -187,16 +271,14 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(
-            create, action=f"create job {job.job_id} on pool {self.outputs.pool_id}"
-        )
+        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
         if created:
             return True, "active"
         job_state = call_with_retries(
             lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
             action=f"find job {job.job_id}",
         )
-        return False, monitor.enum_text(job_state)
+        return False, wire_enum(job_state)
 
     def _finish_when_done(self, job_id: str) -> None:
         from azure.batch.models import BatchJobUpdateOptions
@@ -244,7 +326,12 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
-        return status
+        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
+        pool = meta.get(META_POOL, DEFAULT_POOL)
+        nodes = None
+        if not status.done and status.counts.queued and pool in self.outputs.pools:
+            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+        return replace(status, pool=pool, nodes=nodes)
 
     def wait(
         self,
@@ -288,13 +375,15 @@ class AzureBatchBackend:
                 raise translate_azure_error(exc, action=action) from exc
         # 404/409 means no such job, task or file, or a task not started. The SDK streams this
         # call and leaves the error body unread (no code), so ask for the task itself.
-        call_with_retries(
-            lambda: self.batch.get_task(job_id, task_id, select=["id"]),
+        task = call_with_retries(
+            lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
             action=f"find task {task_id} of job {job_id}",
         )
-        return ""  # the task exists but has not written the file (yet)
+        if wire_enum(task.state) in ("active", "preparing"):
+            raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
+        return ""  # the task ran but wrote no such file
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         from superbatch import results as layout
 
         previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
@@ -326,6 +415,7 @@ class AzureBatchBackend:
                 exit_code=status.exit_code,
                 attempts=status.attempts,
                 paths=stored.get(status.task_id, ()),
+                label=status.label,
             )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
@@ -340,36 +430,60 @@ class AzureBatchBackend:
             lambda: self.batch.get_job(job_id, select=["id", "state"]),
             action=f"find job {job_id}",
         )
-        return monitor.enum_text(job.state)
+        return wire_enum(job.state)
 
-    def _all_tasks(self, job_id: str) -> list[Any]:
+    def _all_tasks(self, job_id: str) -> builtins.list[Any]:
         return call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=["id", "state", "executionInfo"])),
+            lambda: list(self.batch.list_tasks(job_id, select=monitor.TASK_FIELDS)),
             action=f"list the tasks of job {job_id}",
         )
 
-    def list(self) -> list[JobSummary]:
+    def list(self) -> builtins.list[JobSummary]:
         try:
             jobs = list(self.batch.list_jobs(select=["id", "state", "creationTime", "metadata"]))
         except Exception as exc:
             raise translate_azure_error(exc, action="list jobs") from exc
         summaries = []
         for job in jobs:
-            names = {item.name for item in (job.metadata or [])}
-            if META_TASKS not in names:
+            meta = {item.name: item.value for item in (job.metadata or [])}
+            if META_TASKS not in meta:
                 continue  # not ours
-            counts, _ = monitor.task_counts(self.batch, job.id)
+            has_aggregate = meta.get(META_AGGREGATE) == "1"
+            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
             created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, monitor.enum_text(job.state), counts, created))
+            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
         return summaries
+
+    def job_ids(self) -> builtins.list[str]:
+        try:
+            jobs = list(self.batch.list_jobs(select=["id", "metadata"]))
+        except Exception as exc:
+            raise translate_azure_error(exc, action="list jobs") from exc
+        return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
+
+    def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
+        self._job_meta(job_id)  # an unknown job is JobNotFoundError, not an empty list
+        listed = call_with_retries(
+            lambda: list(self.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
+            action=f"list the tasks of job {job_id}",
+        )
+        return sorted((monitor.task_info(task) for task in listed), key=_task_order)
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
-        download.delete_job_blobs(self.inputs, job_id)
-        download.delete_job_blobs(self.results_container, job_id)
+        cleanup.delete_job_blobs(self.inputs, job_id)
+        cleanup.delete_job_blobs(self.results_container, job_id)
 
 
-def _task_order(result: TaskResult) -> tuple[int, int | str]:
+def _formula_max_nodes(formula: str | None) -> int | None:
+    """``maxNodes = N;`` of the formula infra/ writes, if the pool has that formula."""
+    import re
+
+    found = re.search(r"^maxNodes\s*=\s*(\d+)\s*;", formula or "", re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def _task_order(result: TaskResult | TaskInfo) -> tuple[int, int | str]:
     task_id = result.task_id
     return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
 

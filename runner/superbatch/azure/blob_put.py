@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
-SERVICE_VERSION = "2025-11-05"
+SERVICE_VERSION = "2026-10-06"  # azure-storage-blob's; tests/azure/test_blob_put.py
 SMALL_BLOB_BYTES = 4 << 20
 MAX_ATTEMPTS = 8
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}

@@ -1,4 +1,5 @@
-"""Deleting a job on Azure, and finding the files a deleted job left behind."""
+"""Deleting a job on Azure (the Batch job and its blobs), and finding the files a deleted
+job left behind."""
 
 from __future__ import annotations
 
@@ -29,6 +30,24 @@ def delete_job(client: BatchClient, job_id: str) -> None:
             f"deleting job {job_id} did not finish (Batch: {poller.status()}): "
             f"run `superbatch clean {job_id}` again"
         )
+
+
+def delete_job_blobs(container: ContainerClient, job_id: str) -> int:
+    """Delete every blob under ``<job>/``; returns how many were deleted."""
+    try:
+        names = [blob.name for blob in container.list_blobs(name_starts_with=f"{job_id}/")]
+        for start in range(0, len(names), 256):  # one batch request per 256 blobs
+            batch = names[start : start + 256]
+            try:
+                container.delete_blobs(*batch)
+            except Exception:  # batch API not available (older emulators): one by one
+                for name in batch:
+                    container.delete_blob(name)
+    except Exception as exc:
+        raise translate_azure_error(
+            exc, action=f"delete the blobs of job {job_id}", service="storage"
+        ) from exc
+    return len(names)
 
 
 def has_stored_files(containers: list[ContainerClient], job_id: str) -> bool:

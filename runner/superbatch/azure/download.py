@@ -10,7 +10,6 @@ size and modification time, which we set to the blob's own after each download).
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure.errors import translate_azure_error
+from superbatch.digest import file_hash
 from superbatch.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -44,14 +44,6 @@ def local_path(dest: Path, blob_name: str) -> Path:
     return dest.joinpath(*parts)
 
 
-def _md5(path: Path) -> bytes:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.digest()
-
-
 def _up_to_date(path: Path, blob: Any) -> bool:
     try:
         stat = path.stat()
@@ -66,7 +58,7 @@ def _up_to_date(path: Path, blob: Any) -> bool:
             if not isinstance(content_md5, str)
             else base64.b64decode(content_md5)
         )
-        return _md5(path) == expected
+        return file_hash(path, "md5")[0] == expected
     return int(stat.st_mtime) == int(blob.last_modified.timestamp())
 
 
@@ -134,21 +126,3 @@ def read_blob_text(container: ContainerClient, name: str) -> str | None:
     except Exception as exc:
         raise translate_azure_error(exc, action=f"read {name}", service="storage") from exc
     return data.decode("utf-8", errors="replace")
-
-
-def delete_job_blobs(container: ContainerClient, job_id: str) -> int:
-    """Delete every blob under ``<job>/``; returns how many were deleted."""
-    try:
-        names = [blob.name for blob in container.list_blobs(name_starts_with=f"{job_id}/")]
-        for start in range(0, len(names), 256):  # one batch request per 256 blobs
-            batch = names[start : start + 256]
-            try:
-                container.delete_blobs(*batch)
-            except Exception:  # batch API not available (older emulators): one by one
-                for name in batch:
-                    container.delete_blob(name)
-    except Exception as exc:
-        raise translate_azure_error(
-            exc, action=f"delete the blobs of job {job_id}", service="storage"
-        ) from exc
-    return len(names)

@@ -70,10 +70,7 @@ def translate_azure_error(
     if name == "CredentialUnavailableError" or (
         isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None
     ):
-        return ConfigError(
-            f"no Azure credentials to {action}: run `az login` (or set up a managed/workload "
-            f"identity); details: {_first_line(str(exc))}"
-        )
+        return ConfigError(no_identity_message(action))
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return RemoteError(f"cannot reach Azure to {action}: {_first_line(str(exc))}")
     if not isinstance(exc, HttpResponseError):
@@ -119,6 +116,18 @@ def translate_azure_error(
             "retries: re-run the same command later, it resumes where it stopped"
         )
     return RemoteError(f"failed to {action}: {status} {code}: {message}".rstrip(": "))
+
+
+def no_identity_message(action: str) -> str:
+    """One line for "no credential in the chain worked", fitting what this machine has."""
+    import shutil
+
+    if shutil.which("az") is None:
+        fix = "install the Azure CLI (`az` is not on PATH) and run `az login`"
+    else:
+        fix = "run `az login` (the Azure CLI is not signed in)"
+    where = "or run where a managed or workload identity is set up"
+    return f"no Azure identity to {action}: {fix}, {where}"
 
 
 def image_not_found_message(image: str, registry: str, detail: str) -> str:

@@ -18,14 +18,18 @@ from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
 )
+from superbatch.azure.wire import wire_enum
 from superbatch.errors import RemoteError
 from superbatch.model import (
+    AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     JobStatus,
     ProgressCallback,
     TaskCounts,
+    TaskInfo,
     TaskState,
     TaskStatus,
+    exit_failure,
 )
 
 if TYPE_CHECKING:
@@ -41,11 +45,8 @@ INTERRUPTED_AFTER_POLLS = 3
 _IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "ImagePullFailed"}
 
 StderrReader = Callable[[str], str]
-
-
-def enum_text(value: Any) -> str:
-    """The wire value of an SDK enum (``BatchTaskState.COMPLETED`` -> ``completed``)."""
-    return str(getattr(value, "value", value) or "")
+# What a task's status is read from (`$select`): its label is Batch's displayName.
+TASK_FIELDS = ["id", "displayName", "state", "executionInfo"]
 
 
 class PollInterval:
@@ -76,14 +77,19 @@ def task_counts(client: BatchClient, job_id: str) -> tuple[TaskCounts, Any]:
     )
 
 
+def job_task_counts(client: BatchClient, job_id: str, *, has_aggregate: bool) -> TaskCounts:
+    """The job's task counts without its aggregate step (Batch counts it as a task)."""
+    counts, _ = task_counts(client, job_id)
+    aggregate = _aggregate_status(client, job_id) if has_aggregate else None
+    return counts if aggregate is None else _without(counts, aggregate.state)
+
+
 def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     def get() -> Any:
         try:
-            return client.get_task(
-                job_id, AGGREGATE_TASK_ID, select=["id", "state", "executionInfo"]
-            )
+            return client.get_task(job_id, AGGREGATE_TASK_ID, select=TASK_FIELDS)
         except ResourceNotFoundError:
             return None  # not added yet
 
@@ -92,10 +98,10 @@ def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
 
 
 def _state(task: Any) -> TaskState:
-    state = enum_text(task.state) or "active"
+    state = wire_enum(task.state) or "active"
     info = task.execution_info
     if state == "completed":
-        result = enum_text(info.result) if info is not None else "failure"
+        result = wire_enum(info.result) if info is not None else "failure"
         return TaskState.SUCCEEDED if result == "success" else TaskState.FAILED
     return TaskState.RUNNING if state in {"running", "preparing"} else TaskState.QUEUED
 
@@ -116,17 +122,43 @@ def task_status(
     exit_code = info.exit_code if info is not None else None
     if state is TaskState.FAILED:
         fail = info.failure_info if info is not None else None
-        if fail is not None and image and _is_image_failure(fail.code, fail.message):
+        if exit_code is not None and (fail is None or fail.code == "FailureExitCode"):
+            failure = exit_failure(exit_code)  # worded as --local words it
+        elif fail is not None and image and _is_image_failure(fail.code, fail.message):
             failure = image_not_found_message(image, registry, str(fail.message or fail.code))
         elif fail is not None:
             failure = f"{fail.code}: {fail.message}" if fail.message else str(fail.code)
-        elif exit_code is not None:
-            failure = f"exit code {exit_code}"
     tail = ""
     if state is TaskState.FAILED and stderr is not None:
         tail = "\n".join(stderr(task.id).splitlines()[-STDERR_TAIL_LINES:])
     attempts = (info.retry_count or 0) + 1 if info is not None and info.start_time else 0
-    return TaskStatus(task.id, state, exit_code, attempts, failure, tail)
+    if failure is not None and attempts > 1:
+        failure += f" (after {attempts} attempts)"
+    label = getattr(task, "display_name", None) or ""
+    return TaskStatus(task.id, state, exit_code, attempts, failure, tail, label)
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def task_info(task: Any) -> TaskInfo:
+    """A task's line in ``superbatch tasks`` (its last attempt's times and node)."""
+    status = task_status(task, None)
+    info = task.execution_info
+    node = getattr(task, "node_info", None)
+    started = info is not None and info.start_time is not None
+    return TaskInfo(
+        status.task_id,
+        status.label,
+        status.state,
+        status.attempts,
+        status.exit_code,
+        status.failure,
+        node.node_id if node is not None and started else None,
+        _epoch(info.start_time) if info is not None else None,
+        _epoch(info.end_time) if info is not None else None,
+    )
 
 
 def job_status(
@@ -157,7 +189,7 @@ def job_status(
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
         if aggregate is not None:
             aggregate = never_ran(aggregate.task_id)
-    return JobStatus(job_id, enum_text(job.state), counts, failed, aggregate)
+    return JobStatus(job_id, wire_enum(job.state), counts, failed, aggregate)
 
 
 BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
@@ -198,7 +230,7 @@ def end_blocked_job(client: BatchClient, job_id: str) -> None:
 
 def never_ran(task_id: str) -> TaskStatus:
     """The aggregate step when a task failed: it waits on it and never runs (as --local)."""
-    return TaskStatus(task_id, TaskState.QUEUED)
+    return TaskStatus(task_id, TaskState.QUEUED, label=AGGREGATE_LABEL)
 
 
 def _without(counts: TaskCounts, state: TaskState) -> TaskCounts:
@@ -219,7 +251,7 @@ def failed_tasks(
             client.list_tasks(
                 job_id,
                 filter="executionInfo/result eq 'failure'",
-                select=["id", "state", "executionInfo"],
+                select=TASK_FIELDS,
             )
         ),
         action=f"list the failed tasks of job {job_id}",
@@ -316,7 +348,7 @@ def _added_before_interruption(client: BatchClient, job_id: str) -> int | None:
         lambda: client.get_job(job_id, select=["id", "onAllTasksComplete"]),
         action=f"find job {job_id}",
     )
-    if enum_text(job.all_tasks_complete_mode) != "noaction":
+    if wire_enum(job.all_tasks_complete_mode) != "noaction":
         return None
     return call_with_retries(  # counts lag: one listing of ids says what is really there
         lambda: sum(1 for _ in client.list_tasks(job_id, select=["id"])),

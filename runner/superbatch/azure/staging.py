@@ -13,7 +13,6 @@ server-side copies of that first blob (no bytes leave this machine twice).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from superbatch.azure.blob_put import SMALL_BLOB_BYTES, lean_putter
 from superbatch.azure.errors import translate_azure_error
+from superbatch.digest import file_hash
 from superbatch.model import InputFile, ResolvedJob
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ _LOGGER = logging.getLogger(__name__)
 
 SHA256_METADATA_KEY = "sha256"
 STAGING_CONCURRENCY = 32
-_HASH_CHUNK = 1 << 20
 _COPY_POLL_SECONDS = 0.2
 
 
@@ -88,13 +87,8 @@ def plan_staging(job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY) ->
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    digest, size = file_hash(path)
+    return digest.hex(), size
 
 
 def existing_blob_hashes(container: ContainerClient, prefix: str) -> dict[str, str | None]:
@@ -110,20 +104,29 @@ def existing_blob_hashes(container: ContainerClient, prefix: str) -> dict[str, s
     return found
 
 
-def stage_inputs(
-    container: ContainerClient,
-    job: ResolvedJob,
-    *,
-    concurrency: int = STAGING_CONCURRENCY,
-) -> StagingReport:
-    """Upload what is missing under ``<job>/``; skip what is there; copy duplicates."""
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """What staging a job will do, decided from one listing of ``<job>/`` (reads only)."""
+
+    blobs: tuple[StagedBlob, ...]
+    uploads: tuple[StagedBlob, ...]  # bytes sent: the first blob of each new content
+    copies: tuple[StagedBlob, ...]  # server-side copies of content already there or sent
+    sources: dict[str, str]  # sha256 -> the blob name a copy comes from
+
+    @property
+    def skipped(self) -> int:
+        return len(self.blobs) - len(self.uploads) - len(self.copies)
+
+
+def plan_uploads(
+    container: ContainerClient, job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY
+) -> UploadPlan:
+    """Hash the inputs and list what is staged already: what is missing, sent or copied."""
     blobs = plan_staging(job, concurrency=concurrency)
     if not blobs:
-        return StagingReport(0, 0, 0, 0)
+        return UploadPlan((), (), (), {})
     present = existing_blob_hashes(container, f"{job.job_id}/")
     missing = [blob for blob in blobs if present.get(blob.name) != blob.sha256]
-    skipped = len(blobs) - len(missing)
-
     # Content already in the container (from a previous, interrupted run) is a copy source.
     sources: dict[str, str] = {}
     for name, sha in present.items():
@@ -136,9 +139,24 @@ def stage_inputs(
             copies.append(blob)
         else:
             first_uploads[blob.sha256] = blob
-    uploads = list(first_uploads.values())
+    uploads = tuple(first_uploads.values())
     for blob in uploads:
         sources[blob.sha256] = blob.name
+    return UploadPlan(tuple(blobs), uploads, tuple(copies), sources)
+
+
+def stage_inputs(
+    container: ContainerClient,
+    job: ResolvedJob,
+    *,
+    concurrency: int = STAGING_CONCURRENCY,
+) -> StagingReport:
+    """Upload what is missing under ``<job>/``; skip what is there; copy duplicates."""
+    plan = plan_uploads(container, job, concurrency=concurrency)
+    if not plan.blobs:
+        return StagingReport(0, 0, 0, 0)
+    uploads, copies, sources = plan.uploads, plan.copies, plan.sources
+    skipped = plan.skipped
 
     putter = lean_putter(container.url, container.credential)
 

@@ -30,6 +30,7 @@ from superbatch.azure.errors import (
     error_code,
     translate_azure_error,
 )
+from superbatch.azure.wire import wire_enum
 from superbatch.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -186,11 +187,12 @@ class TaskSubmitter:
             task_id = value.get("taskId", "")
             error = value.get("error") or {}
             code = error.get("code", "")
-            if value.get("status") == "success":
+            status = wire_enum(value.get("status"))
+            if status == "success":
                 added += 1
             elif code == "TaskExists":
                 present += 1
-            elif value.get("status") == "servererror" or code in _RETRYABLE_TASK_CODES:
+            elif status == "servererror" or code in _RETRYABLE_TASK_CODES:
                 retry.append((task_id, by_id[task_id]))
             else:
                 message = (error.get("message") or {}).get("value", "")

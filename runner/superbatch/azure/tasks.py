@@ -26,15 +26,25 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from superbatch.azure.pools import GPU_RUN_OPTIONS
 from superbatch.azure.staging import shared_prefix, task_prefix
-from superbatch.contract import StackOutputs
-from superbatch.model import AGGREGATE_TASK_ID, ResolvedJob, TaskSpec
+from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
+from superbatch.contract import PoolInfo, StackOutputs
+from superbatch.errors import SpecError
+from superbatch.model import (
+    AGGREGATE_LABEL,
+    AGGREGATE_TASK_ID,
+    DEFAULT_POOL,
+    ResolvedJob,
+    TaskSpec,
+)
 
 STAGING_DIR = ".superbatch"
 LOGS_DIR = "_logs"
 _WILDCARD = re.compile(r"[*?\[]")
 
 Body = dict[str, Any]
+_NO_POOL = PoolInfo("", "", None, None, None, None, None, None, None)
 
 
 def iso_duration(value: timedelta) -> str:
@@ -57,6 +67,26 @@ def resolved_image(image: str, registry_login_server: str) -> str:
     from superbatch.images.resolve import resolve_image
 
     return resolve_image(image, registry_login_server)
+
+
+IMAGE_REQUIRED = (
+    "job {job}: Azure Batch runs every task in a container image and this spec names none: "
+    'add image = "docker.io/library/python:3.12-slim" (any full reference with a tag), '
+    "or your own from `superbatch image build` / `superbatch image push --stack NAME`"
+)
+
+
+def require_image(job: ResolvedJob) -> str:
+    """Refuse an image-less job before anything is uploaded.
+
+    The stack's pool is a container pool, and Batch fails every task without
+    ``containerSettings`` on such a pool (``ContainerTaskSettingsNotFound``) only once a
+    node picks it up, minutes later. There is no image we could pick for the user that
+    would hold their code's dependencies, so we ask for one instead of guessing.
+    """
+    if not job.image:
+        raise SpecError(IMAGE_REQUIRED.format(job=job.name))
+    return job.image
 
 
 def output_base(pattern: str) -> str:
@@ -130,16 +160,21 @@ def _forget(path: str) -> str:
 
 
 def command_line(script: str) -> str:
-    return "/bin/sh -c " + shlex.quote(script)
+    return " ".join(SHELL) + " " + shlex.quote(script)
 
 
 def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
-    body: Body = {}
-    if job.image:
-        body["containerSettings"] = {
-            "imageName": resolved_image(job.image, outputs.registry_login_server),
+    body: Body = {
+        "containerSettings": {
+            "imageName": resolved_image(require_image(job), outputs.registry_login_server),
+            "containerRunOptions": CLEAR_ENTRYPOINT,  # /bin/sh -c runs, as locally
             "workingDirectory": "taskWorkingDirectory",
         }
+    }
+    if outputs.pools.get(job.pool or DEFAULT_POOL, _NO_POOL).gpu:
+        body["containerSettings"]["containerRunOptions"] += " " + GPU_RUN_OPTIONS
+    if job.slots != 1:
+        body["requiredSlots"] = job.slots
     constraints: Body = {"maxTaskRetryCount": job.retries}
     if job.timeout is not None:
         constraints["maxWallClockTime"] = iso_duration(job.timeout)
@@ -166,6 +201,8 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
     if steps:
         steps.append(_forget(STAGING_DIR))
     body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
+    if task.label:  # Batch keeps it (<= 1024 chars): `tasks` and `status` show it from there
+        body["displayName"] = task.label
     body.update(_common(job, outputs))
     if resource_files:
         body["resourceFiles"] = resource_files
@@ -197,6 +234,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     ]
     body: Body = {
         "id": AGGREGATE_TASK_ID,
+        "displayName": AGGREGATE_LABEL,
         "commandLine": command_line(_script(steps, job.aggregate.command)),
     }
     body.update(_common(job, outputs))

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
 from superbatch.cli.image import image_app
@@ -28,7 +29,16 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Run a job spec on this machine (--local) or on Azure Batch (--stack), "
     "with the same results layout.",
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"superbatch {version('superbatch')}\n")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -36,15 +46,25 @@ def _global_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
     ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Global options (``--debug`` is read by :func:`main`)."""
-    _route_warnings()  # here, not in main(): `--help` never needs logging
+    _route_warnings(debug=debug)  # here, not in main(): `--help` never needs logging
 
 
 # Command registration: the one place that lists every command and command group.
 app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
 app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
 app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
+app.command("tasks", epilog=_inspect.TASKS_EXAMPLES)(_inspect.tasks_command)
 app.command("logs")(_jobs.logs_command)
 app.command("results")(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
@@ -52,9 +72,16 @@ app.command("clean")(_jobs.clean_command)
 app.add_typer(image_app, name="image")
 
 
-def _route_warnings() -> None:
-    """Library warnings become one yellow line on stderr (rich is imported only then)."""
+def _route_warnings(*, debug: bool) -> None:
+    """Library warnings become one yellow line on stderr (rich is imported only then).
+
+    The Azure SDKs' own log lines (azure-identity lists every credential it tried, at
+    WARNING) are dropped unless ``--debug``: the error we raise says it in one line.
+    """
     import logging
+
+    if not debug:
+        logging.getLogger("azure").addHandler(logging.NullHandler())
 
     class WarningHandler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from superbatch.backends import BackendOptions
 
 DEFAULT_RESULTS = Path("results")
 
@@ -17,38 +21,16 @@ _wait_command: str | None = None
 _results_command: str | None = None
 
 
-def remember_job(
-    job_id: str,
-    *,
-    local: bool,
-    stack: str | None,
-    outputs: Path | None,
-    parallel: int | None = None,
-    engine: str | None = None,
-    no_container: bool = False,
-    results: Path | None = None,
-) -> None:
+def remember_job(job_id: str, backend: BackendOptions, *, results: Path | None = None) -> None:
     """Remember how to finish ``job_id``; ``results`` is given when the command fetches them."""
     global _wait_command, _results_command
-    where: list[str] = []
-    if local:
-        where.append("--local")
-    if stack is not None:
-        where += ["--stack", stack]
-    if outputs is not None:
-        where += ["--outputs", str(outputs)]
-    local_options: list[str] = []
-    if parallel is not None:
-        local_options += ["--parallel", str(parallel)]
-    if engine is not None:
-        local_options += ["--engine", engine]
-    if no_container:
-        local_options.append("--no-container")
-    _wait_command = shlex.join(["superbatch", "wait", job_id, *where, *local_options])
+    _wait_command = backend.command("wait", job_id, running=True)
     _results_command = None
     if results is not None:
         extra = [] if results == DEFAULT_RESULTS else ["--results", str(results)]
-        _results_command = shlex.join(["superbatch", "results", job_id, *where, *extra])
+        _results_command = shlex.join(
+            ["superbatch", "results", job_id, *backend.where_args(), *extra]
+        )
 
 
 def interrupted_message() -> str:

@@ -20,9 +20,11 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     TaskCounts,
-    TaskResult,
+    TaskInfo,
     TaskStatus,
+    describe_exit,
 )
+from superbatch.plan import Plan
 from superbatch.run import RunOutcome
 
 stderr = Console(stderr=True, highlight=False)
@@ -39,6 +41,11 @@ def error_line(message: str) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``3 tasks``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _describe(counts: TaskCounts) -> str:
@@ -145,12 +152,15 @@ def status_json(status: JobStatus) -> dict[str, Any]:
         "counts": asdict(status.counts),
         "failed": [_task_json(t) for t in status.failed],
         "aggregate": _task_json(status.aggregate) if status.aggregate else None,
+        "pool": status.pool,
+        "nodes": status.nodes,
     }
 
 
 def _task_json(task: TaskStatus) -> dict[str, Any]:
     return {
         "task": task.task_id,
+        "label": task.label,
         "state": str(task.state),
         "exit_code": task.exit_code,
         "attempts": task.attempts,
@@ -159,21 +169,11 @@ def _task_json(task: TaskStatus) -> dict[str, Any]:
     }
 
 
-def task_result_json(result: TaskResult) -> dict[str, Any]:
-    """A task's results, keyed like manifest.json and ``status --json`` (``task``)."""
-    return {
-        "task": result.task_id,
-        "state": str(result.state),
-        "exit_code": result.exit_code,
-        "attempts": result.attempts,
-        "files": [asdict(f) for f in result.files],
-    }
-
-
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
     data = status_json(outcome.status)
     data["results_dir"] = str(outcome.results_dir.absolute())
     data["manifest"] = str(outcome.manifest.absolute())
+    data["unmatched_outputs"] = list(outcome.unmatched_outputs)
     return data
 
 
@@ -181,11 +181,13 @@ def print_status(status: JobStatus) -> None:
     counts = status.counts
     colour = "green" if status.ok else ("red" if status.done else "cyan")
     stdout.print(
-        f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: {counts.total} tasks, "
-        + _describe(counts)
+        f"[bold]{escape(status.job_id)}[/]: [{colour}]{status.state}[/]: "
+        f"{plural(counts.total, 'task')}, " + _describe(counts)
     )
-    for task in status.failed:
-        _print_failure(task)
+    if status.pool is not None:
+        note = f": {status.nodes}" if status.nodes else ""
+        stdout.print(f"pool {escape(status.pool)}{escape(note)}")
+    print_failure_groups(status.job_id, status.failed)
     agg = status.aggregate
     if agg is not None:
         if agg.state == "failed":
@@ -196,17 +198,110 @@ def print_status(status: JobStatus) -> None:
             stdout.print(f"aggregate step: {agg.state}")
 
 
-def _print_failure(task: TaskStatus) -> None:
+def _named(task_id: str, label: str) -> str:
+    return f"task {task_id} ({label})" if label else f"task {task_id}"
+
+
+def _print_failure(task: TaskStatus, *, tail: bool = True, indent: str = "") -> None:
     reason = task.failure or "failed"
-    stdout.print(f"[red]task {escape(task.task_id)} failed[/]: {escape(reason)}")
-    if task.stderr_tail:
+    name = escape(_named(task.task_id, task.label))
+    stdout.print(f"{indent}[red]{name} failed[/]: {escape(reason)}")
+    if tail and task.stderr_tail:
         for line in task.stderr_tail.splitlines():
-            stdout.print(f"  [dim]|[/] {escape(line)}")
+            stdout.print(f"{indent}  [dim]|[/] {escape(line)}")
+
+
+FAILURES_SHOWN_PER_GROUP = 3
+
+
+def print_failure_groups(job_id: str, failed: tuple[TaskStatus, ...]) -> None:
+    """Failed tasks grouped by their last stderr line (else their reason), biggest group
+    first; the first few of each group, with the first one's stderr tail."""
+    from superbatch.failures import group_failures
+
+    for group in group_failures(failed):
+        if len(failed) > 1:
+            count = len(group.tasks)
+            stdout.print(
+                f"[red]{count} task{'s' if count > 1 else ''} failed with[/]: {escape(group.key)}"
+            )
+        indent = "  " if len(failed) > 1 else ""
+        for index, task in enumerate(group.tasks[:FAILURES_SHOWN_PER_GROUP]):
+            _print_failure(task, tail=index == 0, indent=indent)
+        hidden = len(group.tasks) - FAILURES_SHOWN_PER_GROUP
+        if hidden > 0:
+            stdout.print(
+                f"{indent}... and {hidden} more (`superbatch tasks {escape(job_id)} "
+                "--state failed` lists them)"
+            )
 
 
 def print_outcome(outcome: RunOutcome) -> None:
     print_status(outcome.status)
     stdout.print(f"results: {escape(str(outcome.results_dir))}/ (manifest.json lists every file)")
+    print_unmatched(outcome)
+
+
+def print_unmatched(outcome: RunOutcome) -> None:
+    """Output patterns that matched nothing: once each, on stderr, after the run."""
+    for line in outcome.unmatched_outputs:
+        warning_line(line)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def task_info_json(task: TaskInfo) -> dict[str, Any]:
+    return {
+        "task": task.task_id,
+        "label": task.label,
+        "state": str(task.state),
+        "attempts": task.attempts,
+        "exit_code": task.exit_code,
+        "exit": describe_exit(task.exit_code) if task.exit_code is not None else None,
+        "failure": task.failure,
+        "duration_seconds": task.duration,
+        "node": task.node,
+        "start": _iso(task.start),
+        "end": _iso(task.end),
+    }
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def print_tasks(tasks: list[TaskInfo]) -> None:
+    if not tasks:
+        stdout.print("no tasks")
+        return
+    header = ("TASK", "STATE", "ATTEMPTS", "EXIT", "DURATION", "NODE", "LABEL")
+    rows = [
+        (
+            t.task_id,
+            str(t.state),
+            str(t.attempts),
+            describe_exit(t.exit_code),
+            _clock(t.duration),
+            t.node or "-",
+            t.label,
+        )
+        for t in tasks
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        stdout.print(escape("  ".join([*cells, row[-1]]).rstrip()))
 
 
 def print_jobs(jobs: list[JobSummary]) -> None:
@@ -221,5 +316,61 @@ def print_jobs(jobs: list[JobSummary]) -> None:
         stdout.print(
             f"{escape(job.job_id):<{id_width}}  {job.state:<{state_width}}  "
             f"{job.created or '':<{created_width}}  "
-            f"{job.counts.total:>{total_width}} tasks: {_describe(job.counts)}"
+            f"{job.counts.total:>{total_width}} {'task' if job.counts.total == 1 else 'tasks'}"
+            f": {_describe(job.counts)}"
         )
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    data = asdict(plan)
+    data["preview"] = [asdict(t) for t in plan.preview]
+    data["created"] = False  # a dry run never creates anything
+    return data
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} TB"
+
+
+def print_plan(plan: Plan) -> None:
+    """The dry run, for people: what would run, move and cost; nothing was created."""
+    agg = " + the aggregate step" if plan.aggregate else ""
+    stdout.print(f"[bold]{escape(plan.job_id)}[/] on {plan.backend}: dry run, nothing created")
+    state = "exists: a run adds" if plan.exists else "new: a run adds"
+    noun = "runs" if plan.backend == "local" else "adds"
+    state = state.replace("adds", noun)
+    stdout.print(f"tasks: {plan.tasks}{agg} (job {state} {plan.tasks_to_add})")
+    width = max(len(t.task_id) for t in plan.preview) if plan.preview else 1
+    for task in plan.preview:
+        label = f"  {escape(task.label)}" if task.label else ""
+        stdout.print(f"  {task.task_id:<{width}}{label}  [dim]{escape(task.command)}[/]")
+    if plan.tasks > len(plan.preview):
+        stdout.print(f"  ... and {plan.tasks - len(plan.preview)} more")
+    inputs = f"inputs: {plan.files} files, {_size(plan.bytes_total)}"
+    if plan.backend != "local":
+        inputs += (
+            f"; to upload: {plan.files_new} files, {_size(plan.bytes_new)} "
+            f"(already staged: {plan.files_staged})"
+        )
+    stdout.print(inputs)
+    if plan.requests:
+        stdout.print(
+            "requests: " + ", ".join(f"{name} {count}" for name, count in plan.requests.items())
+        )
+    if plan.nodes is not None:
+        stdout.print(f"nodes: up to {plan.nodes} ({plan.slots_per_node} task slots each)")
+    else:
+        stdout.print(f"parallel: {plan.slots_per_node} tasks at a time")
+    if plan.estimate_seconds is not None:
+        line = f"estimate: {_clock(plan.estimate_seconds)} per task"
+        if plan.node_hours is not None:
+            line += f" -> {plan.node_hours:.2f} node-hours"
+        if plan.cost is not None:
+            line += f", cost {plan.cost:.2f} at {plan.price_per_node_hour:g} per node-hour"
+        if plan.wall_seconds is not None:
+            line += f"; about {_clock(plan.wall_seconds)} from start to end"
+        stdout.print(line)

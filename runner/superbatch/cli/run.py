@@ -5,17 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from superbatch.cli.options import (
-    EngineName,
-    Json,
-    Local,
-    NoContainer,
-    Outputs,
-    Parallel,
-    ResultsDir,
-    Stack,
-    backend_from,
-)
+from superbatch.backends import BackendOptions
+from superbatch.cli.options import Json, ResultsDir, backend_options
 
 if TYPE_CHECKING:
     from superbatch.backend import Backend
@@ -28,6 +19,8 @@ RUN_EXAMPLES = """Examples:
   superbatch run job.toml --local --no-container  # on this machine, on the host
   superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
   superbatch run job.toml --local --new           # a fresh job, even if this one ran
+  superbatch run job.toml --stack dev --dry-run --estimate 20m --price-per-node-hour 0.10
+                                                  # plan and cost; creates nothing
 """
 
 
@@ -41,48 +34,88 @@ def check_output_folders(backend: "Backend", results_dir: Path) -> None:
     check_writable_folder(results_dir, what=f"results folder {results_dir}")
 
 
+def check_plan_options(
+    *, dry_run: bool, estimate: str | None, price: float | None, local: bool
+) -> float | None:
+    """--estimate and --price-per-node-hour belong to --dry-run (price: Azure only)."""
+    from superbatch.errors import SpecError
+    from superbatch.validate import parse_duration
+
+    if not dry_run and (estimate is not None or price is not None):
+        raise SpecError("--estimate and --price-per-node-hour only apply with --dry-run")
+    if price is not None and (price < 0 or price != price or price == float("inf")):
+        raise SpecError(f"--price-per-node-hour {price}: give a price of zero or more")
+    if price is not None and local:
+        raise SpecError("--price-per-node-hour applies to Azure: --local runs cost no nodes")
+    if estimate is None:
+        return None
+    try:
+        return parse_duration(estimate, where="--estimate").total_seconds()
+    except SpecError:
+        raise SpecError(
+            f"--estimate {estimate!r}: give one task's run time such as 45s, 20m or 1h30m"
+        ) from None
+
+
+@backend_options(running=True)
 def run_command(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The job spec (TOML).")],
-    local: Local = False,
-    stack: Stack = None,
-    outputs: Outputs = None,
-    parallel: Parallel = None,
-    engine: EngineName = None,
-    no_container: NoContainer = False,
+    backend: BackendOptions,
     new: Annotated[bool, typer.Option("--new", help="Start a fresh job, do not resume.")] = False,
     results: ResultsDir = Path("results"),
     json: Json = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Check everything and show the plan; create or upload nothing."
+        ),
+    ] = False,
+    estimate: Annotated[
+        str | None,
+        typer.Option(
+            "--estimate",
+            metavar="DURATION",
+            help="With --dry-run: your guess of one task's run time (20m, 1h30m).",
+        ),
+    ] = None,
+    price: Annotated[
+        float | None,
+        typer.Option(
+            "--price-per-node-hour",
+            metavar="PRICE",
+            help="With --dry-run on Azure: what one node costs per hour, for the estimate.",
+        ),
+    ] = None,
 ) -> None:
     """Run a job spec to completion and bring every task's outputs and logs back."""
     from superbatch.cli import render
     from superbatch.cli.interrupt import remember_job
+    from superbatch.cli.jobref import index_job
     from superbatch.run import run_job
     from superbatch.spec import load_spec
 
+    seconds = check_plan_options(
+        dry_run=dry_run, estimate=estimate, price=price, local=backend.local
+    )
     job = load_spec(spec, new=new)  # every spec error comes before anything is created
-    backend = backend_from(
-        local=local,
-        stack=stack,
-        outputs=outputs,
-        parallel=parallel,
-        engine=engine,
-        no_container=no_container,
-    )
-    check_output_folders(backend, results / job.job_id)
-    remember_job(
-        job.job_id,
-        local=local,
-        stack=stack,
-        outputs=outputs,
-        parallel=parallel,
-        engine=engine,
-        no_container=no_container,
-        results=results,
-    )
+    opened = backend.open()
+    check_output_folders(opened, results / job.job_id)
+    if dry_run:
+        from superbatch.plan import with_estimate
+
+        plan = with_estimate(opened.plan(job), seconds=seconds, price=price)
+        if json:
+            render.print_json(render.plan_json(plan))
+        else:
+            render.print_plan(plan)
+        return
+    index_job(opened, job.job_id, spec=spec, options=backend)
+    remember_job(job.job_id, backend, results=results)
     with render.progress_bar(job.job_id) as progress:
-        outcome = run_job(backend, job, results_root=results, progress=progress)
+        outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))
+        render.print_unmatched(outcome)  # stderr: the JSON on stdout stays parseable
     else:
         render.print_outcome(outcome)
     if not outcome.ok:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from superbatch.digest import file_sha256
 from superbatch.errors import ConfigError
 
 TAG_LENGTH = 12
@@ -123,14 +124,6 @@ def context_files(context: Path) -> Iterator[tuple[str, os.stat_result]]:
     yield from sorted(found)
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def content_tag(
     context: Path,
     *,
@@ -178,7 +171,7 @@ def content_digest(
     if not dockerfile.is_file():
         raise ConfigError(f"no Dockerfile at {dockerfile}")
     digest = hashlib.sha256(_TAG_FORMAT.encode() + b"\0")
-    digest.update(b"dockerfile\0" + _file_digest(dockerfile).encode() + b"\0")
+    digest.update(b"dockerfile\0" + file_sha256(dockerfile).encode() + b"\0")
     if platform:
         digest.update(f"platform\0{platform}\0".encode())
     for key, value in sorted((build_args or {}).items()):
@@ -191,7 +184,7 @@ def content_digest(
             entry = f"dir\0{rel}"
         elif stat.S_ISREG(info.st_mode):
             executable = "x" if info.st_mode & 0o111 else "-"
-            entry = f"file\0{rel}\0{executable}\0{_file_digest(path)}"
+            entry = f"file\0{rel}\0{executable}\0{file_sha256(path)}"
         else:
             continue  # sockets, fifos: an engine cannot send them either
         digest.update(entry.encode(errors="surrogateescape") + b"\0")

@@ -8,6 +8,7 @@ writes the manifest. A re-run of the same job id only runs tasks that did not su
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import logging
@@ -15,26 +16,36 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from superbatch.engine import ENGINES, Engine, find_engine
-from superbatch.errors import ConfigError, JobNotFoundError, SuperBatchError
+from superbatch.errors import (
+    ConfigError,
+    JobNotFoundError,
+    SpecError,
+    SuperBatchError,
+    TaskNotStartedError,
+)
 from superbatch.local.execute import ContainerRun, remove_job_containers
-from superbatch.local.node import NodeLayout, collected_path
+from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
 from superbatch.local.scheduler import Scheduler
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
 from superbatch.local.threads import run_split
 from superbatch.model import (
+    AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     JobStatus,
     JobSummary,
     ProgressCallback,
     ResolvedJob,
     TaskCounts,
+    TaskInfo,
     TaskResult,
     TaskState,
     TaskStatus,
 )
+from superbatch.plan import Plan
 from superbatch.results import Manifest, place_files, previous_files, write_manifest
 from superbatch.validate import is_valid_id
 
@@ -42,6 +53,7 @@ log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
 PLACING_THREADS = 2
+LOCAL_NODES = "tasks run on this machine (--local), the pool applies on Azure"
 
 
 class LocalBackend:
@@ -73,7 +85,12 @@ class LocalBackend:
     # -- Backend protocol ---------------------------------------------------------------
 
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        store = self._store(job.job_id)
+        if job.slots > self.parallel:  # as a pool refuses a task wider than its nodes
+            raise SpecError(
+                f"job {job.name}: slots = {job.slots} is more than this machine runs at once "
+                f"(--parallel {self.parallel}): raise --parallel or lower slots"
+            )
+        store = self._locate(job.job_id)  # run from another folder: the job's own state
         failed: list[str] = []
         if store.exists():
             if store.runner_alive():
@@ -90,6 +107,38 @@ class LocalBackend:
             store.create(job)
             return
         store.append(*({"task": t, "event": "reset"} for t in failed))
+
+    def plan(self, job: ResolvedJob) -> Plan:
+        """What ``submit`` and ``wait`` would do; reads only (no state dir is created)."""
+        from superbatch import plan as planning
+
+        store = self._locate(job.job_id)
+        records = store.records() if store.exists() else {}
+        done = (TaskState.SUCCEEDED,)
+        to_run = [t for t in job.tasks if records.get(t.id, TaskRecord()).state not in done]
+        if to_run:
+            self.container_plan(job)  # the image checks a run makes (may refuse or warn)
+        sources = {f.source for t in job.tasks for f in t.inputs} | {f.source for f in job.shared}
+        aggregate_left = (
+            job.aggregate is not None
+            and records.get(AGGREGATE_TASK_ID, TaskRecord()).state not in done
+        )
+        return planning.Plan(
+            job_id=job.job_id,
+            backend=self.name,
+            tasks=len(job.tasks),
+            preview=planning.preview(job),
+            aggregate=job.aggregate is not None,
+            exists=store.exists(),
+            tasks_to_add=len(to_run) + int(aggregate_left),
+            files=sum(len(t.inputs) + len(job.shared) for t in job.tasks),
+            bytes_total=sum(os.stat(source).st_size for source in sources),
+            files_new=0,
+            bytes_new=0,
+            files_staged=0,
+            requests={},
+            slots_per_node=self.parallel,
+        )
 
     def status(self, job_id: str) -> JobStatus:
         store = self._existing_store(job_id)
@@ -127,15 +176,19 @@ class LocalBackend:
         if task_id not in {t.id for t in job.tasks} | {AGGREGATE_TASK_ID}:
             raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
         path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
-        if path.is_file():
+        try:
             return path.read_text(encoding="utf-8", errors="replace")
-        return ""
+        except FileNotFoundError:  # written when a task starts: this one has not
+            raise TaskNotStartedError(
+                f"task {task_id} of job {job_id} has not run yet: no logs"
+            ) from None
 
-    def results(self, job_id: str, dest: Path) -> list[TaskResult]:
+    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
         store = self._existing_store(job_id)
         job = store.load()
         records = store.records()
-        ids = [t.id for t in job.tasks] + ([AGGREGATE_TASK_ID] if job.aggregate else [])
+        labels = task_labels(job)
+        ids = list(labels)
         previous = previous_files(dest, job_id)
         results = []
         placements: list[Callable[[], None]] = []
@@ -153,7 +206,11 @@ class LocalBackend:
                     functools.partial(place_files, target, files, source, previous=earlier)
                 )
             state = record.state if finished else TaskState.QUEUED
-            results.append(TaskResult(task_id, state, record.exit_code, record.attempts, files))
+            results.append(
+                TaskResult(
+                    task_id, state, record.exit_code, record.attempts, files, labels[task_id]
+                )
+            )
         os.makedirs(job_dest, exist_ok=True)
         run_split(placements, PLACING_THREADS)
         tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
@@ -161,14 +218,43 @@ class LocalBackend:
         write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
         return results
 
-    def list(self) -> list[JobSummary]:
-        summaries = []
-        for job_id in list_job_ids(self.home):
-            store = self._store(job_id)
-            status = self.status(job_id)
-            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(store.created()))
-            summaries.append(JobSummary(job_id, status.state, status.counts, created))
-        return summaries
+    def list(self) -> builtins.list[JobSummary]:
+        """Jobs of this state dir and of every other one the per-user index knows."""
+        summaries: dict[str, JobSummary] = {}
+        for home in self._homes():
+            backend = self if home == self.home else LocalBackend(home=home)
+            for job_id in list_job_ids(home):
+                if job_id in summaries:
+                    continue
+                store = backend._store(job_id)
+                status = backend._status(store.load(), store.records(), alive=store.runner_alive())
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(store.created()))
+                summaries[job_id] = JobSummary(job_id, status.state, status.counts, created)
+        return sorted(summaries.values(), key=lambda s: (s.created or "", s.job_id))
+
+    def job_ids(self) -> builtins.list[str]:
+        ids: dict[str, None] = {}
+        for home in self._homes():
+            ids.update(dict.fromkeys(list_job_ids(home)))
+        return list(ids)
+
+    def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
+        store = self._existing_store(job_id)
+        job = store.load()
+        records = store.records()
+        alive = store.runner_alive()
+        infos = []
+        for task_id, label in task_labels(job).items():
+            record = records.get(task_id, TaskRecord())
+            state = record.state
+            if state == TaskState.RUNNING and not alive:
+                state = TaskState.QUEUED
+            node = LOCAL_NODE if record.start is not None else None
+            info = TaskInfo(task_id, label, state, record.attempts, record.exit_code)
+            infos.append(
+                replace(info, failure=record.failure, node=node, start=record.start, end=record.end)
+            )
+        return infos
 
     def clean(self, job_id: str) -> None:
         store = self._existing_store(job_id)
@@ -218,15 +304,16 @@ class LocalBackend:
                 plan = ContainerRun(engine, image, self.node.root)
             elif self.engine_name is not None:
                 raise ConfigError(
-                    f"image {image} is not in {engine.name}'s local images: build it "
-                    "(or pull it) first, or use --no-container"
+                    f"image {image} is not in {engine.name}'s local images: "
+                    f"{_get_image_hint(engine.name, image)} first, or use --no-container"
                 )
             else:
                 log.warning(
                     "image %s is not in %s's local images: running tasks on this machine "
-                    "instead (build the image to use it; --no-container to silence this)",
+                    "instead (%s to use it; --no-container to silence this)",
                     image,
                     engine.name,
+                    _get_image_hint(engine.name, image),
                 )
         self._plans[job.job_id] = plan
         return plan
@@ -236,8 +323,34 @@ class LocalBackend:
             raise JobNotFoundError(f"{job_id!r} is not a job id (letters, digits, - and _)")
         return JobStore(self.home, job_id)
 
-    def _existing_store(self, job_id: str) -> JobStore:
+    def _homes(self) -> builtins.list[Path]:
+        """This state dir first, then every other one the per-user index knows."""
+        from superbatch import jobindex
+
+        homes: builtins.list[Path] = [self.home]
+        homes += [h for h in jobindex.local_homes() if h != self.home and h.is_dir()]
+        return homes
+
+    def state_home(self, job_id: str) -> Path:
+        """The state dir that holds (or will hold) ``job_id``."""
+        self._locate(job_id)
+        return self.home
+
+    def _locate(self, job_id: str) -> JobStore:
+        """The job's store: in this state dir, else in the one the index says it lives in
+        (from then on this backend works there: node dirs, logs, results)."""
         store = self._store(job_id)
+        if store.exists():
+            return store
+        for home in self._homes()[1:]:
+            if JobStore(home, job_id).exists():
+                self.home = home
+                self.node = NodeLayout(home / "node")
+                return self._store(job_id)
+        return store
+
+    def _existing_store(self, job_id: str) -> JobStore:
+        store = self._locate(job_id)
         if not store.exists():
             raise JobNotFoundError(
                 f"no local job {job_id!r} (jobs live in {self.home}; `superbatch jobs --local` "
@@ -266,24 +379,26 @@ class LocalBackend:
                 state = TaskState.QUEUED  # interrupted: a re-run (or `wait`) runs it again
             tally[state] += 1
             if state == TaskState.FAILED:
-                failed.append(self._task_status(job.job_id, task.id, record))
+                failed.append(self._task_status(job.job_id, task.id, record, task.label))
         aggregate = None
         if job.aggregate is not None:
             record = records.get(AGGREGATE_TASK_ID, TaskRecord())
             if record.state == TaskState.RUNNING and not alive:
                 record = TaskRecord()
-            aggregate = self._task_status(job.job_id, AGGREGATE_TASK_ID, record)
+            aggregate = self._task_status(job.job_id, AGGREGATE_TASK_ID, record, AGGREGATE_LABEL)
         counts = TaskCounts(
             tally[TaskState.QUEUED],
             tally[TaskState.RUNNING],
             tally[TaskState.SUCCEEDED],
             tally[TaskState.FAILED],
         )
-        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate)
+        # A pool the spec names is reported (the same spec runs on Azure), not used.
+        pool = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
+        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
         label = "completed" if status.done else ("active" if alive else "interrupted")
-        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate)
+        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
 
-    def _task_status(self, job_id: str, task_id: str, record: TaskRecord) -> TaskStatus:
+    def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
         tail = ""
         if record.state == TaskState.FAILED:
             stderr = self.node.task_dir(job_id, task_id) / "stderr.txt"
@@ -291,5 +406,22 @@ class LocalBackend:
                 lines = stderr.read_text(encoding="utf-8", errors="replace").splitlines()
                 tail = "\n".join(lines[-STDERR_TAIL_LINES:])
         return TaskStatus(
-            task_id, record.state, record.exit_code, record.attempts, record.failure, tail
+            task_id, record.state, record.exit_code, record.attempts, record.failure, tail, label
         )
+
+
+def task_labels(job: ResolvedJob) -> dict[str, str]:
+    """Task id -> label, in id order, the aggregate step last (as the manifest lists them)."""
+    labels = {task.id: task.label for task in job.tasks}
+    if job.aggregate is not None:
+        labels[AGGREGATE_TASK_ID] = AGGREGATE_LABEL
+    return labels
+
+
+def _get_image_hint(engine: str, image: str) -> str:
+    """How to get ``image`` into the engine: pull a registry's image, build a short name."""
+    from superbatch.images.reference import parse_image_ref
+
+    if parse_image_ref(image).registry is not None:
+        return f"pull it with `{engine} pull {image}`"
+    return "build it with `superbatch image build`"

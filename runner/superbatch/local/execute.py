@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
 from superbatch.engine import Engine
 
 
@@ -123,18 +124,18 @@ def run_attempt(
     """
     working_dir = f"{task_dir}/wd"
     if container is None:
-        argv = ["/bin/sh", "-c", command]
+        argv = [*SHELL, command]
         proc_env: dict[str, str] | None = env
         cwd: str | None = working_dir
     else:
         root = str(container.node_root)
         argv = container.engine.command(
             "run", "--rm", "--name", name, "-v", f"{root}:{root}", "-w", working_dir,
-            *container.engine.user_args(),
+            CLEAR_ENTRYPOINT, *container.engine.user_args(),
         )  # fmt: skip
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
-        argv += [container.image, "/bin/sh", "-c", command]
+        argv += [container.image, *SHELL, command]
         proc_env = None  # the engine client runs with ours
         cwd = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -169,6 +170,8 @@ def run_attempt(
             return Attempt(None, timed_out=True)
         if table.stopping:
             return Attempt(None)
-        return Attempt(code)
+        # Killed by a signal: 128 + its number, as a shell, a container engine and Batch
+        # report it (Popen says -9), so the manifest is the same on every backend.
+        return Attempt(code if code >= 0 else 128 - code)
     finally:
         table.remove(proc)

@@ -15,6 +15,7 @@ equivalent of the outputs container (see :func:`collected_path`).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterable
@@ -22,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from superbatch.model import InputFile
-from superbatch.validate import LOGS_DIR
+from superbatch.validate import LOGS_PREFIX
 
 LOCAL_ACCOUNT = "local"
 LOCAL_POOL = "local"
 LOCAL_NODE = "local-node"
-LOGS_PREFIX = f"{LOGS_DIR}/"
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,41 @@ def prepare_task_dir(task_dir: str, files: Iterable[InputFile]) -> str:
         target = f"{working_dir}/{item.dest}"
         if "/" in item.dest:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(item.source, target)
+        stage_file(item.source, target)
     return working_dir
 
 
 def copy_files(pairs: Iterable[tuple[str, Path]]) -> None:
     for source, target in pairs:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        stage_file(source, target)
+
+
+# FICLONE (linux/fs.h): the target shares the source's blocks copy-on-write.
+_FICLONE = 0x40049409
+_clone_works = True  # set False after a file system says it cannot clone
+
+
+def stage_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Put a copy of ``source`` at ``target`` that the task may change freely.
+
+    A reflink (copy-on-write clone: btrfs, XFS, bcachefs, ...) costs no disk until a
+    task writes to it; elsewhere (ext4, tmpfs) the file is copied. Never a hard link: a
+    link is the user's file itself, so a task's ``>>`` or ``sed -i``-style rewrite in place
+    would change the original, and making the link read-only would make the original
+    read-only too (the mode belongs to the shared inode).
+    """
+    global _clone_works
+    if _clone_works:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            try:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS):
+                    _clone_works = False  # this file system cannot clone: stop asking
+                elif exc.errno != errno.EXDEV:  # another file system: copy this one
+                    raise
+    shutil.copyfile(source, target)

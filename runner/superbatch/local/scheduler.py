@@ -14,9 +14,11 @@ import functools
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
 from superbatch.local.execute import (
     Attempt,
@@ -28,7 +30,6 @@ from superbatch.local.execute import (
     run_attempt,
 )
 from superbatch.local.node import (
-    LOGS_PREFIX,
     NodeLayout,
     collected_path,
     copy_files,
@@ -46,10 +47,11 @@ from superbatch.model import (
     TaskCounts,
     TaskSpec,
     TaskState,
+    exit_failure,
 )
 from superbatch.patterns import match_outputs
-from superbatch.results import EMPTY_SHA256, file_sha256
-from superbatch.validate import LOGS_DIR, format_duration
+from superbatch.results import EMPTY_SHA256
+from superbatch.validate import LOGS_DIR, LOGS_PREFIX, format_duration
 
 REPORT_INTERVAL = 0.1
 LOG_PATHS = (f"{LOGS_DIR}/stdout.txt", f"{LOGS_DIR}/stderr.txt")  # as in results/<job>/<task>/
@@ -147,7 +149,8 @@ class Scheduler:
             return
         feed = iter(pending)  # next() on a list iterator is atomic: no task runs twice
         errors: list[BaseException] = []
-        count = min(self.parallel, len(pending))
+        # A task takes `slots` of the `--parallel` slots (Batch's requiredSlots on a node).
+        count = min(max(1, self.parallel // self.job.slots), len(pending))
         slot = functools.partial(self._slot, feed, errors)
         slots = Workers([slot] * count, name="superbatch-task")
         try:
@@ -239,6 +242,16 @@ class Scheduler:
                 )
                 if self.table.stopping:
                     raise Interrupted()
+                self.store.append(
+                    {
+                        "task": task_id,
+                        "event": "ended",
+                        "attempt": attempt,
+                        "exit_code": result.exit_code,
+                        "timed_out": result.timed_out,
+                        "time": time.time(),
+                    }
+                )
                 if result.exit_code == 0:
                     break
             kept = self._collect(task_dir, self.job.outputs if outputs is None else outputs)
@@ -250,7 +263,7 @@ class Scheduler:
             assert self.job.timeout is not None
             failure = f"timed out after {format_duration(self.job.timeout)}"
         elif result.exit_code != 0:
-            failure = f"exit code {result.exit_code}"
+            failure = exit_failure(result.exit_code)
         if failure is not None and attempts > 1:
             failure += f" (after {attempts} attempts)"
         self.store.append(
@@ -262,13 +275,15 @@ class Scheduler:
                 "attempts": attempts,
                 "failure": failure,
                 "files": [[f.path, f.size, f.sha256] for f in kept],
+                "time": time.time(),
             }
         )
         if counted:
             self._move(TaskState.RUNNING, state)
 
     def _started(self, task_id: str, attempt: int, pid: int) -> None:
-        self.store.append({"task": task_id, "event": "started", "attempt": attempt, "pid": pid})
+        event = {"task": task_id, "event": "started", "attempt": attempt, "pid": pid}
+        self.store.append({**event, "time": time.time()})
 
     def _collect(self, task_dir: str, patterns: tuple[str, ...]) -> tuple[ResultFile, ...]:
         """The outputs (by pattern) and logs of a finished attempt, with sizes and hashes."""

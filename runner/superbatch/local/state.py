@@ -50,6 +50,8 @@ class TaskRecord:
     failure: str | None = None
     pid: int | None = None  # process group of the attempt that was started last
     files: tuple[ResultFile, ...] = ()  # collected outputs and logs (when finished)
+    start: float | None = None  # the last attempt's start and end (epoch seconds)
+    end: float | None = None
 
 
 class JobStore:
@@ -143,6 +145,7 @@ class JobStore:
                 record.state = TaskState.RUNNING
                 record.attempts = event.get("attempt", record.attempts)
                 record.pid = event.get("pid")
+                record.start, record.end = event.get("time"), None
             elif kind == "finished":
                 record.state = TaskState(event["state"])
                 record.exit_code = event.get("exit_code")
@@ -150,6 +153,7 @@ class JobStore:
                 record.failure = event.get("failure")
                 record.pid = None
                 record.files = tuple(ResultFile(*f) for f in event.get("files", []))
+                record.end = event.get("time")
         return records
 
     @contextlib.contextmanager

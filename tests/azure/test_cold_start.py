@@ -1,0 +1,163 @@
+"""Cold start on an autoscaled pool idling at zero (issue 15), on the emulator's clock.
+
+The pool runs the stack's own formula every 5 minutes with samples a minute late. After a
+submission the runner re-arms the pool's autoscale once the formula can see the tasks; when
+that is refused (no permission, Batch's 30-second limit) the job still runs, on the pool's
+normal schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra.autoscale import autoscale_formula
+
+from superbatch.azure import rearm
+from superbatch.model import ResolvedJob, TaskSpec
+from tests.azure.conftest import EMULATOR_MISSING, EmulatedStack, write_stack
+from tests.azure.jobs import TEST_IMAGE
+
+FORMULA = autoscale_formula(max_nodes=2, task_slots_per_node=1, spot=False)
+INTERVAL = 300.0
+
+
+@pytest.fixture
+def idle_pool(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    fake_az_login: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[EmulatedStack]:
+    """A container pool at zero nodes with the stack's formula, evaluated every 5 minutes."""
+    try:
+        from tests.emulator.pools import PoolSpec
+        from tests.emulator.server import start_emulator
+    except ImportError:
+        pytest.fail(EMULATOR_MISSING)
+    azurite = request.getfixturevalue("azurite_https")
+    spec = PoolSpec(formula=FORMULA, interval_seconds=INTERVAL, container=True)
+    emulator = start_emulator(azurite=azurite, https=True, pool=spec)
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+        yield write_stack(tmp_path, emulator, azurite)
+    finally:
+        emulator.stop()
+
+
+def job(job_id: str) -> ResolvedJob:
+    tasks = tuple(TaskSpec(str(i), f"echo {i}") for i in range(2))
+    return ResolvedJob(job_id=job_id, name="cold", image=TEST_IMAGE, tasks=tasks, outputs=())
+
+
+def emulated_clock(stack: EmulatedStack) -> rearm.Clock:
+    return rearm.Clock(now=stack.emulator.clock.now, sleep=stack.emulator.clock.advance)
+
+
+def targets(stack: EmulatedStack) -> tuple[int, int]:
+    wire = stack.emulator.pool_wire()
+    return wire["targetDedicatedNodes"], wire["targetLowPriorityNodes"]
+
+
+def test_nodes_are_requested_as_soon_as_the_formula_sees_the_tasks(
+    idle_pool: EmulatedStack,
+) -> None:
+    backend = idle_pool.backend(cold_start=emulated_clock(idle_pool))
+    backend.submit(job("cold-1"))
+    assert backend.cold_start is not None
+    report = backend.cold_start.result(timeout=120)
+    assert report is not None and report.nodes_requested_at is not None, report
+    waited = report.nodes_requested_at - report.tasks_added_at
+    # One sample period plus the minute of lag, plus the probe's step: never the 5 minutes.
+    assert waited <= rearm.SAMPLE_PERIOD_SECONDS + rearm.SAMPLE_LAG_SECONDS + 6, report
+    assert "re-armed" in report.outcome
+    assert targets(idle_pool) == (2, 0)
+    # The pool keeps its own formula and interval: Pulumi sees no drift.
+    wire = idle_pool.emulator.pool_wire()
+    assert wire["autoScaleFormula"] == FORMULA and wire["autoScaleEvaluationInterval"] == "PT5M"
+    assert backend.wait("cold-1", timeout=60).ok
+
+
+def test_a_refused_rearm_says_why_and_the_job_runs_on_the_normal_schedule(
+    idle_pool: EmulatedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    idle_pool.emulator.faults.add("enable_pool_auto_scale", "403")
+    backend = idle_pool.backend(cold_start=emulated_clock(idle_pool))
+    backend.submit(job("cold-2"))
+    assert backend.cold_start is not None
+    report = backend.cold_start.result(timeout=120)
+    assert report is not None and report.nodes_requested_at is None
+    assert "403 AuthorizationFailure" in report.outcome
+    assert "'SuperBatch pool autoscale re-arm' on the pool" in report.outcome
+    assert "\n" not in report.outcome
+    assert targets(idle_pool) == (0, 0)  # nothing asked for nodes yet ...
+    idle_pool.emulator.clock.advance(INTERVAL)  # ... until the pool's own next evaluation
+    assert targets(idle_pool) == (2, 0)
+    assert backend.wait("cold-2", timeout=60).ok
+
+
+class AnotherRunnerFirst:
+    """A real client whose re-arm is preceded by another runner's, on the same pool."""
+
+    def __init__(self, client: Any, other: Any) -> None:
+        self._client, self._other = client, other
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def enable_pool_auto_scale(self, pool_id: str, options: Any) -> None:
+        from azure.batch.models import BatchPoolEnableAutoScaleOptions
+
+        # The other runner re-arms with the formula alone: the schedule keeps its times.
+        self._other.enable_pool_auto_scale(
+            pool_id, BatchPoolEnableAutoScaleOptions(auto_scale_formula=FORMULA)
+        )
+        self._client.enable_pool_auto_scale(pool_id, options)
+
+
+def test_the_30_second_limit_is_one_line_and_the_job_still_runs(
+    idle_pool: EmulatedStack,
+) -> None:
+    backend = idle_pool.backend(cold_start=None)
+    backend.submit(job("cold-3"))
+    clock = emulated_clock(idle_pool)
+    racing = AnotherRunnerFirst(backend.batch, idle_pool.emulator.client())
+    said: list[str] = []
+    report = rearm.Rearm(
+        racing, idle_pool.emulator.pool_id, now=clock.now, sleep=clock.sleep, say=said.append
+    ).run(clock.now())
+    assert report.nodes_requested_at is None
+    assert "TooManyEnableAutoScaleRequests" in report.outcome and said == [report.outcome]
+    assert backend.wait("cold-3", timeout=60).ok
+
+
+def test_a_pool_with_nodes_is_left_alone(idle_pool: EmulatedStack) -> None:
+    idle_pool.emulator.faults.add("evaluate_pool_auto_scale", "403")  # never reached
+    with idle_pool.emulator.account.lock:
+        idle_pool.emulator.pool().resize(1, 0, "taskcompletion", ready=True)
+    backend = idle_pool.backend(cold_start=emulated_clock(idle_pool))
+    backend.submit(job("cold-4"))
+    assert backend.cold_start is not None
+    report = backend.cold_start.result(timeout=30)
+    assert report is not None and "already has nodes" in report.outcome
+    assert idle_pool.emulator.requests["evaluate_pool_auto_scale"] == 0
+
+
+def test_status_says_when_nodes_were_requested_and_how_long_they_take(
+    idle_pool: EmulatedStack,
+) -> None:
+    with idle_pool.emulator.account.lock:
+        idle_pool.emulator.pool().spec.node_start_seconds = 600  # nodes stay starting
+    backend = idle_pool.backend(cold_start=None)
+    backend.submit(job("cold-5"))
+    waiting = backend.status("cold-5")
+    assert waiting.pool == "default"
+    assert waiting.nodes is not None
+    assert waiting.nodes.startswith("no nodes requested yet: the pool's formula runs next at ")
+    assert "(every 5 min)" in waiting.nodes
+    idle_pool.emulator.clock.advance(INTERVAL)  # the pool's own evaluation asks for nodes
+    requested = backend.status("cold-5").nodes
+    assert requested is not None and "2 node(s) requested at " in requested
+    assert "0 ready; standard_d2s_v3 nodes usually take 3-8 minutes to start" in requested

@@ -1,0 +1,1 @@
+"""Conformance of the Batch emulator to recorded exchanges of the real service."""
