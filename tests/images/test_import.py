@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from superbatch.cli.image import image_app
-from superbatch.contract import OUTPUT_NAMES
+from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES
 from superbatch.errors import ConfigError, SpecError
 from tests.azure.registry_image import push_tiny_image
 from tests.images.fake_acr import FakeAcr
@@ -26,7 +26,7 @@ IDENTITY = (
 
 
 def outputs_file(tmp_path: Path, login_server: str) -> Path:
-    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES} | {
+    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS} | {
         "registry_login_server": login_server,
         "node_identity_resource_id": IDENTITY,
         "resource_group": "sb-dev",

@@ -253,7 +253,7 @@ def test_a_ci_principal_running_pulumi_up_itself_can_name_its_type() -> None:
     runner = [
         r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
     ]
-    assert len(runner) == 5
+    assert len(runner) == 6
     assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}
 
 
