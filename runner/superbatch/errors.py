@@ -46,3 +46,13 @@ class JobNotFoundError(SuperBatchError):
 
 class TaskNotStartedError(JobNotFoundError):
     """The task exists but has not started, so it has nothing to show (``logs``)."""
+
+
+class JobStuckError(SuperBatchError):
+    """The job cannot progress: tasks wait and the pool says no node can come.
+
+    ``status`` is the job's status at that moment (with its pool), for ``--json``.
+    """
+
+    exit_code = 7
+    status: object = None

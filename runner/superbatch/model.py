@@ -10,10 +10,11 @@ CLI renders (rich for people, ``--json`` for scripts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 AGGREGATE_TASK_ID = "_aggregate"
 AGGREGATE_LABEL = "aggregate step"
@@ -108,6 +109,51 @@ class TaskStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolState:
+    """The compute pool as the job sees it while tasks wait for nodes (Azure only).
+
+    ``problem`` is one line saying what stops nodes and what to do; ``stuck`` means no node
+    can come while tasks wait (the job cannot progress until someone acts).
+    """
+
+    pool_id: str
+    allocation_state: str  # "steady" | "resizing" | "stopping"
+    current: int  # dedicated + Spot nodes the pool has
+    target: int  # what it is resizing to
+    spot: bool  # the target is Spot (low-priority) nodes
+    nodes: dict[str, int] | None = None  # node state -> count, once read
+    next_evaluation_seconds: float | None = None  # autoscale, on the service's clock
+    problem: str | None = None
+    stuck: bool = False
+
+    def shape(self) -> PoolState:
+        """The state without its countdown: what a change worth a new line is judged by."""
+        return replace(self, next_evaluation_seconds=None)
+
+    def line(self) -> str:
+        """One line for people: what the pool is doing for this job."""
+        if self.problem is not None:
+            return self.problem
+        text = f"pool {self.pool_id} {self.current} -> {self.target}"
+        if self.next_evaluation_seconds is not None:
+            minutes = max(1, round(self.next_evaluation_seconds / 60))
+            text += f" (next autoscale evaluation in about {minutes} min)"
+        if self.nodes:
+            text += ": " + ", ".join(f"{n} {state}" for state, n in sorted(self.nodes.items()))
+        ready = self.nodes is not None and any(
+            self.nodes.get(state, 0) for state in ("idle", "running")
+        )
+        return text if ready else f"waiting for nodes: {text}"
+
+
+@runtime_checkable
+class PoolProgress(Protocol):
+    """A progress callback that also shows the pool (``run``/``wait`` on Azure)."""
+
+    def pool(self, state: PoolState) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class JobStatus:
     job_id: str
     state: str  # "active" | "completed" | "terminating" | ...
@@ -116,6 +162,7 @@ class JobStatus:
     aggregate: TaskStatus | None = None  # None when the job has no aggregate step
     pool: str | None = None  # the pool the job runs on (None: not known, e.g. an old job)
     nodes: str | None = None  # one line on the pool's nodes while tasks wait for them
+    pool_state: PoolState | None = None  # Azure: the pool, read while tasks wait for nodes
 
     @property
     def done(self) -> bool:

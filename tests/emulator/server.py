@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import job_control, routes
+from tests.emulator import casing, job_control, routes
 from tests.emulator.auth import authenticate
 from tests.emulator.clock import Clock
 from tests.emulator.errors import BatchServiceError
@@ -70,6 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # send_response() adds this Date header itself: the emulated clock's, so an answer
+        # carries one Date (a second, host-time one made clients see "host, emulated")
+        return email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True)
 
     def do_GET(self) -> None:
         self._serve()
@@ -175,7 +180,6 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {
             "request-id": str(uuid.uuid4()),
             "DataServiceVersion": "3.0",
-            "Date": email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True),
         }
         client_request_id = self.headers.get("client-request-id")
         if client_request_id and self.headers.get("return-client-request-id", "").lower() == "true":
@@ -295,6 +299,19 @@ class BatchEmulator:
         self.node.hold = value
         with self.account.lock:
             self.account.changed.notify_all()
+
+    @property
+    def lowercase_add_results(self) -> bool:
+        """Answer add-collection results in lower case (the SDK spec's values) instead of
+        Batch's recorded ``Success``; the casing of a failed add is not recorded."""
+        return self.account.add_status["success"] == "success"
+
+    @lowercase_add_results.setter
+    def lowercase_add_results(self, value: bool) -> None:
+        with self.account.lock:
+            self.account.add_status = {
+                name: name if value else batch for name, batch in casing.ADD_STATUS.items()
+            }
 
     @property
     def slots(self) -> int:

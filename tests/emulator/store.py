@@ -101,6 +101,7 @@ class Account:
         self.clock = clock
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -360,7 +361,7 @@ class Account:
                 except BatchServiceError as error:
                     results.append(
                         {
-                            "status": casing.ADD_CLIENT_ERROR,
+                            "status": self.add_status["clienterror"],
                             "taskId": task_id,
                             "error": error.result_error(),
                         }
@@ -368,7 +369,7 @@ class Account:
                 else:
                     results.append(
                         {
-                            "status": casing.ADD_SUCCESS,
+                            "status": self.add_status["success"],
                             "taskId": task.id,
                             "eTag": task.wire["eTag"],
                             "lastModified": task.wire["lastModified"],

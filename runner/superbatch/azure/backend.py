@@ -18,6 +18,7 @@ from superbatch.azure import (
     cleanup,
     credentials,
     download,
+    ending,
     monitor,
     pools,
     rearm,
@@ -26,6 +27,7 @@ from superbatch.azure import (
     tasks,
 )
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
@@ -326,12 +328,37 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
+        if status.state == "active" and status.done and not status.failed:
+            status = self._end_if_finished(status)
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
         pool = meta.get(META_POOL, DEFAULT_POOL)
-        nodes = None
-        if not status.done and status.counts.queued and pool in self.outputs.pools:
-            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
-        return replace(status, pool=pool, nodes=nodes)
+        status = replace(status, pool=pool)
+        if status.state == "active" and status.counts.queued:
+            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
+            # else when nodes were requested and how long they take (azure/rearm.py)
+            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
+            nodes = state.line() if state is not None and state.problem else None
+            if nodes is None and pool in self.outputs.pools:
+                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+            status = replace(status, nodes=nodes, pool_state=state)
+        return status
+
+    def _pool_id(self, meta: dict[str, str]) -> str:
+        """The Batch id of the job's pool (by the name it was submitted with)."""
+        try:
+            return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
+        except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
+            return self.outputs.pool_id
+
+    def _end_if_finished(self, status: JobStatus) -> JobStatus:
+        """Every task complete and the job still active: end it, if every task was added
+        (``unfinished_task_ids`` confirms what the lagging counts say)."""
+        job_id = status.job_id
+        if monitor.unfinished_task_ids(self.batch, job_id):
+            return status
+        if not ending.end_finished_job(self.batch, job_id):
+            return status
+        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -353,6 +380,7 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:

@@ -68,7 +68,7 @@ def wait_command(
     remember_job(job_id, backend)
     status = opened.status(job_id)
     if not status.done:  # a finished job has nothing to run: no image check, no warning
-        with render.progress_bar(job_id) as progress:
+        with render.stuck_as_json(json), render.progress_bar(job_id) as progress:
             status = opened.wait(job_id, progress=progress)
     if json:
         render.print_json(render.status_json(status))

@@ -111,7 +111,7 @@ def run_command(
         return
     index_job(opened, job.job_id, spec=spec, options=backend)
     remember_job(job.job_id, backend, results=results)
-    with render.progress_bar(job.job_id) as progress:
+    with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
         outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))

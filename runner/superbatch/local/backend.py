@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from superbatch.engine import ENGINES, Engine, find_engine
 from superbatch.errors import (
@@ -393,7 +394,7 @@ class LocalBackend:
             tally[TaskState.FAILED],
         )
         # A pool the spec names is reported (the same spec runs on Azure), not used.
-        pool = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
+        pool: dict[str, Any] = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
         status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
         label = "completed" if status.done else ("active" if alive else "interrupted")
         return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
