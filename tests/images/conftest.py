@@ -20,15 +20,19 @@ from tests.support.paths import cache_dir
 TENANT = "72f988bf-0000-4000-8000-00000000c0de"
 
 
-@pytest.fixture(scope="session")
-def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    """Debian's docker-registry on 127.0.0.1, no auth, storage in a temp dir."""
+def _registry(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LocalRegistry]:
     try:
-        registry = start_registry(tmp_path_factory.mktemp("registry"))
+        registry = start_registry(tmp_path_factory.mktemp(name))
     except RegistryUnavailable as exc:
         pytest.fail(str(exc))
     yield registry
     registry.stop()
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """Debian's docker-registry on 127.0.0.1, no auth, storage in a temp dir."""
+    yield from _registry(tmp_path_factory, "registry")
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +46,7 @@ def fake_acr(local_registry: LocalRegistry) -> Iterator[FakeAcr]:
 @pytest.fixture(scope="session")
 def hub_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A second real registry standing in for Docker Hub (no test reaches the internet)."""
-    try:
-        registry = start_registry(tmp_path_factory.mktemp("hub"))
-    except RegistryUnavailable as exc:
-        pytest.fail(str(exc))
-    yield registry
-    registry.stop()
+    yield from _registry(tmp_path_factory, "hub")
 
 
 @pytest.fixture

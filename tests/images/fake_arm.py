@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.azure.registry_image import put_blob
 from tests.support.tls import tls_material
 
 MANIFEST_TYPES = ", ".join(
@@ -84,19 +85,7 @@ def _copy_manifest(
     blobs = [manifest["config"]] if "config" in manifest else []
     for blob in [*blobs, *(manifest.get("layers") or [])]:
         data, _ = _get(f"http://{source}/v2/{repository}/blobs/{blob['digest']}")
-        start = urllib.request.Request(
-            f"http://{target}/v2/{target_repo}/blobs/uploads/", method="POST", data=b""
-        )
-        with urllib.request.urlopen(start, timeout=60) as answer:
-            location = urllib.parse.urljoin(f"http://{target}/", answer.headers["Location"])
-        joiner = "&" if "?" in location else "?"
-        put = urllib.request.Request(
-            f"{location}{joiner}digest={urllib.parse.quote(blob['digest'])}",
-            method="PUT",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        urllib.request.urlopen(put, timeout=60).close()
+        put_blob(target, target_repo, data)
     put = urllib.request.Request(
         f"http://{target}/v2/{target_repo}/manifests/{reference}",
         method="PUT",
