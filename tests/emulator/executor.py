@@ -203,6 +203,7 @@ class Node:
         task_dir = self.task_dir(task.job_id, task.id)
         working_dir = task_dir / "wd"
         working_dir.mkdir(parents=True, exist_ok=True)
+        (task_dir / "certs").mkdir(exist_ok=True)  # a Linux node's task dir has one (Go SDK)
         try:
             for resource in task.wire.get("resourceFiles") or []:
                 self.storage.download(resource, working_dir, identities)

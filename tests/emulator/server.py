@@ -314,6 +314,17 @@ class BatchEmulator:
             }
 
     @property
+    def terminate_at_once(self) -> bool:
+        """``onAllTasksComplete=terminatejob`` applies at once, also to a job created without
+        tasks (the reference; default), or not at all (a Go SDK recording shows the job
+        staying active)."""
+        return self.account.terminate_at_once
+
+    @terminate_at_once.setter
+    def terminate_at_once(self, value: bool) -> None:
+        self.account.terminate_at_once = value
+
+    @property
     def slots(self) -> int:
         return self.pool().slots
 

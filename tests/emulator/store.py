@@ -102,6 +102,10 @@ class Account:
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
         self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
+        # The reference: terminatejob applies at once (also to a job created without tasks).
+        # The Go SDK's TestTask recording shows such a job taking tasks 2 s after creation and
+        # staying active with all its tasks completed: switchable (the runner is right either way).
+        self.terminate_at_once = True
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
@@ -286,13 +290,15 @@ class Account:
                     del self.jobs[key]
 
     def _check_all_complete(self, job: Job) -> None:
+        if not self.terminate_at_once:
+            return
         if (
             job.state != "active"
             or job.wire.get("onAllTasksComplete", "").lower() != "terminatejob"
         ):
             return
         if all(task.state == "completed" for task in job.tasks.values()):
-            self._begin_termination(job, "AllTasksComplete")
+            self._begin_termination(job, "AllTasksCompleted")  # Go SDK TestJob recording
 
     # -- tasks --------------------------------------------------------------------------------
 
