@@ -226,6 +226,10 @@ def _check(exchange: dict[str, Any], response: Any) -> list[str]:
         except ValueError:
             body = response.content
         differences.extend(compare(exchange["response"], body, "", loose))
+        items = body.get("value") if isinstance(body, dict) else None
+        recorded = exchange["response"].get("value") or []
+        if exchange.get("all_items") and len(items or []) != len(recorded):  # a filter
+            differences.append(f"{len(items or [])} items where Batch sent {len(recorded)}")
     return differences
 
 
