@@ -18,6 +18,7 @@ from pulumi_azure_native import batch
 
 from infra.autoscale import autoscale_formula
 from infra.pools import PoolSettings
+from superbatch.images.resolve import resolve_image  # the runner's grammar, not a copy
 
 # Pool inputs Batch cannot change in place while the pool has nodes (PropertyCannotBeUpdated;
 # since API 2024-07-01 some are accepted only at zero nodes, and identity changes never reach
@@ -35,17 +36,6 @@ REPLACE_ON_CHANGES = (
     "mountConfiguration",
     "userAccounts",
 )
-
-
-def resolve_image_reference(reference: str, login_server: str) -> str:
-    """Full image reference: short names (``wordcount:1``) live in the stack's registry.
-
-    Like Docker, a first path part with a dot or a port, or ``localhost``, is a registry host.
-    """
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return reference
-    return f"{login_server}/{reference}"
 
 
 @dataclass(frozen=True)
@@ -97,9 +87,7 @@ class ContainerPool(pulumi.ComponentResource):
         image = pool_settings.image
         login_server = pulumi.Output.from_input(args.registry_login_server)
         prefetch = login_server.apply(
-            lambda server: [
-                resolve_image_reference(ref, server) for ref in pool_settings.prefetch_images
-            ]
+            lambda server: [resolve_image(ref, server) for ref in pool_settings.prefetch_images]
         )
         pool = batch.Pool(
             f"{name}-pool",
