@@ -49,6 +49,8 @@ ADAPTATIONS = {
     "windows-node": "a Windows node lists files with creationTime and without fileMode: not "
     "compared (the emulator is a Linux node, as the Go SDK's recording shows one)",
     "api-version": "recorded at api-version 2024-07-01.20.0, replayed at 2025-06-01",
+    "sanitized-id": "the recording replaced the job's id by 'Sanitized' in bodies: the id from "
+    "its URLs is used and the id field is not compared",
     "terminatejob-lag": "the recorded job (onAllTasksComplete=terminatejob) took tasks 2 s after "
     "it was created empty and stayed active with all its tasks completed; the emulator "
     "applies terminatejob at once (the reference): switched off for this recording",

@@ -298,7 +298,7 @@ class Account:
         ):
             return
         if all(task.state == "completed" for task in job.tasks.values()):
-            self._begin_termination(job, "AllTasksComplete")
+            self._begin_termination(job, "AllTasksCompleted")  # Go SDK TestJob recording
 
     # -- tasks --------------------------------------------------------------------------------
 

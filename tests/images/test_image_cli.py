@@ -202,9 +202,9 @@ def test_push_to_a_registry_named_in_stack_outputs(
     busybox_image: str,
     local_registry: LocalRegistry,
 ) -> None:
-    from superbatch.contract import OUTPUT_NAMES
+    from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES
 
-    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES} | {
+    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS} | {
         "registry_login_server": local_registry.host
     }
     outputs_file = tmp_path / "outputs.json"
@@ -254,9 +254,9 @@ def test_stack_option_reads_the_stack_outputs(
 ) -> None:
     """--stack NAME goes through the shared stack-outputs loader, which runs
     `pulumi stack output --json --show-secrets=false --stack NAME` (a stand-in pulumi here)."""
-    from superbatch.contract import OUTPUT_NAMES
+    from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES
 
-    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES}
+    outputs = {name: f"value-{name}" for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS}
     outputs["registry_login_server"] = local_registry.host
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
