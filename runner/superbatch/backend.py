@@ -20,6 +20,7 @@ from superbatch.model import (
     TaskResult,
 )
 from superbatch.plan import Plan
+from superbatch.remote import BlobSource
 
 
 class Backend(Protocol):
@@ -50,10 +51,19 @@ class Backend(Protocol):
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
 
         Resumable: files already present with the right size and hash are not fetched again.
+        ``only``: patterns picking files (logs only when a pattern names ``_logs``);
+        ``download=False``: the manifest lists each file's URL and nothing is fetched.
         """
         ...
 
@@ -65,6 +75,10 @@ class Backend(Protocol):
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         """Every task (the aggregate step last) with its label, state and last attempt."""
+        ...
+
+    def blob_source(self) -> BlobSource:
+        """Where ``az://`` names are listed and looked up, with the submitting identity."""
         ...
 
     def clean(self, job_id: str) -> None:

@@ -35,13 +35,32 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A blob already in Azure Storage, staged into the working dir at ``dest``.
+
+    ``url`` is the blob's https URL (no SAS); ``etag`` is what it was when the job was
+    resolved, so the job id changes when the blob does. Nodes fetch it with their own
+    identity and nothing passes through the machine that submits the job.
+    """
+
+    url: str
+    dest: str
+    etag: str
+    size: int
+    source: str  # as the spec names it: az://account/container/name
+
+
+StagedFile = InputFile | RemoteFile
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One task: a shell command (always run as ``/bin/sh -c command``) and its inputs."""
 
     id: str
     command: str
     env: dict[str, str] = field(default_factory=dict)
-    inputs: tuple[InputFile, ...] = ()
+    inputs: tuple[StagedFile, ...] = ()
     label: str = ""  # what people recognise it by: its input's path, or `seed=3 lr=0.1`
 
 
@@ -192,7 +211,8 @@ class JobSummary:
 class ResultFile:
     path: str  # relative to results/<job>/<task>/, POSIX
     size: int
-    sha256: str
+    sha256: str  # "" when not downloaded (``results --no-download``)
+    url: str | None = None  # where it is stored, with ``results --no-download``
 
 
 @dataclass(frozen=True, slots=True)

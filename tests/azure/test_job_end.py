@@ -40,4 +40,4 @@ def test_a_job_whose_tasks_all_completed_before_the_switch_ends(
     assert run.code == 0, run.stderr
     job = emulator.job(job_id_of(run))
     assert job["state"] in ("terminating", "completed"), job
-    assert job["executionInfo"].get("terminateReason") == "AllTasksComplete", job
+    assert job["executionInfo"].get("terminateReason") == "AllTasksCompleted", job

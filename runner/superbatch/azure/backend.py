@@ -38,11 +38,13 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     ResolvedJob,
+    ResultFile,
     TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
 )
+from superbatch.remote import BlobSource
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -122,9 +124,15 @@ class AzureBatchBackend:
             )
         return self._results
 
+    def blob_source(self) -> BlobSource:
+        """``az://`` names: only the containers the stack's nodes may read (``dataContainers``)."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential, containers=self.outputs.data_containers)
+
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        pool = self._check_before_submit(job)
+        pool, pinned = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -142,12 +150,12 @@ class AzureBatchBackend:
 
         def body_for(task_id: str) -> bytes:
             if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(job, self.outputs))
-            return tasks.serialized(tasks.task_body(job, by_id[task_id], self.outputs))
+                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
+            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
 
         regular = set(by_id)
         submitter.submit(
-            tasks.serialized_bodies(job, self.outputs, skip=present, aggregate=False),
+            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
             expected=regular,
             body_for=body_for,
         )
@@ -168,7 +176,7 @@ class AzureBatchBackend:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
         from superbatch import plan as planning
 
-        job_pool = self._check_before_submit(job)
+        job_pool, _ = self._check_before_submit(job)
         uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
         try:
             self._job_state(job.job_id)
@@ -217,21 +225,26 @@ class AzureBatchBackend:
             nodes=nodes,
         )
 
-    def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
-        """Every check that needs no write, in order; the job's pool (an unknown one, or
-        more slots than its nodes have, is refused first)."""
+    def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
+        """Every check that needs no write, in order: the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first), and the job to submit, whose
+        image names what the stack's registry holds by its digest."""
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
-        tasks.resolved_image(image, self.outputs.registry_login_server)
+        registry = self.outputs.registry_login_server
+        tasks.resolved_image(image, registry)
         credentials.check_credential(self._credential)
-        # nodes could not pull it: say so before anything is created
-        from superbatch.images.resolve import check_image_in_registry
+        from superbatch.images import resolve
 
-        check_image_in_registry(
-            image, self.outputs.registry_login_server, credential=self._credential
-        )
-        return pool
+        warning = resolve.docker_hub_warning(image)
+        if warning:  # once per job: every node would pull it from Docker Hub
+            _LOGGER.warning(warning)
+        # nodes could not pull it: say so before anything is created
+        digest = resolve.check_image_in_registry(image, registry, credential=self._credential)
+        if digest is None:
+            return pool, job
+        return pool, replace(job, image=resolve.pinned_image(image, registry, digest))
 
     def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
@@ -385,7 +398,7 @@ class AzureBatchBackend:
         """
         if stream not in ("stdout", "stderr"):
             raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
-        name = f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{stream}.txt"
+        name = download.log_blob(job_id, task_id, stream)
         stored = download.read_blob_text(self.results_container, name)
         if stored is not None:
             return stored
@@ -406,14 +419,33 @@ class AzureBatchBackend:
             raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
         return ""  # the task ran but wrote no such file
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         from superbatch import results as layout
+        from superbatch.azure.download import download_job_outputs, files_by_task
+        from superbatch.remote import blob_url
 
         previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
-        report = download.download_job_outputs(self.results_container, job_id, dest)
-        stored = download.files_by_task(report.names, job_id)
-        for task_id, files in previous.items():  # as --local: a superseded attempt's files go
-            layout.remove_superseded(dest / job_id / task_id, files, stored.get(task_id, set()))
+        report = download_job_outputs(
+            self.results_container,
+            job_id,
+            dest,
+            select=None if only is None else lambda path: layout.selects(path, only),
+            fetch=download,
+            logs=layout.wants_logs(only),
+        )
+        stored = files_by_task(report.names, job_id)
+        for task_id, files in previous.items() if download else ():
+            # as --local: a superseded attempt's files go (of those --only picks)
+            earlier = [f for f in files if layout.selects(f.path, only)]
+            layout.remove_superseded(dest / job_id / task_id, earlier, stored.get(task_id, set()))
+        container_url = self.outputs.outputs_container_url
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
@@ -430,16 +462,34 @@ class AzureBatchBackend:
                 for s in statuses
             ]
         for status in statuses:
-            result = layout.task_result(
-                dest,
-                job_id,
-                status.task_id,
-                state=status.state,
-                exit_code=status.exit_code,
-                attempts=status.attempts,
-                paths=stored.get(status.task_id, ()),
-                label=status.label,
-            )
+            paths = stored.get(status.task_id, ())
+            if download:
+                result = layout.task_result(
+                    dest,
+                    job_id,
+                    status.task_id,
+                    state=status.state,
+                    exit_code=status.exit_code,
+                    attempts=status.attempts,
+                    paths=paths,
+                    label=status.label,
+                )
+            else:  # listed, not fetched: each file's blob URL (no SAS: read it as yourself)
+                names = {p: f"{job_id}/{status.task_id}/{p}" for p in paths}
+                files = tuple(
+                    ResultFile(
+                        p, report.sizes[n], "", blob_url(container_url, report.blob_names[n])
+                    )
+                    for p, n in sorted(names.items())
+                )
+                result = TaskResult(
+                    status.task_id,
+                    status.state,
+                    status.exit_code,
+                    status.attempts,
+                    files,
+                    status.label,
+                )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
             else:

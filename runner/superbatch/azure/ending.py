@@ -4,7 +4,7 @@ A job is created with ``onAllTasksComplete=noaction`` and switched to ``terminat
 every task is added. Whether Batch terminates a job whose tasks had all completed *before*
 that switch is unverified (Azure-Samples/azure-batch-samples#319 reports jobs left
 active), so whoever sees every task done while the job is still active ends it, with the
-reason Batch itself gives (``AllTasksComplete``). Either way Batch behaves, the job ends.
+reason Batch itself gives (``AllTasksCompleted``). Either way Batch behaves, the job ends.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from superbatch.azure.wire import wire_enum
 if TYPE_CHECKING:
     from azure.batch import BatchClient
 
-ALL_DONE_REASON = "AllTasksComplete"
+ALL_DONE_REASON = "AllTasksCompleted"  # as Batch writes it (Go SDK TestJob recording)
 
 
 def end_job(client: BatchClient, job_id: str, reason: str, *, why: str) -> None:

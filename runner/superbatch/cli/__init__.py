@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli import check as _check
 from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
@@ -66,9 +67,10 @@ app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
 app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
 app.command("tasks", epilog=_inspect.TASKS_EXAMPLES)(_inspect.tasks_command)
 app.command("logs")(_jobs.logs_command)
-app.command("results")(_jobs.results_command)
+app.command("results", epilog=_jobs.RESULTS_EXAMPLES)(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
+app.command("check", epilog=_check.CHECK_EXAMPLES)(_check.check_command)
 app.add_typer(image_app, name="image")
 
 
