@@ -88,7 +88,9 @@ def test_azure_results_match_local(tmp_path: Path, stack: EmulatedStack, example
     job = load_spec(_write_spec(tmp_path / "spec", example))
 
     local = run_job(
-        LocalBackend(home=tmp_path / "home", container=False, parallel=4), job, results_root=tmp_path / "local"
+        LocalBackend(home=tmp_path / "home", container=False, parallel=4),
+        job,
+        results_root=tmp_path / "local",
     )
     azure = run_job(stack.backend(), job, results_root=tmp_path / "azure")
 
