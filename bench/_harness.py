@@ -16,7 +16,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,41 +138,11 @@ def latency_proxy(target_port: int, one_way_delay: float) -> Iterator[int]:
     Turns loopback (sub-millisecond round trips) into something like a laptop talking to an
     Azure region, so "concurrent vs sequential" measures what users see. TLS passes through.
     """
-    import socket
-    import threading
+    from tests.support.byte_proxy import ByteProxy
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    port = listener.getsockname()[1]
-    stop = threading.Event()
-
-    def pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                time.sleep(one_way_delay)
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", target_port))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=pump, args=(a, b), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    proxy = ByteProxy(target_port)
+    proxy.delay = one_way_delay
     try:
-        yield port
+        yield proxy.port
     finally:
-        stop.set()
-        listener.close()
+        proxy.close()

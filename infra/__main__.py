@@ -26,7 +26,7 @@ from infra.pool_access import RunnerPoolAccess, RunnerPoolAccessArgs
 from infra.pools import DEFAULT_POOL
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.settings import load_settings
-from infra.stack import export_stack_outputs, pools_output, stack_context
+from infra.stack import data_container_id, export_stack_outputs, pools_output, stack_context
 from infra.storage import INPUTS_CONTAINER, OUTPUTS_CONTAINER, JobStorage, JobStorageArgs
 
 
@@ -41,6 +41,9 @@ def main() -> None:
         location=settings.location,
         tags=tags,
         opts=pulumi.ResourceOptions(protect=settings.protect),
+    )
+    data_container_ids = tuple(
+        data_container_id(container, subscription_id) for container in settings.data_containers
     )
     data = JobStorage(
         "storage",
@@ -74,6 +77,7 @@ def main() -> None:
             inputs_container_id=data.inputs_container_id,
             outputs_container_id=data.outputs_container_id,
             tags=tags,
+            data_container_ids=data_container_ids,
         ),
     )
     account = BatchEnvironmentAccount(
@@ -100,6 +104,7 @@ def main() -> None:
             registry_id=registry.registry_id,
             inputs_container_id=data.inputs_container_id,
             outputs_container_id=data.outputs_container_id,
+            data_container_ids=data_container_ids,
         ),
     )
     # One pool per entry of `pools` ("pool" keeps the single-pool stacks' logical name, so
@@ -150,6 +155,7 @@ def main() -> None:
             "node_identity_client_id": nodes.client_id,
             "resource_group": group.name,
             "location": settings.location,
+            "data_containers": {c.key: c.url for c in settings.data_containers},
         }
     )
 

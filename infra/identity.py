@@ -4,7 +4,9 @@ Least privilege, at the narrowest scope that works:
 - nodes: AcrPull on the registry, Blob Data Reader on ``inputs``, Blob Data Contributor on
   ``outputs``; nothing else (they cannot touch the Batch account or other blobs);
 - runner: Batch Job Submitter on the account, Blob Data Contributor on both containers,
-  AcrPush on the registry.
+  AcrPush on the registry;
+- both: Blob Data Reader on each data container of the stack config ``dataContainers``
+  (``az://`` inputs: the runner lists them, the nodes read them), and nothing wider.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class NodeIdentityArgs:
     inputs_container_id: pulumi.Input[str]
     outputs_container_id: pulumi.Input[str]
     tags: dict[str, str]
+    data_container_ids: tuple[pulumi.Input[str], ...] = ()
 
 
 class NodeIdentity(pulumi.ComponentResource):
@@ -62,6 +65,7 @@ class NodeIdentity(pulumi.ComponentResource):
             nodes.grant(
                 "outputs-writer", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.outputs_container_id
             ),
+            *grant_data_readers(nodes, args.data_container_ids),
         ]
         self.register_outputs({"resource_id": self.resource_id, "client_id": self.client_id})
 
@@ -75,6 +79,7 @@ class RunnerAccessArgs:
     registry_id: pulumi.Input[str]
     inputs_container_id: pulumi.Input[str]
     outputs_container_id: pulumi.Input[str]
+    data_container_ids: tuple[pulumi.Input[str], ...] = ()
 
 
 class RunnerAccess(pulumi.ComponentResource):
@@ -96,5 +101,18 @@ class RunnerAccess(pulumi.ComponentResource):
             runner.grant("inputs-writer", writer, args.inputs_container_id),
             runner.grant("outputs-writer", writer, args.outputs_container_id),
             runner.grant("acr-push", roles.ACR_PUSH, args.registry_id),
+            # `superbatch image import`: the registry copies a public image in itself.
+            runner.grant("acr-import", roles.ACR_DATA_IMPORTER, args.registry_id),
+            *grant_data_readers(runner, args.data_container_ids),
         ]
         self.register_outputs({})
+
+
+def grant_data_readers(
+    grantee: roles.Grantee, container_ids: tuple[pulumi.Input[str], ...]
+) -> list[authorization.RoleAssignment]:
+    """Storage Blob Data Reader on each data container, at container scope (never wider)."""
+    return [
+        grantee.grant(f"data-reader-{index}", roles.STORAGE_BLOB_DATA_READER, container_id)
+        for index, container_id in enumerate(container_ids)
+    ]

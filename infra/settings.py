@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from superbatch.errors import ConfigError
+from superbatch.errors import ConfigError, SpecError
+from superbatch.images.resolve import require_tag
 
 if TYPE_CHECKING:
     from infra.pools import PoolSettings
@@ -28,12 +29,6 @@ PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
 # Structured key: a map of pool name -> per-pool settings (infra.pools). Not in SETTINGS:
 # Pulumi.yaml declares only strings, numbers, booleans and lists.
 POOLS_KEY = "pools"
-
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-IMAGE_REFERENCE = re.compile(
-    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
-)
 
 
 class InvalidSettingError(ConfigError, pulumi.RunError):
@@ -163,6 +158,14 @@ SETTINGS: tuple[Setting, ...] = (
         "service principal runs pulumi up and runnerPrincipalId is empty).",
     ),
     Setting(
+        "dataContainers",
+        "array",
+        (),
+        "Storage containers the stack does not own that jobs read az:// inputs from, each "
+        "as resourceGroup/account/container (or subscriptionId/resourceGroup/account/"
+        "container): the nodes and the runner get Storage Blob Data Reader on exactly these.",
+    ),
+    Setting(
         "protect",
         "boolean",
         False,
@@ -180,6 +183,24 @@ class PoolImage:
     sku: str
     version: str
     node_agent_sku_id: str
+
+
+@dataclass(frozen=True)
+class DataContainer:
+    """A container outside the stack that jobs may read (``az://account/container/...``)."""
+
+    subscription_id: str | None  # None: the stack's own subscription
+    resource_group: str
+    account: str
+    container: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}/{self.container}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.account}.blob.core.windows.net/{self.container}"
 
 
 @dataclass(frozen=True)
@@ -201,6 +222,7 @@ class Settings:
     runner_principal_id: str | None  # None: the principal running `pulumi up`
     runner_principal_type: str
     protect: bool
+    data_containers: tuple[DataContainer, ...] = ()
     # Every pool of the stack, ``default`` first: from ``pools``, or the top-level keys above.
     pools: tuple[PoolSettings, ...] = ()
 
@@ -245,6 +267,7 @@ def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -
         runner_principal_id=reader.principal_id("runnerPrincipalId"),
         runner_principal_type=reader.choice("runnerPrincipalType", PRINCIPAL_TYPES),
         protect=reader.boolean("protect"),
+        data_containers=reader.data_containers("dataContainers"),
     )
     from infra.pools import read_pools  # infra.pools builds on this module's reader
 
@@ -339,11 +362,53 @@ class _Reader:
                 items = json.loads(value)
             except json.JSONDecodeError as error:
                 raise ValueError(value) from error
-            if not isinstance(items, list) or not all(
-                isinstance(item, str) and IMAGE_REFERENCE.fullmatch(item) for item in items
-            ):
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
                 raise ValueError(value)
+            for item in items:  # the runner's own grammar: both read image names alike
+                try:
+                    require_tag(item)
+                except SpecError as error:
+                    raise ValueError(value) from error
             return tuple(items)
 
-        expected = 'a list of image references such as ["wordcount:1"]'
+        expected = 'a list of tagged image references such as ["wordcount:1"]'
         return tuple(self._parse(key, parse, expected))
+
+    def data_containers(self, key: str) -> tuple[DataContainer, ...]:
+        def parse(value: str) -> tuple[DataContainer, ...]:
+            try:
+                items = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(value) from error
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError(value)
+            found = tuple(_data_container(item) for item in items)
+            if len({c.key for c in found}) != len(found):
+                raise ValueError(value)
+            return found
+
+        expected = 'a list of "resourceGroup/account/container" such as ["data-rg/mydata/raw"]'
+        return tuple(self._parse(key, parse, expected))
+
+
+_RESOURCE_GROUP = re.compile(r"[-\w.()]{1,89}[-\w()]")
+_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+_CONTAINER = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def _data_container(item: str) -> DataContainer:
+    parts = item.split("/")
+    subscription = None
+    if len(parts) == 4:
+        subscription = str(uuid.UUID(parts[0]))
+        parts = parts[1:]
+    if len(parts) != 3:
+        raise ValueError(item)
+    group, account, container = parts
+    if not (
+        _RESOURCE_GROUP.fullmatch(group)
+        and _ACCOUNT.fullmatch(account)
+        and _CONTAINER.fullmatch(container)
+    ):
+        raise ValueError(item)
+    return DataContainer(subscription, group, account, container)

@@ -14,7 +14,7 @@ from pulumi_azure_native import authorization
 
 from infra.naming import StackNames, stack_names
 from infra.pools import PoolSettings
-from infra.settings import Settings
+from infra.settings import DataContainer, Settings
 from superbatch.contract import OUTPUT_NAMES, PoolInfo
 
 
@@ -74,6 +74,19 @@ def pools_output(
     return pulumi.Output.all(
         **{pool.name: pulumi.Output.from_input(ids[pool.name]) for pool in pools}
     ).apply(lambda resolved: {pool.name: describe(pool, resolved[pool.name]) for pool in pools})
+
+
+def data_container_id(
+    container: DataContainer, subscription_id: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """ARM id of a data container: the scope of its reader roles (nothing wider)."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        container.subscription_id or subscription_id,
+        f"/resourceGroups/{container.resource_group}/providers/Microsoft.Storage/"
+        f"storageAccounts/{container.account}/blobServices/default/containers/"
+        f"{container.container}",
+    )
 
 
 def export_stack_outputs(outputs: Mapping[str, pulumi.Input[Any]]) -> None:

@@ -21,6 +21,7 @@ from superbatch.model import (
     TaskResult,
 )
 from superbatch.plan import Plan
+from superbatch.remote import BlobSource
 from superbatch.timings import TaskTimings
 
 
@@ -57,10 +58,19 @@ class Backend(Protocol):
         (``logs -f`` polls this)."""
         ...
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         """Bring every task's outputs and logs to ``dest/<job>/<task>/`` and write the manifest.
 
         Resumable: files already present with the right size and hash are not fetched again.
+        ``only``: patterns picking files (logs only when a pattern names ``_logs``);
+        ``download=False``: the manifest lists each file's URL and nothing is fetched.
         """
         ...
 
@@ -86,6 +96,10 @@ class Backend(Protocol):
     def detach(self, job_id: str) -> None:
         """Make sure the submitted job runs without this process (locally: a background
         runner; on Azure there is nothing to do)."""
+        ...
+
+    def blob_source(self) -> BlobSource:
+        """Where ``az://`` names are listed and looked up, with the submitting identity."""
         ...
 
     def clean(self, job_id: str) -> None:

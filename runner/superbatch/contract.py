@@ -10,7 +10,7 @@ This module must stay import-light: the Pulumi program imports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Exported name -> what it holds. The order is the order ``pulumi stack output`` shows.
@@ -30,11 +30,13 @@ OUTPUT_DESCRIPTIONS: dict[str, str] = {
     "node_identity_client_id": "client id of the pool's user-assigned identity",
     "resource_group": "resource group name",
     "location": "Azure region",
+    "data_containers": "containers the nodes may read az:// inputs from: "
+    '{"<account>/<container>": "<container URL>"} (stack config dataContainers)',
 }
 
 OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUT_DESCRIPTIONS)
 # Outputs a stack from an older infra/ may lack; the runner fills them in (see from_mapping).
-OPTIONAL_OUTPUTS = frozenset({"pools"})
+OPTIONAL_OUTPUTS = frozenset({"pools", "data_containers"})
 DEFAULT_POOL = "default"
 
 
@@ -117,6 +119,7 @@ class StackOutputs:
     node_identity_client_id: str
     resource_group: str
     location: str
+    data_containers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], *, source: str) -> StackOutputs:
@@ -132,11 +135,25 @@ class StackOutputs:
         if missing:
             raise ValueError(f"{source} is missing stack output(s): {', '.join(missing)}")
         given = {name: str(values[name]) for name in OUTPUT_NAMES if name not in OPTIONAL_OUTPUTS}
-        return cls(**given, pools=_pools(values.get("pools"), given["pool_id"], source=source))
+        return cls(
+            **given,
+            pools=_pools(values.get("pools"), given["pool_id"], source=source),
+            data_containers=_data_containers(values.get("data_containers"), source=source),
+        )
 
     def pool(self, name: str | None) -> PoolInfo:
         """The pool ``name`` (None: ``default``); ``KeyError`` when the stack has none such."""
         return self.pools[name or DEFAULT_POOL]
+
+
+def _data_containers(value: Any, *, source: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f"{source}: data_containers must map '<account>/<container>' to a URL")
+    return dict(value)
 
 
 def _pools(value: Any, pool_id: str, *, source: str) -> dict[str, PoolInfo]:

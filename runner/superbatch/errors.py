@@ -26,9 +26,16 @@ class ConfigError(SuperBatchError):
 
 
 class RemoteError(SuperBatchError):
-    """Azure (or the container engine) refused or failed a request."""
+    """Azure (or a registry) refused or failed a request."""
 
     exit_code = 4
+
+
+class EngineError(SuperBatchError):
+    """The container engine (docker or podman) failed a build, tag, push or login: the
+    engine's own last lines say why (a Dockerfile step, a full disk, a refused push)."""
+
+    exit_code = 8
 
 
 class JobNotFoundError(SuperBatchError):
@@ -39,3 +46,13 @@ class JobNotFoundError(SuperBatchError):
 
 class TaskNotStartedError(JobNotFoundError):
     """The task exists but has not started, so it has nothing to show (``logs``)."""
+
+
+class JobStuckError(SuperBatchError):
+    """The job cannot progress: tasks wait and the pool says no node can come.
+
+    ``status`` is the job's status at that moment (with its pool), for ``--json``.
+    """
+
+    exit_code = 7
+    status: object = None

@@ -21,7 +21,7 @@ from superbatch.backend import Backend
 from superbatch.errors import SpecError
 from superbatch.model import ProgressCallback, ResolvedJob
 from superbatch.run import RunOutcome, run_job
-from superbatch.spec import ROW_RESERVED, JobDraft, parse_aggregate, resolve
+from superbatch.spec import ROW_RESERVED, JobDraft, needs_storage, parse_aggregate, resolve
 from superbatch.validate import (
     check_env,
     check_env_name,
@@ -120,11 +120,17 @@ class Job:
         self._draft.rows = existing + added
         return self
 
-    def resolve(self, *, new: bool = False) -> ResolvedJob:
-        """Validate everything and compute the job id (nothing runs)."""
+    def resolve(self, *, new: bool = False, backend: Backend | None = None) -> ResolvedJob:
+        """Validate everything and compute the job id (nothing runs).
+
+        ``az://`` names are listed by ``backend`` (else with your own identity).
+        """
         if self._draft.inputs is None and not self._draft.rows:
             raise SpecError(f"{self._draft.source}: give inputs=... or call add_tasks(...)")
-        return resolve(self._draft, new=new)
+        blobs = (
+            backend.blob_source() if backend is not None and needs_storage(self._draft) else None
+        )
+        return resolve(self._draft, new=new, blobs=blobs)
 
     def run(
         self,
@@ -136,6 +142,9 @@ class Job:
     ) -> Run:
         """Run to completion on ``backend``; results land in ``results/<job>/``."""
         outcome = run_job(
-            backend, self.resolve(new=new), results_root=Path(results), progress=progress
+            backend,
+            self.resolve(new=new, backend=backend),
+            results_root=Path(results),
+            progress=progress,
         )
         return Run(outcome)

@@ -10,16 +10,30 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from superbatch.model import AggregateSpec, InputFile, ResolvedJob, TaskSpec
+from superbatch.model import AggregateSpec, InputFile, RemoteFile, ResolvedJob, TaskSpec
 from superbatch.policy import FailurePolicy
 
-
-def _files_json(files: tuple[InputFile, ...]) -> list[list[str]]:
-    return [[str(f.source), f.dest] for f in files]
+FileJson = list[str] | dict[str, Any]
 
 
-def _files(items: list[list[str]]) -> tuple[InputFile, ...]:
+def _files_json(files: tuple[InputFile | RemoteFile, ...]) -> list[FileJson]:
+    return [
+        [str(f.source), f.dest]
+        if isinstance(f, InputFile)
+        else {"url": f.url, "dest": f.dest, "etag": f.etag, "size": f.size, "source": f.source}
+        for f in files
+    ]
+
+
+def _files(items: list[Any]) -> tuple[InputFile, ...]:
     return tuple(InputFile(Path(source), dest) for source, dest in items)
+
+
+def _task_files(items: list[Any]) -> tuple[InputFile | RemoteFile, ...]:
+    return tuple(
+        RemoteFile(**item) if isinstance(item, dict) else InputFile(Path(item[0]), item[1])
+        for item in items
+    )
 
 
 def job_to_json(job: ResolvedJob) -> dict[str, Any]:
@@ -71,7 +85,13 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         name=data["name"],
         image=data.get("image"),
         tasks=tuple(
-            TaskSpec(t["id"], t["command"], dict(t["env"]), _files(t["inputs"]), t.get("label", ""))
+            TaskSpec(
+                t["id"],
+                t["command"],
+                dict(t["env"]),
+                _task_files(t["inputs"]),
+                t.get("label", ""),
+            )
             for t in data["tasks"]
         ),
         outputs=tuple(data["outputs"]),

@@ -10,10 +10,11 @@ CLI renders (rich for people, ``--json`` for scripts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from superbatch.policy import FailurePolicy
 
@@ -36,13 +37,32 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A blob already in Azure Storage, staged into the working dir at ``dest``.
+
+    ``url`` is the blob's https URL (no SAS); ``etag`` is what it was when the job was
+    resolved, so the job id changes when the blob does. Nodes fetch it with their own
+    identity and nothing passes through the machine that submits the job.
+    """
+
+    url: str
+    dest: str
+    etag: str
+    size: int
+    source: str  # as the spec names it: az://account/container/name
+
+
+StagedFile = InputFile | RemoteFile
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One task: a shell command (always run as ``/bin/sh -c command``) and its inputs."""
 
     id: str
     command: str
     env: dict[str, str] = field(default_factory=dict)
-    inputs: tuple[InputFile, ...] = ()
+    inputs: tuple[StagedFile, ...] = ()
     label: str = ""  # what people recognise it by: its input's path, or `seed=3 lr=0.1`
 
 
@@ -117,6 +137,51 @@ ENDED_JOB_STATES = frozenset({"completed", "cancelled", "stopped"})
 
 
 @dataclass(frozen=True, slots=True)
+class PoolState:
+    """The compute pool as the job sees it while tasks wait for nodes (Azure only).
+
+    ``problem`` is one line saying what stops nodes and what to do; ``stuck`` means no node
+    can come while tasks wait (the job cannot progress until someone acts).
+    """
+
+    pool_id: str
+    allocation_state: str  # "steady" | "resizing" | "stopping"
+    current: int  # dedicated + Spot nodes the pool has
+    target: int  # what it is resizing to
+    spot: bool  # the target is Spot (low-priority) nodes
+    nodes: dict[str, int] | None = None  # node state -> count, once read
+    next_evaluation_seconds: float | None = None  # autoscale, on the service's clock
+    problem: str | None = None
+    stuck: bool = False
+
+    def shape(self) -> PoolState:
+        """The state without its countdown: what a change worth a new line is judged by."""
+        return replace(self, next_evaluation_seconds=None)
+
+    def line(self) -> str:
+        """One line for people: what the pool is doing for this job."""
+        if self.problem is not None:
+            return self.problem
+        text = f"pool {self.pool_id} {self.current} -> {self.target}"
+        if self.next_evaluation_seconds is not None:
+            minutes = max(1, round(self.next_evaluation_seconds / 60))
+            text += f" (next autoscale evaluation in about {minutes} min)"
+        if self.nodes:
+            text += ": " + ", ".join(f"{n} {state}" for state, n in sorted(self.nodes.items()))
+        ready = self.nodes is not None and any(
+            self.nodes.get(state, 0) for state in ("idle", "running")
+        )
+        return text if ready else f"waiting for nodes: {text}"
+
+
+@runtime_checkable
+class PoolProgress(Protocol):
+    """A progress callback that also shows the pool (``run``/``wait`` on Azure)."""
+
+    def pool(self, state: PoolState) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class JobStatus:
     job_id: str
     state: str  # "active" | "completed" | "terminating" | ...
@@ -126,6 +191,7 @@ class JobStatus:
     pool: str | None = None  # the pool the job runs on (None: not known, e.g. an old job)
     nodes: str | None = None  # one line on the pool's nodes while tasks wait for them
     allow_failures: int = 0  # [aggregate] allow_failures (-1: any)
+    pool_state: PoolState | None = None  # Azure: the pool, read while tasks wait for nodes
 
     @property
     def done(self) -> bool:
@@ -167,7 +233,8 @@ class JobSummary:
 class ResultFile:
     path: str  # relative to results/<job>/<task>/, POSIX
     size: int
-    sha256: str
+    sha256: str  # "" when not downloaded (``results --no-download``)
+    url: str | None = None  # where it is stored, with ``results --no-download``
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,40 @@ from typing import Any
 from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
 from superbatch.model import AGGREGATE_TASK_ID, ResultFile, TaskResult, TaskState
+from superbatch.patterns import pattern_matches
 from superbatch.validate import LOGS_DIR
 
 MANIFEST_NAME = "manifest.json"
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file (0644 under umask 022): temporary files from
+    ``mkstemp`` are 0600, and results must not depend on how they were written."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # read once, while importing: os.umask is process-wide
+
+
+def wants_logs(only: tuple[str, ...] | None) -> bool:
+    return only is None or any(p.split("/", 1)[0] == LOGS_DIR for p in only)
+
+
+def selects(path: str, only: tuple[str, ...] | None) -> bool:
+    """True when ``results --only`` patterns pick ``path`` (relative to the task's folder).
+
+    No patterns: everything. Logs (``_logs/...``) only when a pattern names ``_logs``.
+    """
+    if only is None:
+        return True
+    logs = path.startswith(f"{LOGS_DIR}/")
+    return any(
+        pattern_matches(p, path) and (not logs or p.split("/", 1)[0] == LOGS_DIR) for p in only
+    )
+
+
 MANIFEST_VERSION = 1
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -95,6 +126,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
@@ -106,8 +138,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_copy(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
     try:
+        os.fchmod(fd, FILE_MODE)
+        os.close(fd)
         shutil.copyfile(source, tmp)
         os.replace(tmp, dest)
     except BaseException:
@@ -191,8 +224,17 @@ def task_result_json(result: TaskResult) -> dict[str, Any]:
         "state": str(result.state),
         "exit_code": result.exit_code,
         "attempts": result.attempts,
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in result.files],
+        "files": [_file_json(f) for f in result.files],
     }
+
+
+def _file_json(item: ResultFile) -> dict[str, Any]:
+    if item.url is None:
+        return {"path": item.path, "size": item.size, "sha256": item.sha256}
+    found = {"path": item.path, "size": item.size, "url": item.url}
+    if item.sha256:
+        found["sha256"] = item.sha256
+    return found
 
 
 def manifest_json(manifest: Manifest) -> dict[str, Any]:
@@ -225,7 +267,10 @@ def write_manifest(results_root: Path, manifest: Manifest) -> Path:
 
 
 def _result_from_json(item: dict[str, Any]) -> TaskResult:
-    files = tuple(ResultFile(f["path"], int(f["size"]), f["sha256"]) for f in item["files"])
+    files = tuple(
+        ResultFile(f["path"], int(f["size"]), f.get("sha256", ""), f.get("url"))
+        for f in item["files"]
+    )
     return TaskResult(
         item["task"],
         TaskState(item["state"]),
@@ -246,7 +291,8 @@ def previous_files(results_root: Path, job_id: str) -> dict[str, tuple[ResultFil
     except SuperBatchError:
         return {}
     results = (*manifest.tasks, *([manifest.aggregate] if manifest.aggregate else []))
-    return {r.task_id: r.files for r in results}
+    # files listed by URL (--no-download) were never placed here: never ours to remove
+    return {r.task_id: tuple(f for f in r.files if f.url is None) for r in results}
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -275,6 +321,7 @@ __all__ = [
     "read_manifest",
     "remove_superseded",
     "same_file",
+    "selects",
     "task_result_json",
     "task_results_dir",
     "write_manifest",

@@ -27,7 +27,9 @@ from superbatch.model import (
     MAX_LABEL_LENGTH,
     AggregateSpec,
     InputFile,
+    RemoteFile,
     ResolvedJob,
+    StagedFile,
     TaskSpec,
     row_label,
 )
@@ -38,6 +40,7 @@ from superbatch.policy import (
     parse_allow_failures,
     parse_policy,
 )
+from superbatch.remote import BlobSource, is_az, matching_blobs, one_blob, parse_az
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,
@@ -68,7 +71,7 @@ SHADOWED_ENV = frozenset(
     )
 )  # fmt: skip
 TOP_KEYS = (
-    "name", "image", "command", "inputs", "tasks", "shared", "outputs",
+    "name", "image", "command", "inputs", "tasks", "files", "shared", "outputs",
     "retries", "timeout", "env", "aggregate", *POLICY_KEYS, "pool", "slots",
 )  # fmt: skip
 AGGREGATE_KEYS = ("command", "outputs", "allow_failures")
@@ -86,6 +89,7 @@ class JobDraft:
     inputs: list[str] | None = None  # globs: one task per matching file ...
     rows: list[dict[str, str]] | None = None  # ... or one task per row
     rows_source: str = "tasks"
+    files: list[str] = field(default_factory=list)  # CSV columns that name files to stage
     shared: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -97,9 +101,16 @@ class JobDraft:
     policy: FailurePolicy = field(default_factory=FailurePolicy)
 
 
-def load_spec(path: Path, *, new: bool = False) -> ResolvedJob:
+def load_spec(path: Path, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:
     """Read, validate and resolve the TOML job spec at ``path``."""
-    return resolve(parse_spec(path), new=new)
+    return resolve(parse_spec(path), new=new, blobs=blobs)
+
+
+def needs_storage(draft: JobDraft) -> bool:
+    """True when resolving ``draft`` reads Azure Storage (``az://`` inputs or file columns)."""
+    if any(is_az(pattern) for pattern in draft.inputs or []):
+        return True
+    return any(is_az(row[column]) for row in draft.rows or [] for column in draft.files)
 
 
 def parse_spec(path: Path) -> JobDraft:
@@ -143,6 +154,8 @@ def parse_spec(path: Path) -> JobDraft:
             f'{where}: say what the tasks are: inputs = "data/*.txt" (one task per file) '
             'or tasks = "params.csv" (one task per row)'
         )
+    if "files" in data:
+        draft.files = check_file_columns(data["files"], draft.rows, where=where)
     if "shared" in data:
         draft.shared = check_string_list(data["shared"], key="shared", where=where)
     if "outputs" in data:
@@ -177,6 +190,25 @@ def parse_aggregate(value: object, *, where: str) -> AggregateSpec:
     return AggregateSpec(
         command, tuple(check_output_pattern(p, where=where) for p in outputs), allow
     )
+
+
+def check_file_columns(
+    value: object, rows: list[dict[str, str]] | None, *, where: str
+) -> list[str]:
+    """``files = ["left", "right"]``: CSV columns whose values are files to stage."""
+    columns = check_string_list(value, key="files", where=where)
+    if rows is None:
+        raise SpecError(f'{where}: files names CSV columns: it needs tasks = "rows.csv"')
+    known = list(rows[0]) if rows else []
+    for column in columns:
+        if column not in known:
+            raise SpecError(
+                f"{where}: files column {column!r} is not in the tasks file "
+                f"(columns: {', '.join(known)})"
+            )
+    if len(set(columns)) != len(columns):
+        raise SpecError(f"{where}: files names a column twice")
+    return columns
 
 
 def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
@@ -222,25 +254,32 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
     return result
 
 
-def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
-    """Check a draft against the file system, fill placeholders and compute the job id."""
+def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:
+    """Check a draft against the file system, fill placeholders and compute the job id.
+
+    ``blobs`` lists and looks up ``az://`` names (default: your own identity, any container).
+    """
     where = draft.source
     shared = tuple(_shared_files(draft))
     taken = {f.dest for f in shared}
     tasks: list[TaskSpec] = []
+    if needs_storage(draft) and blobs is None:
+        blobs = default_blob_source()
     if draft.inputs is not None:
         check_placeholders(
             draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command", env_names=TASK_ENV
         )
-        for index, source in enumerate(_matching_files(draft)):
-            dest = _staged_name(source, draft.base_dir)
+        for index, item in enumerate(_matching_inputs(draft, blobs)):
+            dest = item.dest
             if dest in taken:
                 raise SpecError(f"{where}: input {dest} has the same path as a shared file")
-            values = {"input": dest, "name": source.name, "stem": source.stem, "index": str(index)}
+            name = dest.rsplit("/", 1)[-1]
+            stem = Path(name).stem
+            values = {"input": dest, "name": name, "stem": stem, "index": str(index)}
             command = render(draft.command, values)
             env = {TASK_ENV[key]: value for key, value in values.items()}
             label = dest[:MAX_LABEL_LENGTH]
-            tasks.append(TaskSpec(str(index), command, env, (InputFile(source, dest),), label))
+            tasks.append(TaskSpec(str(index), command, env, (item,), label))
     elif draft.rows is not None:
         columns = list(draft.rows[0]) if draft.rows else []
         check_placeholders(
@@ -249,11 +288,13 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
             where=f"{where}: command",
             env_names={**{c: c for c in columns}, "index": TASK_ENV["index"]},
         )
+        staged = _row_files(draft, taken, blobs)
         for index, row in enumerate(draft.rows):
-            values = {**row, "index": str(index)}
+            files = staged[index]
+            values = {**row, **{c: f.dest for c, f in files.items()}, "index": str(index)}
             command = render(draft.command, values)
-            env = {**row, TASK_ENV["index"]: str(index)}
-            tasks.append(TaskSpec(str(index), command, env, (), row_label(row)))
+            env = {**row, **{c: f.dest for c, f in files.items()}, TASK_ENV["index"]: str(index)}
+            tasks.append(TaskSpec(str(index), command, env, tuple(files.values()), row_label(row)))
     if not tasks:
         raise SpecError(f"{where}: the job has no tasks")
     job_id = f"{draft.name}-{_fingerprint(draft, tasks, shared, new=new)}"
@@ -274,21 +315,81 @@ def resolve(draft: JobDraft, *, new: bool = False) -> ResolvedJob:
     )
 
 
-def _matching_files(draft: JobDraft) -> list[Path]:
-    found: dict[Path, None] = {}
+def default_blob_source() -> BlobSource:
+    """Your own identity (``az login``), any container you can read."""
+    from superbatch.azure.blob_source import StorageBlobs
+    from superbatch.azure.credentials import default_credential
+
+    return StorageBlobs(default_credential())
+
+
+def _matching_inputs(draft: JobDraft, blobs: BlobSource | None) -> list[StagedFile]:
+    found: dict[str, StagedFile] = {}
     for pattern in draft.inputs or []:
-        matches = _glob_files(pattern, draft.base_dir)
-        if not matches and (draft.base_dir / pattern).is_dir():
-            folder = pattern.rstrip("/")
-            raise SpecError(
-                f"{draft.source}: inputs {pattern!r} is a folder; one task per file in it is "
-                f'inputs = "{folder}/*"'
-            )
-        if not matches:
-            raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
-        for match in matches:
-            found.setdefault(match, None)
-    return list(found)
+        if is_az(pattern):
+            assert blobs is not None
+            remote = matching_blobs(parse_az(pattern, where=f"{draft.source}: inputs"), blobs)
+            if not remote:
+                raise SpecError(f"{draft.source}: inputs {pattern!r} matched no blobs")
+            for item in remote:
+                found.setdefault(item.source, item)
+            continue
+        for source in _matching_files(draft, pattern):
+            found.setdefault(str(source), InputFile(source, _staged_name(source, draft.base_dir)))
+    return list(found.values())
+
+
+def _row_files(
+    draft: JobDraft, taken: set[str], blobs: BlobSource | None
+) -> list[dict[str, StagedFile]]:
+    """Per row: file column -> the file staged under its own name (one lookup per blob)."""
+    rows = draft.rows or []
+    where = f"{draft.source}: {draft.rows_source}"
+    remote: dict[str, RemoteFile | None] = {}
+    names = sorted({row[c] for row in rows for c in draft.files if is_az(row[c])})
+    if names:
+        assert blobs is not None
+        paths = {name: parse_az(name, where=where) for name in names}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
+            looked_up = pool.map(lambda n: one_blob(paths[n], blobs), names)
+            remote = dict(zip(names, looked_up, strict=True))
+    staged: list[dict[str, StagedFile]] = []
+    for number, row in enumerate(rows, start=1):
+        files: dict[str, StagedFile] = {}
+        for column in draft.files:
+            value = row[column]
+            at = f"{where} row {number}, column {column}"
+            item: StagedFile
+            if is_az(value):
+                found = remote.get(value)
+                if found is None:
+                    raise SpecError(f"{at}: no such blob {value}")
+                item = found
+            else:
+                source = (draft.base_dir / value).resolve() if value else draft.base_dir
+                if not value or not source.is_file():
+                    raise SpecError(f"{at}: file {value!r} does not exist")
+                item = InputFile(source, source.name)
+            if item.dest in taken or any(f.dest == item.dest for f in files.values()):
+                raise SpecError(f"{at}: two files of this task would both be {item.dest}")
+            files[column] = item
+        staged.append(files)
+    return staged
+
+
+def _matching_files(draft: JobDraft, pattern: str) -> list[Path]:
+    matches = _glob_files(pattern, draft.base_dir)
+    if not matches and (draft.base_dir / pattern).is_dir():
+        folder = pattern.rstrip("/")
+        raise SpecError(
+            f"{draft.source}: inputs {pattern!r} is a folder; one task per file in it is "
+            f'inputs = "{folder}/*"'
+        )
+    if not matches:
+        raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
+    return matches
 
 
 def _glob_files(pattern: str, base_dir: Path) -> list[Path]:
@@ -362,7 +463,7 @@ def _fingerprint(
         # The SUPERBATCH_* variables follow from the inputs and the index, hashed already:
         # left out, so job ids stay what they were before tasks had them.
         "tasks": [
-            [t.id, t.command, _own_env(t.env), [[f.dest, digest(f.source)] for f in t.inputs]]
+            [t.id, t.command, _own_env(t.env), [_file_identity(f, digest) for f in t.inputs]]
             for t in tasks
         ],
     }
@@ -375,6 +476,13 @@ def _fingerprint(
         identity["nonce"] = secrets.token_hex(8)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:JOB_HASH_LENGTH]
+
+
+def _file_identity(item: StagedFile, digest: Any) -> list[str]:
+    """Local files by content; blobs by name and ETag (a changed blob is a new job)."""
+    if isinstance(item, RemoteFile):
+        return [item.dest, item.source, item.etag]
+    return [item.dest, digest(item.source)]
 
 
 def _own_env(env: dict[str, str]) -> dict[str, str]:

@@ -153,6 +153,37 @@ def check_output_pattern(value: object, *, where: str) -> str:
         raise SpecError(f"{where}: output pattern {value!r} has an empty or '.' path segment")
     if parts[0] == LOGS_DIR:
         raise SpecError(f"{where}: output pattern {value!r}: {LOGS_DIR}/ is reserved for logs")
+    return _same_everywhere(value, parts, where=where)
+
+
+def _same_everywhere(value: str, parts: list[str], *, where: str) -> str:
+    """Only forms that collect the same files on every backend (superbatch.patterns).
+
+    - ``$``: Batch expands ``$var`` in file patterns on Linux before matching ("Environment
+      variables (%var% on Windows or $var on Linux) are expanded prior to the pattern being
+      applied", OutputFile.filePattern); a local run does not. Refused.
+    - ``{a,b}``: brace lists are not among Batch's documented wildcards. Refused.
+    - ``**`` inside a segment (``a**``, ``**.txt``): not a documented form. Refused.
+    - a trailing ``**`` (``out/**``): Batch documents recursion only as ``**/*.txt``; it
+      becomes ``out/**/*`` (every file below ``out``), the documented form, everywhere.
+    """
+    if "$" in value:
+        raise SpecError(
+            f"{where}: output pattern {value!r} has '$': Azure Batch expands $VARIABLES in "
+            "output patterns and --local does not; name the files literally"
+        )
+    if "{" in value or "}" in value:
+        raise SpecError(
+            f"{where}: output pattern {value!r}: brace lists are not an Azure Batch wildcard; "
+            "give one pattern per form"
+        )
+    if any("**" in part and part != "**" for part in parts):
+        raise SpecError(
+            f"{where}: output pattern {value!r}: '**' must be a whole path segment "
+            "(e.g. out/**/*.txt)"
+        )
+    if parts[-1] == "**":
+        return "/".join([*parts, "*"])
     return value
 
 

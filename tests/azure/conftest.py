@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from superbatch.contract import StackOutputs
-from tests.images.conftest import fake_acr, local_registry  # noqa: F401 (fixtures)
+from tests.images.conftest import fake_acr, fake_arm, hub_registry, local_registry  # noqa: F401
 from tests.images.fake_acr import FakeAcr
 from tests.support.azurite import Azurite
 
@@ -230,3 +230,30 @@ def acr_stack(
     root.mkdir()
     with_acr = write_stack(root, stack.emulator, stack.azurite, registry=fake_acr.login_server)
     return AcrStack(with_acr, fake_acr, local_registry.host)
+
+
+@pytest.fixture
+def pool_stack(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    fake_az_login: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Any]:
+    """``pool_stack(PoolSpec(...))``: a stack whose pool is the given emulated pool (its
+    formula, quotas, node start time), driven by ``stack.emulator.clock``."""
+    azurite_https = _emulator_fixture(request, "azurite_https")
+    from tests.emulator.fixtures import serve_emulator
+    from tests.emulator.server import start_emulator
+
+    started: list[Iterator[Any]] = []
+
+    def make(spec: Any, **options: Any) -> EmulatedStack:
+        serving = serve_emulator(start_emulator(azurite=azurite_https, https=True, pool=spec))
+        emulator = next(serving)
+        started.append(serving)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+        return write_stack(tmp_path, emulator, azurite_https, **options)
+
+    yield make
+    for serving in started:
+        next(serving, None)  # stops it; fails the test if the emulator itself failed

@@ -6,14 +6,14 @@ from typing import Any
 import pytest
 
 from superbatch.azure.cleanup import delete_job_blobs
-from superbatch.azure.download import download_job_outputs, read_blob_text
+from superbatch.azure.download import download_job_outputs, logical_name, read_blob_text
 from superbatch.azure.errors import translate_azure_error
 from superbatch.errors import ConfigError
 
 BLOBS = {
     "job-1/0/out/a.json": b'{"n": 1}',
-    "job-1/0/_logs/stdout.txt": b"hello\n",
-    "job-1/0/_logs/stderr.txt": b"",
+    "_logs/job-1/0/stdout.txt": b"hello\n",
+    "_logs/job-1/0/stderr.txt": b"",
     "job-1/1/out/deep/b.json": b'{"n": 2}',
     "job-1/_aggregate/total.json": b"3",
     "job-10/0/out/other.json": b"not this job",
@@ -34,7 +34,9 @@ def test_downloads_the_job_into_the_results_layout(tmp_path: Path, inputs_contai
 
     report = download_job_outputs(inputs_container, "job-1", tmp_path)
 
-    assert _tree(tmp_path) == {k: v for k, v in BLOBS.items() if k.startswith("job-1/")}
+    assert _tree(tmp_path) == {
+        logical_name(k): v for k, v in BLOBS.items() if "job-1/" in k and "job-10" not in k
+    }
     assert (report.downloaded, report.skipped) == (5, 0)
 
 
@@ -56,8 +58,8 @@ def test_rerun_fetches_only_what_is_missing_or_different(
 def test_logs_and_clean(inputs_container: Any) -> None:
     _fill(inputs_container)
 
-    assert read_blob_text(inputs_container, "job-1/0/_logs/stdout.txt") == "hello\n"
-    assert read_blob_text(inputs_container, "job-1/9/_logs/stdout.txt") is None
+    assert read_blob_text(inputs_container, "_logs/job-1/0/stdout.txt") == "hello\n"
+    assert read_blob_text(inputs_container, "_logs/job-1/9/stdout.txt") is None
     assert delete_job_blobs(inputs_container, "job-1") == 5
     assert [b.name for b in inputs_container.list_blobs()] == ["job-10/0/out/other.json"]
 

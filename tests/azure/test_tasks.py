@@ -100,7 +100,7 @@ def _sdk_task(job: ResolvedJob) -> dict[str, object]:
         output_files=[
             out("out/**", "wc-1a2b/0/out"),
             out("summary.txt", "wc-1a2b/0/summary.txt"),
-            out("../std*.txt", "wc-1a2b/0/_logs"),
+            out("../std*.txt", "_logs/wc-1a2b/0"),
         ],
         environment_settings=[m.EnvironmentSetting(name="SEED", value="1")],
     )
@@ -145,7 +145,7 @@ def test_aggregate_depends_on_every_task_and_gets_the_outputs_tree(tmp_path: Pat
     assert body["resourceFiles"][0]["blobPrefix"] == "wc-1a2b/"
     assert [o["destination"]["container"]["path"] for o in body["outputFiles"]] == [
         "wc-1a2b/_aggregate/total.json",
-        "wc-1a2b/_aggregate/_logs",
+        "_logs/wc-1a2b/_aggregate",
     ]
 
 

@@ -14,6 +14,14 @@ from __future__ import annotations
 ADD_SUCCESS = "Success"
 ADD_CLIENT_ERROR = "ClientError"
 ADD_SERVER_ERROR = "ServerError"
+# What the account writes, by lower-case name. No recording shows a failed add, so a test can
+# switch to the SDK spec's lower-case values (``emulator.lowercase_add_results = True``): the
+# runner must be right under both.
+ADD_STATUS = {
+    "success": ADD_SUCCESS,
+    "clienterror": ADD_CLIENT_ERROR,
+    "servererror": ADD_SERVER_ERROR,
+}
 
 # ErrorCategory of failureInfo / schedulingError.
 USER_ERROR = "UserError"

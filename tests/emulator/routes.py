@@ -275,11 +275,11 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
         }
         if entry.is_file():
             stat = entry.stat()
-            item["properties"] = {  # contentLength is a string on the wire (.NET GetTaskFile)
-                "creationTime": emu.stamp(stat.st_ctime),
+            item["properties"] = {  # as a Linux node lists them (Go SDK TestTask recording)
                 "lastModified": emu.stamp(stat.st_mtime),
-                "contentLength": str(stat.st_size),
+                "contentLength": str(stat.st_size),  # a string on the wire
                 "contentType": _content_type(entry),
+                "fileMode": oct(stat.st_mode),
             }
         items.append(item)
     return 200, {}, odata.page(items, req.query, f"{req.base_url}{req.path}")
@@ -342,7 +342,7 @@ def _file_headers(emu: BatchEmulator, path: Path, url: str) -> dict[str, str]:
         "ocp-batch-file-isdirectory": "False",
         "ocp-batch-file-url": urllib.parse.quote(url, safe=""),
         "Last-Modified": emu.http_date(stat.st_mtime),
-        "ocp-batch-file-mode": oct(stat.st_mode)[-6:],
+        "ocp-batch-file-mode": oct(stat.st_mode),  # "0o100644" (Go SDK TestTask recording)
     }
 
 

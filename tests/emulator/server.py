@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import job_control, routes
+from tests.emulator import casing, job_control, routes
 from tests.emulator.auth import authenticate
 from tests.emulator.clock import Clock
 from tests.emulator.errors import BatchServiceError
@@ -70,6 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # send_response() adds this Date header itself: the emulated clock's, so an answer
+        # carries one Date (a second, host-time one made clients see "host, emulated")
+        return email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True)
 
     def do_GET(self) -> None:
         self._serve()
@@ -176,7 +181,6 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {
             "request-id": str(uuid.uuid4()),
             "DataServiceVersion": "3.0",
-            "Date": email.utils.formatdate(self.server.emulator.clock.now(), usegmt=True),
         }
         client_request_id = self.headers.get("client-request-id")
         if client_request_id and self.headers.get("return-client-request-id", "").lower() == "true":
@@ -227,6 +231,7 @@ class BatchEmulator:
         node_root: Path | None = None,
         podman_env: dict[str, str] | None = None,
         pool: PoolSpec | None = None,
+        container: bool = True,
     ) -> None:
         self.account_name = account_name
         self.started = self.stamp(time.time())
@@ -269,7 +274,13 @@ class BatchEmulator:
         self.url = f"{'https' if https else 'http'}://{self.host}"
         self.account = Account(self.url, self.clock)
         self.account.add_pool(
-            pool or PoolSpec(id=pool_id, slots=slots, identity_resource_ids=[identity_resource_id])
+            pool
+            or PoolSpec(
+                id=pool_id,
+                slots=slots,
+                identity_resource_ids=[identity_resource_id],
+                container=container,
+            )
         )
         self.clock.on_step(self.account.tick_pools)
         storage = StorageAccess(azurite)
@@ -299,6 +310,41 @@ class BatchEmulator:
         self.node.hold = value
         with self.account.lock:
             self.account.changed.notify_all()
+
+    @property
+    def terminate_on_late_switch(self) -> bool:
+        """Whether switching ``onAllTasksComplete`` to ``terminatejob`` after every task has
+        completed ends the job (True, the default) or leaves it active (unverified which)."""
+        return self.account.terminate_on_late_switch
+
+    @terminate_on_late_switch.setter
+    def terminate_on_late_switch(self, value: bool) -> None:
+        with self.account.lock:
+            self.account.terminate_on_late_switch = value
+
+    @property
+    def lowercase_add_results(self) -> bool:
+        """Answer add-collection results in lower case (the SDK spec's values) instead of
+        Batch's recorded ``Success``; the casing of a failed add is not recorded."""
+        return self.account.add_status["success"] == "success"
+
+    @lowercase_add_results.setter
+    def lowercase_add_results(self, value: bool) -> None:
+        with self.account.lock:
+            self.account.add_status = {
+                name: name if value else batch for name, batch in casing.ADD_STATUS.items()
+            }
+
+    @property
+    def terminate_at_once(self) -> bool:
+        """``onAllTasksComplete=terminatejob`` applies at once, also to a job created without
+        tasks (the reference; default), or not at all (a Go SDK recording shows the job
+        staying active)."""
+        return self.account.terminate_at_once
+
+    @terminate_at_once.setter
+    def terminate_at_once(self, value: bool) -> None:
+        self.account.terminate_at_once = value
 
     @property
     def slots(self) -> int:

@@ -105,7 +105,7 @@ def test_terminatejob_when_all_tasks_complete(batch_emulator: BatchEmulator) -> 
     )
     job = wait_for_job_state(client, "job-1", m.BatchJobState.COMPLETED)
     assert job.execution_info is not None
-    assert job.execution_info.termination_reason == "AllTasksComplete"
+    assert job.execution_info.termination_reason == "AllTasksCompleted"  # Go SDK TestJob
     assert client.get_job_task_counts("job-1").task_counts.succeeded == 3
 
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from superbatch.errors import ConfigError, RemoteError
-from superbatch.images.registry import (
-    RegistryClient,
-    connect,
-    exchange_refresh_token,
-    needs_login,
-    tenant_of,
-)
+from superbatch.images.registry import RegistryClient, connect, needs_login
+from superbatch.images.tokens import exchange_refresh_token, tenant_of
 from tests.images.conftest import TENANT
 from tests.images.fake_acr import FakeAcr
 from tests.images.local_registry import LocalRegistry
@@ -105,5 +100,9 @@ def test_without_an_identity_the_registry_refuses_clearly(
 def test_an_unreachable_registry_is_a_clear_error() -> None:
     from tests.support.paths import free_port
 
-    with pytest.raises(RemoteError, match="cannot reach registry"):
-        needs_login(f"127.0.0.1:{free_port()}")
+    port = free_port()
+    with pytest.raises(RemoteError) as caught:
+        needs_login(f"127.0.0.1:{port}")
+    assert str(caught.value) == (
+        f"registry request failed: cannot reach 127.0.0.1:{port} (Connection refused)"
+    )

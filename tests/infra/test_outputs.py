@@ -38,13 +38,14 @@ def test_the_exported_names_are_exactly_what_the_runner_reads(default_run: Progr
     loaded = StackOutputs.from_mapping(default_run.outputs, source="the mocked stack")
     as_read = {name: getattr(loaded, name) for name in OUTPUT_NAMES}
     as_read["pools"] = {name: pool.to_output() for name, pool in loaded.pools.items()}
+    assert as_read["data_containers"] == {}  # none unless the stack config names some
     assert as_read == default_run.outputs
 
 
 def test_no_output_is_secret_or_looks_like_one(default_run: ProgramRun) -> None:
     assert default_run.secret_outputs == set()
     for name, value in default_run.outputs.items():
-        if name == "pools":  # the one structured output: names, sizes and counts
+        if name in ("pools", "data_containers"):  # structured: names, sizes, URLs
             value = json.dumps(value)
         assert isinstance(value, str) and value, name
         assert not SECRET_LOOKING.search(value), (name, value)

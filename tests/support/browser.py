@@ -49,9 +49,9 @@ def open_page(path: Path) -> Iterator[PageVisit]:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         try:
             driver.get(path.absolute().as_uri())
-            console = driver.get_log("browser")
+            console = driver.get_log("browser")  # type: ignore[no-untyped-call]
             requests = []
-            for entry in driver.get_log("performance"):
+            for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
                 message = json.loads(entry["message"])["message"]
                 if message["method"] == "Network.requestWillBeSent":
                     requests.append(message["params"]["request"]["url"])

@@ -18,6 +18,7 @@ from superbatch.azure import (
     cleanup,
     credentials,
     download,
+    ending,
     monitor,
     pools,
     rearm,
@@ -26,6 +27,7 @@ from superbatch.azure import (
     tasks,
 )
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
@@ -36,11 +38,13 @@ from superbatch.model import (
     JobSummary,
     ProgressCallback,
     ResolvedJob,
+    ResultFile,
     TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
 )
+from superbatch.remote import BlobSource
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -124,9 +128,15 @@ class AzureBatchBackend:
             )
         return self._results
 
+    def blob_source(self) -> BlobSource:
+        """``az://`` names: only the containers the stack's nodes may read (``dataContainers``)."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential, containers=self.outputs.data_containers)
+
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        pool = self._check_before_submit(job)
+        pool, pinned = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -144,12 +154,12 @@ class AzureBatchBackend:
 
         def body_for(task_id: str) -> bytes:
             if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(job, self.outputs))
-            return tasks.serialized(tasks.task_body(job, by_id[task_id], self.outputs))
+                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
+            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
 
         regular = set(by_id)
         submitter.submit(
-            tasks.serialized_bodies(job, self.outputs, skip=present, aggregate=False),
+            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
             expected=regular,
             body_for=body_for,
         )
@@ -170,7 +180,7 @@ class AzureBatchBackend:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
         from superbatch import plan as planning
 
-        job_pool = self._check_before_submit(job)
+        job_pool, _ = self._check_before_submit(job)
         uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
         try:
             self._job_state(job.job_id)
@@ -219,22 +229,27 @@ class AzureBatchBackend:
             nodes=nodes,
         )
 
-    def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
-        """Every check that needs no write, in order; the job's pool (an unknown one, or
-        more slots than its nodes have, is refused first)."""
+    def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
+        """Every check that needs no write, in order: the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first), and the job to submit, whose
+        image names what the stack's registry holds by its digest."""
         _refuse_local_only_policy(job)
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
-        tasks.resolved_image(image, self.outputs.registry_login_server)
+        registry = self.outputs.registry_login_server
+        tasks.resolved_image(image, registry)
         credentials.check_credential(self._credential)
-        # nodes could not pull it: say so before anything is created
-        from superbatch.images.resolve import check_image_in_registry
+        from superbatch.images import resolve
 
-        check_image_in_registry(
-            image, self.outputs.registry_login_server, credential=self._credential
-        )
-        return pool
+        warning = resolve.docker_hub_warning(image)
+        if warning:  # once per job: every node would pull it from Docker Hub
+            _LOGGER.warning(warning)
+        # nodes could not pull it: say so before anything is created
+        digest = resolve.check_image_in_registry(image, registry, credential=self._credential)
+        if digest is None:
+            return pool, job
+        return pool, replace(job, image=resolve.pinned_image(image, registry, digest))
 
     def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
@@ -272,7 +287,9 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
+        created = call_with_retries(
+            create, action=f"create job {job.job_id} on pool {pool_id}", repeat=True
+        )
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -286,7 +303,9 @@ class AzureBatchBackend:
 
         options = BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
         call_with_retries(
-            lambda: self.batch.update_job(job_id, options), action=f"update job {job_id}"
+            lambda: self.batch.update_job(job_id, options),
+            action=f"update job {job_id}",
+            repeat=True,
         )
 
     # -- reconnect ----------------------------------------------------------------------
@@ -331,12 +350,37 @@ class AzureBatchBackend:
         ):
             monitor.end_blocked_job(self.batch, job_id)
             status = replace(status, state="terminating")
+        if status.state == "active" and status.done and not status.failed:
+            status = self._end_if_finished(status)
         # Jobs from before pools carry no pool name: they ran on the one pool, "default".
         pool = meta.get(META_POOL, DEFAULT_POOL)
-        nodes = None
-        if not status.done and status.counts.queued and pool in self.outputs.pools:
-            nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
-        return replace(status, pool=pool, nodes=nodes)
+        status = replace(status, pool=pool)
+        if status.state == "active" and status.counts.queued:
+            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
+            # else when nodes were requested and how long they take (azure/rearm.py)
+            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
+            nodes = state.line() if state is not None and state.problem else None
+            if nodes is None and pool in self.outputs.pools:
+                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
+            status = replace(status, nodes=nodes, pool_state=state)
+        return status
+
+    def _pool_id(self, meta: dict[str, str]) -> str:
+        """The Batch id of the job's pool (by the name it was submitted with)."""
+        try:
+            return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
+        except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
+            return self.outputs.pool_id
+
+    def _end_if_finished(self, status: JobStatus) -> JobStatus:
+        """Every task complete and the job still active: end it, if every task was added
+        (``unfinished_task_ids`` confirms what the lagging counts say)."""
+        job_id = status.job_id
+        if monitor.unfinished_task_ids(self.batch, job_id):
+            return status
+        if not ending.end_finished_job(self.batch, job_id):
+            return status
+        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -361,6 +405,7 @@ class AzureBatchBackend:
             allow_failures=int(meta.get(META_ALLOW_FAILURES, "0")),
             too_many=lambda failed: _too_many(meta, failed),
             on_too_many=lambda: self._stop(job_id, meta),
+            pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
 
     def _stop(self, job_id: str, meta: dict[str, str]) -> None:
@@ -368,7 +413,9 @@ class AzureBatchBackend:
         from superbatch.policy import stop_reason
 
         reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[META_MAX_FAILURES]))}"
-        jobend.terminate(self.batch, job_id, reason, action=f"stop job {job_id}", wait=False)
+        from superbatch.azure.ending import end_job
+
+        end_job(self.batch, job_id, reason, why="after too many failed tasks (max_failures)")
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
         """The task's stored (or, while it runs, live) log; "" while it has none yet.
@@ -377,7 +424,7 @@ class AzureBatchBackend:
         """
         if stream not in ("stdout", "stderr"):
             raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
-        name = f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{stream}.txt"
+        name = download.log_blob(job_id, task_id, stream)
         stored = download.read_blob_text(self.results_container, name)
         if stored is not None:
             return stored
@@ -408,14 +455,33 @@ class AzureBatchBackend:
             self.batch, self.results_container, job_id, task_id, stream=stream, offset=offset
         )
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         from superbatch import results as layout
+        from superbatch.azure.download import download_job_outputs, files_by_task
+        from superbatch.remote import blob_url
 
         previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
-        report = download.download_job_outputs(self.results_container, job_id, dest)
-        stored = download.files_by_task(report.names, job_id)
-        for task_id, files in previous.items():  # as --local: a superseded attempt's files go
-            layout.remove_superseded(dest / job_id / task_id, files, stored.get(task_id, set()))
+        report = download_job_outputs(
+            self.results_container,
+            job_id,
+            dest,
+            select=None if only is None else lambda path: layout.selects(path, only),
+            fetch=download,
+            logs=layout.wants_logs(only),
+        )
+        stored = files_by_task(report.names, job_id)
+        for task_id, files in previous.items() if download else ():
+            # as --local: a superseded attempt's files go (of those --only picks)
+            earlier = [f for f in files if layout.selects(f.path, only)]
+            layout.remove_superseded(dest / job_id / task_id, earlier, stored.get(task_id, set()))
+        container_url = self.outputs.outputs_container_url
         results: list[TaskResult] = []
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
@@ -433,16 +499,34 @@ class AzureBatchBackend:
                 for s in statuses
             ]
         for status in statuses:
-            result = layout.task_result(
-                dest,
-                job_id,
-                status.task_id,
-                state=status.state,
-                exit_code=status.exit_code,
-                attempts=status.attempts,
-                paths=stored.get(status.task_id, ()),
-                label=status.label,
-            )
+            paths = stored.get(status.task_id, ())
+            if download:
+                result = layout.task_result(
+                    dest,
+                    job_id,
+                    status.task_id,
+                    state=status.state,
+                    exit_code=status.exit_code,
+                    attempts=status.attempts,
+                    paths=paths,
+                    label=status.label,
+                )
+            else:  # listed, not fetched: each file's blob URL (no SAS: read it as yourself)
+                names = {p: f"{job_id}/{status.task_id}/{p}" for p in paths}
+                files = tuple(
+                    ResultFile(
+                        p, report.sizes[n], "", blob_url(container_url, report.blob_names[n])
+                    )
+                    for p, n in sorted(names.items())
+                )
+                result = TaskResult(
+                    status.task_id,
+                    status.state,
+                    status.exit_code,
+                    status.attempts,
+                    files,
+                    status.label,
+                )
             if status.task_id == AGGREGATE_TASK_ID:
                 aggregate = result
             else:
@@ -526,9 +610,9 @@ class AzureBatchBackend:
         from superbatch.azure import jobend
 
         self._job_meta(job_id)  # an unknown job is JobNotFoundError
-        jobend.terminate(
-            self.batch, job_id, jobend.CANCEL_REASON, action=f"cancel job {job_id}", wait=True
-        )
+        from superbatch.azure.ending import end_job
+
+        end_job(self.batch, job_id, jobend.CANCEL_REASON, why="as asked (cancel)", wait=True)
         return self.status(job_id)
 
     def detach(self, job_id: str) -> None:

@@ -33,9 +33,15 @@ def delete_job(client: BatchClient, job_id: str) -> None:
 
 
 def delete_job_blobs(container: ContainerClient, job_id: str) -> int:
-    """Delete every blob under ``<job>/``; returns how many were deleted."""
+    """Delete every blob of the job (``<job>/``, ``_logs/<job>/``); returns how many."""
+    from superbatch.azure.download import job_blob_prefixes
+
     try:
-        names = [blob.name for blob in container.list_blobs(name_starts_with=f"{job_id}/")]
+        names = [
+            blob.name
+            for prefix in job_blob_prefixes(job_id)
+            for blob in container.list_blobs(name_starts_with=prefix)
+        ]
         for start in range(0, len(names), 256):  # one batch request per 256 blobs
             batch = names[start : start + 256]
             try:
@@ -53,9 +59,14 @@ def delete_job_blobs(container: ContainerClient, job_id: str) -> int:
 def has_stored_files(containers: list[ContainerClient], job_id: str) -> bool:
     """Any blob under ``<job>/`` in ``containers`` (False when storage cannot be read)."""
 
+    from superbatch.azure.download import job_blob_prefixes
+
     def any_blob(container: ContainerClient) -> bool:
-        blobs = container.list_blobs(name_starts_with=f"{job_id}/", results_per_page=1)
-        return next(iter(blobs), None) is not None
+        return any(
+            next(iter(container.list_blobs(name_starts_with=p, results_per_page=1)), None)
+            is not None
+            for p in job_blob_prefixes(job_id)
+        )
 
     try:
         return any(

@@ -1,10 +1,12 @@
 """Results: the outputs container's ``<job>/`` brought home, concurrently and resumably.
 
-Blob ``<job>/<task>/<path>`` lands at ``<dest>/<job>/<task>/<path>`` (logs included, under
-``_logs/``), the layout ``--local`` writes. Each file is written to a temporary name and
-renamed, so an interrupted download never leaves half a file. A file already in place is
-skipped when its size and Content-MD5 match the blob (or, for blobs without an MD5, its
-size and modification time, which we set to the blob's own after each download).
+Blob ``<job>/<task>/<path>`` lands at ``<dest>/<job>/<task>/<path>`` and the task's logs,
+stored apart as ``_logs/<job>/<task>/stdout.txt`` (so the aggregate step's one resource
+file, prefix ``<job>/``, brings it outputs and never logs), land under
+``<dest>/<job>/<task>/_logs/``: the layout ``--local`` writes. Each file is written to a
+temporary name and renamed, so an interrupted download never leaves half a file. A file
+already in place is skipped when its size and Content-MD5 match the blob (or, for blobs
+without an MD5, its size and modification time, which we set to the blob's own after each download).
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure.errors import translate_azure_error
 from superbatch.digest import file_hash
 from superbatch.errors import RemoteError
+from superbatch.results import FILE_MODE
+from superbatch.validate import LOGS_DIR
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 DOWNLOAD_CONCURRENCY = 32
+BIG_BLOB_BYTES = 32 << 20  # above this: parallel ranges, resumable
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +38,31 @@ class DownloadReport:
     downloaded: int
     skipped: int
     bytes_downloaded: int
-    names: frozenset[str] = frozenset()  # every blob under <job>/, as <job>/<task>/<path>
+    names: frozenset[str] = frozenset()  # every blob picked, as <job>/<task>/<path>
+    sizes: dict[str, int] = field(default_factory=dict)  # <job>/<task>/<path> -> size
+    blob_names: dict[str, str] = field(default_factory=dict)  # ... -> its stored name
+
+
+def logs_prefix(job_id: str) -> str:
+    """Where tasks' logs are stored: ``_logs/<job>/<task>/{stdout,stderr}.txt``."""
+    return f"{LOGS_DIR}/{job_id}/"
+
+
+def log_blob(job_id: str, task_id: str, stream: str) -> str:
+    return f"{logs_prefix(job_id)}{task_id}/{stream}.txt"
+
+
+def logical_name(blob_name: str) -> str:
+    """A stored name as its place in the results layout: ``<job>/<task>/<path>``."""
+    if blob_name.startswith(f"{LOGS_DIR}/"):
+        _, job_id, task_id, rest = [*blob_name.split("/", 3), "", "", ""][:4]
+        return f"{job_id}/{task_id}/{LOGS_DIR}/{rest}"
+    return blob_name
+
+
+def job_blob_prefixes(job_id: str) -> tuple[str, str]:
+    """Every prefix the job's files are stored under: outputs, then logs."""
+    return f"{job_id}/", logs_prefix(job_id)
 
 
 def local_path(dest: Path, blob_name: str) -> Path:
@@ -68,15 +97,27 @@ def download_job_outputs(
     dest: Path,
     *,
     concurrency: int = DOWNLOAD_CONCURRENCY,
+    select: Callable[[str], bool] | None = None,
+    fetch: bool = True,
+    logs: bool = True,
 ) -> DownloadReport:
-    try:
-        blobs = list(container.list_blobs(name_starts_with=f"{job_id}/"))
-    except Exception as exc:
-        raise translate_azure_error(
-            exc, action=f"list the outputs of job {job_id}", service="storage"
-        ) from exc
-    wanted = [(blob, local_path(dest, blob.name)) for blob in blobs]
-    todo = [(blob, path) for blob, path in wanted if not _up_to_date(path, blob)]
+    """Download the job's blobs (those whose path in their task's folder ``select`` picks);
+    ``fetch=False`` only lists them."""
+    blobs: list[Any] = []
+    for prefix in job_blob_prefixes(job_id):
+        if prefix.startswith(LOGS_DIR) and not logs:
+            continue  # nobody asks for logs: do not even list them
+        try:
+            blobs += container.list_blobs(name_starts_with=prefix, include=["metadata"])
+        except Exception as exc:
+            raise translate_azure_error(
+                exc, action=f"list the outputs of job {job_id}", service="storage"
+            ) from exc
+    named = [(blob, logical_name(blob.name)) for blob in blobs]
+    if select is not None:
+        named = [(b, n) for b, n in named if select(n.split("/", 2)[-1])]
+    wanted = [(blob, local_path(dest, name)) for blob, name in named]
+    todo = [(blob, path) for blob, path in wanted if fetch and not _up_to_date(path, blob)]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for _ in pool.map(lambda item: _download(container, *item), todo):
             pass
@@ -84,7 +125,9 @@ def download_job_outputs(
         downloaded=len(todo),
         skipped=len(wanted) - len(todo),
         bytes_downloaded=sum(blob.size for blob, _ in todo),
-        names=frozenset(blob.name for blob in blobs),
+        names=frozenset(name for _, name in named),
+        sizes={name: int(blob.size) for blob, name in named},
+        blob_names={name: blob.name for blob, name in named},
     )
 
 
@@ -99,8 +142,12 @@ def files_by_task(names: Iterable[str], job_id: str) -> dict[str, set[str]]:
 
 def _download(container: ContainerClient, blob: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if blob.size > BIG_BLOB_BYTES:
+        _download_big(container, blob, path)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, FILE_MODE)  # as --local writes them (mkstemp's 0600 is for secrets)
         with os.fdopen(fd, "wb") as sink:
             container.download_blob(blob.name).readinto(sink)
         modified = blob.last_modified.timestamp()
@@ -113,6 +160,27 @@ def _download(container: ContainerClient, blob: Any, path: Path) -> None:
                 exc, action=f"download {blob.name}", service="storage"
             ) from exc
         raise
+
+
+def _download_big(container: ContainerClient, blob: Any, path: Path) -> None:
+    """Parallel ranges, resumable after a kill, checked against the blob's hash."""
+    from superbatch.azure.big_blobs import download_in_ranges
+
+    md5 = blob.content_settings.content_md5 if blob.content_settings else None
+    try:
+        download_in_ranges(
+            container.get_blob_client(blob.name),
+            path,
+            size=blob.size,
+            etag=str(blob.etag).strip('"'),
+            sha256=(blob.metadata or {}).get("sha256"),
+            content_md5=bytes(md5) if md5 else None,
+            mode=FILE_MODE,
+        )
+        modified = blob.last_modified.timestamp()
+        os.utime(path, (modified, modified))
+    except Exception as exc:
+        raise translate_azure_error(exc, action=f"download {blob.name}", service="storage") from exc
 
 
 def read_blob_bytes(container: ContainerClient, name: str) -> bytes | None:

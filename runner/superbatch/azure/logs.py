@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from superbatch.azure import download, tasks
+from superbatch.azure import download
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
 from superbatch.follow import LogRead
@@ -40,7 +40,7 @@ def read_task_log(
     started = info is not None and info.start_time is not None
     name = f"{stream}.txt"
     if state == "completed":
-        stored = download.read_blob_bytes(outputs, f"{job_id}/{task_id}/{tasks.LOGS_DIR}/{name}")
+        stored = download.read_blob_bytes(outputs, download.log_blob(job_id, task_id, stream))
         data = stored if stored is not None else _node_bytes(client, job_id, task_id, name, 0)
         return _from(data, offset, started=started, ended=True)
     if state not in ("running", "preparing"):

@@ -15,16 +15,20 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import jobend
+from superbatch.azure.ending import end_finished_job, end_job
 from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
 )
+from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
-from superbatch.errors import RemoteError
+from superbatch.errors import JobStuckError, RemoteError
 from superbatch.model import (
     AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     JobStatus,
+    PoolProgress,
+    PoolState,
     ProgressCallback,
     TaskCounts,
     TaskInfo,
@@ -44,6 +48,10 @@ MAX_FAILED_REPORTED = 50
 # Polls in a row with tasks missing and no change before `wait` checks whether the
 # submission was interrupted (a live `run` adds a collection far more often than this).
 INTERRUPTED_AFTER_POLLS = 3
+# How long (on the service's clock) a job may be stuck before `wait` gives up with exit 7:
+# two autoscale evaluations at the stack's default 5-minute interval, so a transient
+# allocation failure gets a retry, while a quota of 0 stops the wait in minutes, not never.
+STUCK_GIVE_UP_SECONDS = 600.0
 _IMAGE_FAILURE_CODES = {"ContainerPullImageFailed", "ContainerImageNotFound", "ImagePullFailed"}
 
 StderrReader = Callable[[str], str]
@@ -214,13 +222,7 @@ def end_blocked_job(client: BatchClient, job_id: str) -> None:
     Left active, the blocked task keeps the job open (and may count toward the pool's
     $PendingTasks, keeping a node). A job that is already ending or gone is left as it is.
     """
-    jobend.terminate(
-        client,
-        job_id,
-        BLOCKED_REASON,
-        action=f"end job {job_id}, whose aggregate step cannot run",
-        wait=False,
-    )
+    end_job(client, job_id, BLOCKED_REASON, why="whose aggregate step cannot run")
 
 
 def never_ran(task_id: str) -> TaskStatus:
@@ -285,16 +287,23 @@ def wait_for_job(
     allow_failures: int = 0,
     too_many: Callable[[int], bool] | None = None,
     on_too_many: Callable[[], None] | None = None,
+    pool: PoolWatch | None = None,
+    stuck_after: float = STUCK_GIVE_UP_SECONDS,
 ) -> JobStatus:
     """Poll counts until every task is completed (confirmed by a listing); return the status.
 
-    ``too_many(failed)``: max_failures; once true, ``on_too_many`` stops the job."""
+    While tasks wait for nodes, ``pool`` is read (one request per poll) and shown through
+    ``progress.pool``; a job stuck (tasks waiting, none running, the pool saying no node
+    can come) for ``stuck_after`` seconds of the service's time raises JobStuckError.
+    ``too_many(failed)``: max_failures; once true, ``on_too_many`` stops the job.
+    """
     interval = interval or PollInterval()
     deadline = None if timeout is None else time.monotonic() + timeout
     total = expected_tasks + int(has_aggregate)
     last: Any = None
     idle_polls = 0  # polls in a row with tasks missing and nothing changing
     quiet_polls = 0  # polls in a row with nothing changing
+    pool_seen: PoolState | None = None
     while True:
         counts, raw = task_counts(client, job_id)
         changed = last is None or raw.as_dict() != last
@@ -313,6 +322,15 @@ def wait_for_job(
             and raw.completed >= expected_tasks
             and raw.running == 0
         )
+        if pool is not None and _waiting_for_nodes(raw, expected_tasks, has_aggregate):
+            state = pool.poll()
+            shape = state.shape() if state is not None else None
+            changed = changed or shape != pool_seen
+            pool_seen = shape
+            if state is not None and isinstance(progress, PoolProgress):
+                progress.pool(state)
+            if state is not None and raw.running == 0 and pool.stuck_for() >= stuck_after:
+                raise _stuck(client, job_id, state, pool.stuck_for(), has_aggregate)
         present = raw.active + raw.running + raw.completed
         idle_polls = 0 if changed or present >= total else idle_polls + 1
         quiet_polls = 0 if changed else quiet_polls + 1
@@ -332,6 +350,8 @@ def wait_for_job(
         if (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
             if blocked and on_blocked_aggregate is not None:
                 on_blocked_aggregate()
+            elif not blocked:
+                end_finished_job(client, job_id)
             return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         if deadline is not None and time.monotonic() > deadline:
             raise RemoteError(
@@ -346,6 +366,25 @@ def _ended(client: BatchClient, job_id: str) -> bool:
         lambda: client.get_job(job_id, select=["id", "state"]), action=f"find job {job_id}"
     )
     return wire_enum(job.state) == "completed"
+
+
+def _waiting_for_nodes(raw: Any, expected_tasks: int, has_aggregate: bool) -> bool:
+    """Some task is queued that is not the aggregate step waiting for its dependencies."""
+    blocked_aggregate = has_aggregate and raw.completed < expected_tasks
+    return bool(raw.active - int(blocked_aggregate) > 0)
+
+
+def _stuck(
+    client: BatchClient, job_id: str, state: PoolState, seconds: float, has_aggregate: bool
+) -> JobStuckError:
+    status = job_status(client, job_id, has_aggregate=has_aggregate)
+    since = f" (stuck for {max(1, round(seconds / 60))} min)" if seconds < 1e9 else ""
+    error = JobStuckError(
+        f"job {job_id} cannot progress{since}: {state.problem}; its tasks "
+        f"stay queued: once fixed, `superbatch wait {job_id}` follows it again"
+    )
+    error.status = replace(status, nodes=state.line(), pool_state=state)
+    return error
 
 
 def _regular_counts(counts: TaskCounts, raw: Any, expected_tasks: int) -> TaskCounts:

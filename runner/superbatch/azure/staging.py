@@ -71,7 +71,8 @@ def staging_targets(job: ResolvedJob) -> Iterator[tuple[str, InputFile]]:
         yield shared_prefix(job.job_id) + shared.dest, shared
     for task in job.tasks:
         for item in task.inputs:
-            yield task_prefix(job.job_id, task.id) + item.dest, item
+            if isinstance(item, InputFile):  # blobs already in storage stay where they are
+                yield task_prefix(job.job_id, task.id) + item.dest, item
 
 
 def plan_staging(job: ResolvedJob, *, concurrency: int = STAGING_CONCURRENCY) -> list[StagedBlob]:
@@ -183,15 +184,17 @@ def _run_all(results: Iterable[None]) -> None:
 
 
 def _upload(container: ContainerClient, blob: StagedBlob) -> None:
+    """A larger file: parallel blocks, resumable (see :mod:`superbatch.azure.big_blobs`)."""
+    from superbatch.azure.big_blobs import upload_in_blocks
+
     try:
-        with blob.source.open("rb") as data:
-            container.upload_blob(
-                blob.name,
-                data,
-                length=blob.size,
-                overwrite=True,
-                metadata={SHA256_METADATA_KEY: blob.sha256},
-            )
+        upload_in_blocks(
+            container.get_blob_client(blob.name),
+            blob.source,
+            size=blob.size,
+            sha256=blob.sha256,
+            metadata={SHA256_METADATA_KEY: blob.sha256},
+        )
     except OSError as exc:
         from superbatch.errors import SpecError
 

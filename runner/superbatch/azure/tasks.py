@@ -11,7 +11,8 @@ What every task gets:
   Batch keeps the full blob name under ``filePath``, so a short shell prologue hard-links
   the files into place (``cp -al``: no bytes copied) before the user's command runs;
 - output files uploaded with the pool's identity to ``<job>/<task>/...`` and its stdout
-  and stderr to ``<job>/<task>/_logs/`` on completion, so logs outlive the node.
+  and stderr to ``_logs/<job>/<task>/`` on completion, so logs outlive the node (apart from
+  the outputs: the aggregate step's prefix ``<job>/`` brings it outputs, never logs).
 The aggregate task (``_aggregate``) depends on every task and gets the whole outputs tree
 of the job, rearranged as ``results/<task>/...`` (the layout ``--local`` gives it).
 """
@@ -35,6 +36,8 @@ from superbatch.model import (
     AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
+    InputFile,
+    RemoteFile,
     ResolvedJob,
     TaskSpec,
 )
@@ -138,7 +141,7 @@ def output_files(
         base = output_base(pattern)
         path = f"{job_id}/{task_id}/{base}".rstrip("/")
         files.append(_output_file(outputs, pattern, path, condition))
-    files.append(_output_file(outputs, "../std*.txt", f"{job_id}/{task_id}/{LOGS_DIR}"))
+    files.append(_output_file(outputs, "../std*.txt", f"{LOGS_DIR}/{job_id}/{task_id}"))
     return files
 
 
@@ -149,6 +152,10 @@ def _resource_file(container_url: str, prefix: str, outputs: StackOutputs, into:
         "filePath": into,
         "identityReference": _identity(outputs),
     }
+
+
+def _blob_file(item: RemoteFile, outputs: StackOutputs) -> Body:
+    return {"httpUrl": item.url, "filePath": item.dest, "identityReference": _identity(outputs)}
 
 
 def _link_into(source: str, target: str) -> str:
@@ -201,7 +208,7 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
             _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
         )
         steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
-    if task.inputs:
+    if any(isinstance(item, InputFile) for item in task.inputs):
         prefix = task_prefix(job.job_id, task.id)
         resource_files.append(
             _resource_file(outputs.inputs_container_url, prefix, outputs, inputs_dir)
@@ -209,6 +216,11 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
         steps.append(_link_into(f"{inputs_dir}/{prefix.rstrip('/')}", "."))
     if steps:
         steps.append(_forget(STAGING_DIR))
+    # Blobs already in storage come straight from there, one exact URL each (a container
+    # prefix would also bring every blob whose name merely starts with this one's).
+    resource_files += [
+        _blob_file(item, outputs) for item in task.inputs if isinstance(item, RemoteFile)
+    ]
     body: Body = {"id": task.id, "commandLine": command_line(_script(steps, task.command))}
     if task.label:  # Batch keeps it (<= 1024 chars): `tasks` and `status` show it from there
         body["displayName"] = task.label
@@ -244,10 +256,7 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     steps += [
         "mkdir -p results",
         _link_into(f"{results_dir}/{job.job_id}", "results"),
-        _forget(f"results/*/{LOGS_DIR} results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
-        # a task that left only logs (no outputs, or failed with allow_failures) has no
-        # folder here, as --local stages it
-        "{ rmdir results/* 2>/dev/null || true; }",
+        _forget(f"results/{AGGREGATE_TASK_ID} {STAGING_DIR}"),
     ]
     body: Body = {
         "id": AGGREGATE_TASK_ID,

@@ -76,7 +76,7 @@ def wait_command(
     status = opened.status(job_id)
     if not status.done:  # a finished job has nothing to run: no image check, no warning
         opened.detach(job_id)
-        with render.progress_bar(job_id) as progress:
+        with render.stuck_as_json(json), render.progress_bar(job_id) as progress:
             if isinstance(opened, LocalBackend):
                 status = opened.wait(job_id, progress=progress, run_here=False)
             else:
@@ -156,20 +156,55 @@ def _read(opened: "Backend", job_id: str, task_id: str, name: str, offset: int) 
     return opened.read_log(job_id, task_id, stream=name, offset=offset)
 
 
+RESULTS_EXAMPLES = """Examples:
+
+\b
+  superbatch results JOB --stack dev                        # every output and log
+  superbatch results JOB --stack dev --only 'out/*.json'    # just those outputs
+  superbatch results JOB --stack dev --only '_logs/*'       # just the logs
+  superbatch results JOB --stack dev --no-download --json   # blob URLs, nothing fetched
+"""
+
+
 @backend_options()
 def results_command(
     job_id: JobId,
     backend: BackendOptions,
     results: ResultsDir = Path("results"),
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="PATTERN",
+            help="Only files matching PATTERN (relative to each task's folder; repeatable). "
+            "Logs only when a pattern names them: '_logs/*'.",
+        ),
+    ] = None,
+    no_download: Annotated[
+        bool,
+        typer.Option(
+            "--no-download",
+            help="Write manifest.json with each file's URL; download nothing.",
+        ),
+    ] = False,
     json: Json = False,
 ) -> None:
     """Bring a job's outputs and logs to results/<job>/ and write manifest.json."""
     from superbatch.cli import render
+    from superbatch.validate import check_output_pattern
 
+    patterns = None
+    if only:  # output patterns' rules; `_logs/...` is allowed here: it asks for the logs
+        patterns = tuple(
+            p
+            if p.startswith("_logs/") and check_output_pattern(p[6:], where="--only")
+            else check_output_pattern(p, where="--only")
+            for p in only
+        )
     opened = backend.open()
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
-    task_results = opened.results(job_id, results)
+    task_results = opened.results(job_id, results, only=patterns, download=not no_download)
     from superbatch.timings import write_timings
 
     write_timings(opened, job_id, results)  # beside the (timing-free) manifest
@@ -192,7 +227,8 @@ def results_command(
         what = render.plural(len(tasks), "task")
         if len(tasks) < len(task_results):
             what += " and the aggregate step"
-        render.stdout.print(f"{what}: {render.plural(files, 'file')} in {results / job_id}/")
+        where = f"listed in {manifest}" if no_download else f"in {results / job_id}/"
+        render.stdout.print(f"{what}: {render.plural(files, 'file')} {where}")
 
 
 @backend_options()

@@ -19,6 +19,7 @@ from superbatch.errors import ConfigError
 from superbatch.model import (
     JobStatus,
     JobSummary,
+    PoolState,
     ProgressCallback,
     TaskCounts,
     TaskInfo,
@@ -84,7 +85,7 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
     """
     every = _progress_every()  # checked in a terminal too: the same command works in CI
     if not stderr.is_terminal:
-        yield _progress_lines(job_id, every)
+        yield _WithPool(_progress_lines(job_id, every))
         return
     from rich.progress import (
         BarColumn,
@@ -117,11 +118,46 @@ def progress_bar(job_id: str) -> Iterator[ProgressCallback]:
             description=_describe(counts),
         )
 
+    def show(line: str) -> None:  # above the live bar, which stays at the bottom
+        progress.console.print(line, soft_wrap=True)
+
     try:
-        yield update
+        yield _WithPool(update, show)
     finally:
         if started:
             progress.stop()
+
+
+@contextlib.contextmanager
+def stuck_as_json(json: bool) -> Iterator[None]:
+    """With ``--json``, a stuck job (exit 7) still prints its status, pool included."""
+    from superbatch.errors import JobStuckError
+
+    try:
+        yield
+    except JobStuckError as stuck:
+        if json and isinstance(stuck.status, JobStatus):
+            print_json({**status_json(stuck.status), "stuck": str(stuck)})
+        raise
+
+
+class _WithPool:
+    """A progress callback that also prints each new pool line (``PoolProgress``): "waiting
+    for nodes: pool p 0 -> 2 ...", nodes starting / idle, or what stops them, once each."""
+
+    def __init__(self, counts: ProgressCallback, show: Any = None) -> None:
+        self._counts = counts
+        self._show = show or (lambda line: stderr.print(line, soft_wrap=True))
+        self._last: str | None = None
+
+    def __call__(self, counts: TaskCounts) -> None:
+        self._counts(counts)
+
+    def pool(self, state: PoolState) -> None:
+        if state.shape().line() != self._last:  # a line per change, not per countdown
+            self._last = state.shape().line()
+            colour = "red" if state.problem else "cyan"
+            self._show(f"[{colour}]{escape(state.line())}[/]")
 
 
 def _progress_lines(job_id: str, every: float) -> ProgressCallback:
@@ -155,7 +191,12 @@ def status_json(status: JobStatus) -> dict[str, Any]:
         "aggregate": _task_json(status.aggregate) if status.aggregate else None,
         "pool": status.pool,
         "nodes": status.nodes,
+        "pool_state": _pool_json(status.pool_state) if status.pool_state else None,
     }
+
+
+def _pool_json(pool: PoolState) -> dict[str, Any]:
+    return {**asdict(pool), "line": pool.line()}
 
 
 def _task_json(task: TaskStatus) -> dict[str, Any]:
@@ -187,7 +228,9 @@ def print_status(status: JobStatus) -> None:
     )
     if status.pool is not None:
         note = f": {status.nodes}" if status.nodes else ""
-        stdout.print(f"pool {escape(status.pool)}{escape(note)}")
+        problem = status.pool_state is not None and status.pool_state.problem
+        colour = "red" if problem else "default"
+        stdout.print(f"[{colour}]pool {escape(status.pool)}{escape(note)}[/]")
     if status.state == "stopped":
         stdout.print("[red]stopped early[/]: more tasks failed than max_failures allows")
     elif status.state == "cancelled":

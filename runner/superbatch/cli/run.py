@@ -99,13 +99,18 @@ def run_command(
     from superbatch.cli.interrupt import remember_job
     from superbatch.cli.jobref import index_job
     from superbatch.run import run_job
-    from superbatch.spec import load_spec
+    from superbatch.spec import needs_storage, parse_spec, resolve
 
     seconds = check_plan_options(
         dry_run=dry_run, estimate=estimate, price=price, local=backend.local
     )
-    job = load_spec(spec, new=new)  # every spec error comes before anything is created
+    draft = parse_spec(spec)  # every spec error comes before anything is created
+    remote = needs_storage(draft)
+    if not remote:  # local files only: all checked before the backend is opened
+        job = resolve(draft, new=new)
     opened = backend.open()
+    if remote:  # az:// names are listed where (and as whom) the job will run
+        job = resolve(draft, new=new, blobs=opened.blob_source())
     check_output_folders(opened, results / job.job_id)
     if dry_run:
         from superbatch.plan import with_estimate
@@ -124,7 +129,7 @@ def run_command(
         opened.detach(job.job_id)
         render.print_detached(job.job_id, backend, json=json)
         return
-    with render.progress_bar(job.job_id) as progress:
+    with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
         outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:
         render.print_json(render.outcome_json(outcome))

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from superbatch.engine import ENGINES, Engine, find_engine
 from superbatch.errors import (
@@ -36,9 +37,11 @@ from superbatch.local.threads import run_split
 from superbatch.model import (
     AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
+    InputFile,
     JobStatus,
     JobSummary,
     ProgressCallback,
+    RemoteFile,
     ResolvedJob,
     TaskCounts,
     TaskInfo,
@@ -47,7 +50,8 @@ from superbatch.model import (
     TaskStatus,
 )
 from superbatch.plan import Plan
-from superbatch.results import Manifest, place_files, previous_files, write_manifest
+from superbatch.remote import BlobSource
+from superbatch.results import Manifest, place_files, previous_files, selects, write_manifest
 from superbatch.timings import TaskTimings
 from superbatch.validate import is_valid_id
 
@@ -84,6 +88,7 @@ class LocalBackend:
         self.use_container = container
         self.node = NodeLayout(self.home / "node")
         self._plans: dict[str, ContainerRun | None] = {}
+        self._azure_credential: Any = None
 
     # -- Backend protocol ---------------------------------------------------------------
 
@@ -109,9 +114,42 @@ class LocalBackend:
                 return  # every task succeeded: nothing will run, so no image check either
         self.container_plan(job)  # may refuse (explicit engine without the image): first
         if not store.exists():
-            store.create(job)
+            store.create(self._with_blobs_fetched(job))
             return
         store.append(*({"task": t, "event": "reset"} for t in failed))
+
+    def blob_source(self) -> BlobSource:
+        """``az://`` names are read with your own identity (``az login``), any container."""
+        from superbatch.azure.blob_source import StorageBlobs
+
+        return StorageBlobs(self._credential())
+
+    def _credential(self) -> Any:
+        if self._azure_credential is None:
+            from superbatch.azure.credentials import default_credential
+
+            self._azure_credential = default_credential()
+        return self._azure_credential
+
+    def _with_blobs_fetched(self, job: ResolvedJob) -> ResolvedJob:
+        """Blobs the job names, downloaded once into the state dir and staged like files."""
+        remote = [f for t in job.tasks for f in t.inputs if isinstance(f, RemoteFile)]
+        if not remote:
+            return job
+        from superbatch.azure.blob_source import fetch_blobs
+
+        paths = fetch_blobs(remote, self.home / "blobs", self._credential())
+        tasks = tuple(
+            replace(
+                task,
+                inputs=tuple(
+                    InputFile(paths[f.url], f.dest) if isinstance(f, RemoteFile) else f
+                    for f in task.inputs
+                ),
+            )
+            for task in job.tasks
+        )
+        return replace(job, tasks=tasks)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` and ``wait`` would do; reads only (no state dir is created)."""
@@ -123,7 +161,10 @@ class LocalBackend:
         to_run = [t for t in job.tasks if records.get(t.id, TaskRecord()).state not in done]
         if to_run:
             self.container_plan(job)  # the image checks a run makes (may refuse or warn)
-        sources = {f.source for t in job.tasks for f in t.inputs} | {f.source for f in job.shared}
+        sources = {f.source for t in job.tasks for f in t.inputs if isinstance(f, InputFile)} | {
+            f.source for f in job.shared
+        }
+        blobs = {f.url: f.size for t in job.tasks for f in t.inputs if isinstance(f, RemoteFile)}
         aggregate_left = (
             job.aggregate is not None
             and records.get(AGGREGATE_TASK_ID, TaskRecord()).state not in done
@@ -137,7 +178,7 @@ class LocalBackend:
             exists=store.exists(),
             tasks_to_add=len(to_run) + int(aggregate_left),
             files=sum(len(t.inputs) + len(job.shared) for t in job.tasks),
-            bytes_total=sum(os.stat(source).st_size for source in sources),
+            bytes_total=sum(os.stat(source).st_size for source in sources) + sum(blobs.values()),
             files_new=0,
             bytes_new=0,
             files_staged=0,
@@ -274,7 +315,14 @@ class LocalBackend:
             data, restarted = b"", False
         return LogRead(data if started else b"", started, ended, restarted, note)
 
-    def results(self, job_id: str, dest: Path) -> builtins.list[TaskResult]:
+    def results(
+        self,
+        job_id: str,
+        dest: Path,
+        *,
+        only: tuple[str, ...] | None = None,
+        download: bool = True,
+    ) -> builtins.list[TaskResult]:
         store = self._existing_store(job_id)
         job = store.load()
         records = store.records()
@@ -289,13 +337,17 @@ class LocalBackend:
             record = records.get(task_id, TaskRecord())
             finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
             files = record.files if finished else ()
-            if finished:
-                source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
-                earlier = previous.get(task_id, ())
+            if only is not None:
+                files = tuple(f for f in files if selects(f.path, only))
+            source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
+            if finished and download:
+                earlier = tuple(f for f in previous.get(task_id, ()) if selects(f.path, only))
                 target = f"{job_dest}/{task_id}"
                 placements.append(
                     functools.partial(place_files, target, files, source, previous=earlier)
                 )
+            elif not download:  # where each file is: the node's copy
+                files = tuple(replace(f, url=Path(source(f.path)).as_uri()) for f in files)
             state = record.state if finished else TaskState.QUEUED
             results.append(
                 TaskResult(
@@ -510,15 +562,10 @@ class LocalBackend:
             tally[TaskState.FAILED],
         )
         # A pool the spec names is reported (the same spec runs on Azure), not used.
+        pool: dict[str, Any] = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
+        allow = job.aggregate.allow_failures if job.aggregate else 0
         status = JobStatus(
-            job.job_id,
-            "active",
-            counts,
-            tuple(failed),
-            aggregate,
-            job.pool,
-            LOCAL_NODES if job.pool else None,
-            job.aggregate.allow_failures if job.aggregate else 0,
+            job.job_id, "active", counts, tuple(failed), aggregate, allow_failures=allow, **pool
         )
         label = "completed" if status.done else ("active" if alive else "interrupted")
         ended = store.ended() if store is not None else None

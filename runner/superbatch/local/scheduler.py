@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 from superbatch.digest import file_sha256
 from superbatch.errors import SuperBatchError
@@ -181,7 +182,9 @@ class Scheduler:
             for task in feed:
                 if self.table.stopping:
                     return
-                files = (*shared, *task.inputs) if task.inputs else shared
+                # LocalBackend.submit stored blobs as downloaded files: only InputFile here
+                inputs = cast("tuple[InputFile, ...]", task.inputs)
+                files = (*shared, *inputs) if inputs else shared
                 self._run_one(task.id, task.command, task.env, files, None)
         except Interrupted as exc:
             if not self._stopped:  # stopped by max_failures: not an error of this run

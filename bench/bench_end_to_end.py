@@ -1,0 +1,51 @@
+"""A 20,000-task job end to end on the emulator through the real CLI: submit, run, monitor,
+download. Prints the runner's peak memory and its CPU seconds per 1,000 tasks.
+
+The emulator and Azurite live in this process; the runner is ``superbatch run`` in a child
+process, so ``getrusage(RUSAGE_CHILDREN)`` after it exits is the runner's alone (peak RSS,
+user + system CPU). ``E2E_TASKS`` shrinks the job for a quick run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+
+from bench._harness import bench_stack, timed
+
+
+def main() -> int:
+    count = int(os.environ.get("E2E_TASKS", "20000"))
+    with bench_stack(hold=False, slots=64) as stack:
+        spec_dir = stack.workdir / "spec"
+        spec_dir.mkdir()
+        (spec_dir / "rows.csv").write_text("n\n" + "".join(f"{i}\n" for i in range(count)))
+        (spec_dir / "job.toml").write_text(
+            'name = "e2e"\nimage = "docker.io/library/busybox:1.36"\ntasks = "rows.csv"\n'
+            'command = "echo {n} > n.txt"\noutputs = ["n.txt"]\n'
+        )
+        args = [sys.executable, "-m", "superbatch", "run", str(spec_dir / "job.toml")]
+        args += ["--outputs", str(stack.outputs_file), "--json"]
+        seconds, done = timed(
+            lambda: subprocess.run(
+                args, cwd=stack.workdir, capture_output=True, text=True, check=False
+            )
+        )
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        print(done.stderr[-3000:])
+        return 1
+    summary = json.loads(done.stdout)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{count} tasks end to end (submit, run, monitor, download): {seconds:7.1f} s wall")
+    print(f"  succeeded: {summary['counts']['succeeded']}")
+    print(f"  runner peak RSS: {usage.ru_maxrss / 1024:7.1f} MB")
+    print(f"  runner CPU: {cpu:7.1f} s total, {cpu * 1000 / count:6.2f} s per 1,000 tasks")
+    return 0 if summary["counts"]["succeeded"] == count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""A loopback TCP proxy that counts the bytes going each way (TLS passes through untouched).
+
+Tests put it between the runner and Azurite to measure what a command really sent or
+received: request bodies dominate, so a re-run that sends only missing blocks shows up as
+far fewer bytes than the file.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import suppress
+
+
+class ByteProxy:
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(256)
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self.up = 0  # client -> server
+        self.down = 0  # server -> client
+        self.delay = 0.0  # seconds per chunk: slows a transfer so a test can stop it midway
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.up = self.down = 0
+
+    def _count(self, upstream: bool, amount: int) -> None:
+        with self._lock:
+            if upstream:
+                self.up += amount
+            else:
+                self.down += amount
+
+    def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                self._count(upstream, len(data))
+                if self.delay:
+                    time.sleep(self.delay)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._target))
+            for a, b, up in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(a, b, up), daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
