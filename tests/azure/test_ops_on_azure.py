@@ -9,6 +9,7 @@ import pytest
 
 from tests.azure.conftest import EmulatedStack
 from tests.runner.conftest import superbatch, write
+from tests.support.waiting import until
 
 IMAGE = "docker.io/library/busybox:1.36"
 SWEEP = {
@@ -105,18 +106,6 @@ SLOW = {
 }
 
 
-def _until(check, timeout: float = 90):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
-
-
 def test_detach_then_wait_on_azure(tmp_path: Path, stack: EmulatedStack) -> None:
     write(
         tmp_path,
@@ -149,7 +138,7 @@ def test_cancel_on_azure_stops_the_rest_and_keeps_results(
         tasks = {t["id"]: t["state"] for t in stack.emulator.tasks(job_id)}
         return tasks.get("0") == tasks.get("1") == "completed" and "running" in tasks.values()
 
-    _until(quick_done)
+    until(quick_done)
     cancelled = superbatch("cancel", "last", *azure, "--json", cwd=tmp_path)
     assert cancelled.code == 0, cancelled.stderr
     assert cancelled.json()["state"] == "cancelled"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.runner.conftest import popen_superbatch, superbatch, write
+from tests.support.waiting import until
 
 SLOW = {
     "p.csv": "n\n1\n2\n3\n4\n5\n",
@@ -19,16 +20,6 @@ SLOW = {
         outputs = ["out.txt"]
         """,
 }
-
-
-def _until(check, timeout: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
 
 
 def _alive(pid: int) -> bool:
@@ -98,7 +89,7 @@ def test_cancel_mid_run_stops_tasks_and_keeps_what_finished(project: Path) -> No
             ]
         return None
 
-    pids = _until(two_running)
+    pids = until(two_running)
     assert all(_alive(pid) for pid in pids)
     cancelled = superbatch("cancel", job_id, "--local", "--json", cwd=project)
     assert cancelled.code == 0, cancelled.stderr

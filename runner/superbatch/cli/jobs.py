@@ -89,6 +89,18 @@ def wait_command(
         raise typer.Exit(FAILED_TASKS_EXIT_CODE)
 
 
+JOBS_EXAMPLES = """Examples:
+
+\b
+  superbatch jobs --local            # every local job, whatever folder it was run from
+  superbatch jobs --stack dev --json
+"""
+CLEAN_EXAMPLES = """Examples:
+
+\b
+  superbatch clean wordcount-40242b330a --local    # asks first; results/ stay
+  superbatch clean last --stack dev --yes          # deletes the job and its blobs
+"""
 LOGS_EXAMPLES = """Examples:
 
 \b
