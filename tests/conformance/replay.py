@@ -245,10 +245,12 @@ def _setup(data: dict[str, Any], azurite: Any = None) -> Any:
             formula=pool.get("formula"),
             interval_seconds=pool.get("interval_seconds", 900.0),
             slots=pool.get("slots", 1),
+            # the recorded pools have no containerConfiguration: tasks run without images
+            container=pool.get("container", False),
         )
         for pool in setup.get("pools", [])
     ]
-    emulator = start_emulator(azurite=azurite, pool=specs[0] if specs else None)
+    emulator = start_emulator(azurite=azurite, pool=specs[0] if specs else None, container=False)
     for spec in specs[1:]:
         emulator.add_pool(spec)
     emulator.hold = bool(setup.get("hold"))

@@ -44,6 +44,7 @@ class PoolInjections:
     spot_quota_code: str = "AccountLowPriorityCoreQuotaReached"
     allocation_failure: str | None = None  # a Reason: no node of the asked kind is allocated
     node_failure: dict[str, Any] | None = None  # new nodes end their start as unusable
+    unpullable: set[str] = field(default_factory=set)  # images whose pull fails (host mode)
 
     def fail_node_start(self, error: dict[str, Any] | None = None) -> None:
         self.node_failure = dict(error or NODE_START_FAILED)

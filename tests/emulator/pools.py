@@ -66,7 +66,7 @@ class PoolSpec:
     node_start_seconds: float = 0.0
     sample_lag_seconds: float = 60.0
     rounding: str = "down"  # how fractional targets become nodes: "down" | "up" | "nearest"
-    container: bool = False  # a containerConfiguration pool (every task needs containerSettings)
+    container: bool = True  # containerConfiguration: every task needs containerSettings
     identity_resource_ids: list[str] = field(default_factory=list)
     seed: int = 0
     inject: PoolInjections = field(default_factory=PoolInjections)  # failures from the start

@@ -101,6 +101,9 @@ class Account:
         self.clock = clock
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        # False: onAllTasksComplete switched to terminatejob after every task completed leaves
+        # the job active (the other answer the unverified behaviour allows)
+        self.terminate_on_late_switch = True
         self.add_status = dict(casing.ADD_STATUS)  # add-collection result status, by name
         # The reference: terminatejob applies at once (also to a job created without tasks).
         # The Go SDK's TestTask recording shows such a job taking tasks 2 s after creation and
@@ -239,7 +242,13 @@ class Account:
                         del job.wire[key]
             job.wire["lastModified"] = now()
             job.wire["eTag"] = etag()
-            self._check_all_complete(job)
+            # Switching to terminatejob once every task has completed: whether Batch then ends
+            # the job is unverified (azure-batch-samples#319 saw jobs left active)
+            late_switch = bool(job.tasks) and all(
+                t.state == "completed" for t in job.tasks.values()
+            )
+            if self.terminate_on_late_switch or not late_switch:
+                self._check_all_complete(job)
             self.changed.notify_all()
 
     def terminate_job(self, job_id: str, reason: str | None) -> None:

@@ -76,7 +76,9 @@ def validate_task(body: Any, *, uses_task_dependencies: bool, max_slots: int) ->
 
     check_body(models.BatchTaskCreateOptions, body)
     check_id("id", body["id"])
-    if not body["commandLine"].strip():
+    # "To use the default ENTRYPOINT ... set the task command line to the empty string"
+    # (batch-docker-container-workloads): empty only for a container task
+    if not body["commandLine"].strip() and not body.get("containerSettings"):
         raise invalid_property("commandLine", body["commandLine"], "must not be empty")
     _check_constraints("constraints", body.get("constraints"))
     slots = body.get("requiredSlots", 1)
