@@ -281,7 +281,9 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
+        created = call_with_retries(
+            create, action=f"create job {job.job_id} on pool {pool_id}", repeat=True
+        )
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -295,7 +297,9 @@ class AzureBatchBackend:
 
         options = BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
         call_with_retries(
-            lambda: self.batch.update_job(job_id, options), action=f"update job {job_id}"
+            lambda: self.batch.update_job(job_id, options),
+            action=f"update job {job_id}",
+            repeat=True,
         )
 
     # -- reconnect ----------------------------------------------------------------------
