@@ -101,6 +101,8 @@ class RunnerAccess(pulumi.ComponentResource):
             runner.grant("inputs-writer", writer, args.inputs_container_id),
             runner.grant("outputs-writer", writer, args.outputs_container_id),
             runner.grant("acr-push", roles.ACR_PUSH, args.registry_id),
+            # `superbatch image import`: the registry copies a public image in itself.
+            runner.grant("acr-import", roles.ACR_DATA_IMPORTER, args.registry_id),
             *grant_data_readers(runner, args.data_container_ids),
         ]
         self.register_outputs({})

@@ -18,6 +18,10 @@ from pulumi_azure_native import batch
 
 from infra.autoscale import autoscale_formula
 from infra.pools import PoolSettings
+from superbatch.images.resolve import resolve_image  # the runner's grammar, not a copy
+
+# The node image with the NVIDIA driver and container toolkit that GPU tasks need.
+GPU_IMAGE = ("microsoft-dsvm", "ubuntu-hpc")
 
 # Pool inputs Batch cannot change in place while the pool has nodes (PropertyCannotBeUpdated;
 # since API 2024-07-01 some are accepted only at zero nodes, and identity changes never reach
@@ -35,17 +39,6 @@ REPLACE_ON_CHANGES = (
     "mountConfiguration",
     "userAccounts",
 )
-
-
-def resolve_image_reference(reference: str, login_server: str) -> str:
-    """Full image reference: short names (``wordcount:1``) live in the stack's registry.
-
-    Like Docker, a first path part with a dot or a port, or ``localhost``, is a registry host.
-    """
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return reference
-    return f"{login_server}/{reference}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +73,24 @@ class ContainerPool(pulumi.ComponentResource):
                 "dedicated ones).",
                 resource=self,
             )
+        if pool_settings.size is None and pool_settings.task_slots_per_node > 1:
+            # no guess: Batch allows at most 4 slots per vCPU, and we cannot tell the vCPUs
+            pulumi.log.warn(
+                f"pool {pool_settings.name}: taskSlotsPerNode={pool_settings.task_slots_per_node}"
+                f" is not checked: the vCPUs of vmSize {pool_settings.vm_size!r} are unknown, and"
+                " Batch refuses more than 4 per vCPU when it creates the pool",
+                resource=self,
+            )
+        if pool_settings.gpu and (pool_settings.image.publisher, pool_settings.image.offer) != (
+            GPU_IMAGE
+        ):
+            pulumi.log.warn(
+                f"pool {pool_settings.name}: gpu=true with the image "
+                f"{pool_settings.image.publisher}/{pool_settings.image.offer}: tasks see the GPUs "
+                "only if it has the NVIDIA driver and container toolkit (microsoft-dsvm/ubuntu-hpc "
+                "has both)",
+                resource=self,
+            )
         self.formula = autoscale_formula(
             max_nodes=pool_settings.max_nodes,
             task_slots_per_node=pool_settings.task_slots_per_node,
@@ -89,9 +100,7 @@ class ContainerPool(pulumi.ComponentResource):
         image = pool_settings.image
         login_server = pulumi.Output.from_input(args.registry_login_server)
         prefetch = login_server.apply(
-            lambda server: [
-                resolve_image_reference(ref, server) for ref in pool_settings.prefetch_images
-            ]
+            lambda server: [resolve_image(ref, server) for ref in pool_settings.prefetch_images]
         )
         pool = batch.Pool(
             f"{name}-pool",

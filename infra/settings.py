@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from superbatch.errors import ConfigError
+from superbatch.errors import ConfigError, SpecError
+from superbatch.images.resolve import require_tag
 
 if TYPE_CHECKING:
     from infra.pools import PoolSettings
@@ -28,12 +29,6 @@ PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
 # Structured key: a map of pool name -> per-pool settings (infra.pools). Not in SETTINGS:
 # Pulumi.yaml declares only strings, numbers, booleans and lists.
 POOLS_KEY = "pools"
-
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-IMAGE_REFERENCE = re.compile(
-    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
-)
 
 
 class InvalidSettingError(ConfigError, pulumi.RunError):
@@ -367,13 +362,16 @@ class _Reader:
                 items = json.loads(value)
             except json.JSONDecodeError as error:
                 raise ValueError(value) from error
-            if not isinstance(items, list) or not all(
-                isinstance(item, str) and IMAGE_REFERENCE.fullmatch(item) for item in items
-            ):
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
                 raise ValueError(value)
+            for item in items:  # the runner's own grammar: both read image names alike
+                try:
+                    require_tag(item)
+                except SpecError as error:
+                    raise ValueError(value) from error
             return tuple(items)
 
-        expected = 'a list of image references such as ["wordcount:1"]'
+        expected = 'a list of tagged image references such as ["wordcount:1"]'
         return tuple(self._parse(key, parse, expected))
 
     def data_containers(self, key: str) -> tuple[DataContainer, ...]:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.emulator.fixtures import azurite_https, batch_emulator, batch_emulator_https  # noqa: F401
 from tests.support.azurite import Azurite, start_azurite
+from tests.support.docker import Dockerd
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,3 +67,17 @@ def busybox_image(podman_env: dict[str, str]) -> str:
     from tests.support.podman import busybox_image
 
     return busybox_image(podman_env)
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
+    """A private dockerd for the session (started once, a few seconds); fails (never skips)
+    without docker.io."""
+    from tests.support.docker import DockerUnavailable, start_dockerd
+
+    try:
+        daemon = start_dockerd(tmp_path_factory.mktemp("dockerd"))
+    except DockerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield daemon
+    daemon.stop()

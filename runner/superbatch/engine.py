@@ -32,6 +32,19 @@ class Engine:
         result = subprocess.run(self.command(*args), capture_output=True, check=False)
         return result.returncode == 0
 
+    def local_name(self, ref: str) -> str:
+        """The name ``<engine> tag IMAGE ref`` gives an image in the local store.
+
+        podman keeps a short name as ``localhost/<name>`` (and looks a short name up under
+        every registry it has images from, so ``x:1`` would also find ``host:5000/x:1``);
+        docker keeps it as given.
+        """
+        from superbatch.images.reference import parse_image_ref
+
+        if self.name == "podman" and parse_image_ref(ref).registry is None:
+            return f"localhost/{ref}"
+        return ref
+
     def user_args(self) -> list[str]:
         """``run`` arguments that make the container run as the invoking user's uid:gid.
 

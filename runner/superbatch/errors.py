@@ -26,9 +26,16 @@ class ConfigError(SuperBatchError):
 
 
 class RemoteError(SuperBatchError):
-    """Azure (or the container engine) refused or failed a request."""
+    """Azure (or a registry) refused or failed a request."""
 
     exit_code = 4
+
+
+class EngineError(SuperBatchError):
+    """The container engine (docker or podman) failed a build, tag, push or login: the
+    engine's own last lines say why (a Dockerfile step, a full disk, a refused push)."""
+
+    exit_code = 8
 
 
 class JobNotFoundError(SuperBatchError):

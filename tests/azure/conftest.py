@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from superbatch.contract import StackOutputs
-from tests.images.conftest import fake_acr, local_registry  # noqa: F401 (fixtures)
+from tests.images.conftest import fake_acr, fake_arm, hub_registry, local_registry  # noqa: F401
 from tests.images.fake_acr import FakeAcr
 from tests.support.azurite import Azurite
 

@@ -21,7 +21,8 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _put_blob(host: str, repository: str, data: bytes) -> str:
+def put_blob(host: str, repository: str, data: bytes) -> str:
+    """Upload ``data`` as a blob of ``repository`` (monolithic: POST, then PUT ?digest=)."""
     digest = _digest(data)
     start = urllib.request.Request(
         f"http://{host}/v2/{repository}/blobs/uploads/", method="POST", data=b""
@@ -60,13 +61,13 @@ def push_tiny_image(host: str, repository: str, tag: str) -> str:
             "config": {
                 "mediaType": "application/vnd.docker.container.image.v1+json",
                 "size": len(config),
-                "digest": _put_blob(host, repository, config),
+                "digest": put_blob(host, repository, config),
             },
             "layers": [
                 {
                     "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
                     "size": len(layer),
-                    "digest": _put_blob(host, repository, layer),
+                    "digest": put_blob(host, repository, layer),
                 }
             ],
         }

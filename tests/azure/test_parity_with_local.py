@@ -53,6 +53,18 @@ command = "echo never"
 """,
         {"rows.csv": "n\n1\n2\n3\n"},
     ),
+    "placed": (  # pool and slots: Batch requiredSlots; a task takes 2 of --parallel locally
+        """
+name = "placed"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
+command = "mkdir -p out && echo {n} > out/{n}.txt"
+tasks = "rows.csv"
+outputs = ["out/*.txt"]
+pool = "default"
+slots = 2
+""",
+        {"rows.csv": "n\n1\n2\n3\n"},
+    ),
 }
 
 
@@ -76,7 +88,9 @@ def test_azure_results_match_local(tmp_path: Path, stack: EmulatedStack, example
     job = load_spec(_write_spec(tmp_path / "spec", example))
 
     local = run_job(
-        LocalBackend(home=tmp_path / "home", container=False), job, results_root=tmp_path / "local"
+        LocalBackend(home=tmp_path / "home", container=False, parallel=4),
+        job,
+        results_root=tmp_path / "local",
     )
     azure = run_job(stack.backend(), job, results_root=tmp_path / "azure")
 

@@ -226,6 +226,10 @@ def _check(exchange: dict[str, Any], response: Any) -> list[str]:
         except ValueError:
             body = response.content
         differences.extend(compare(exchange["response"], body, "", loose))
+        items = body.get("value") if isinstance(body, dict) else None
+        recorded = exchange["response"].get("value") or []
+        if exchange.get("all_items") and len(items or []) != len(recorded):  # a filter
+            differences.append(f"{len(items or [])} items where Batch sent {len(recorded)}")
     return differences
 
 
@@ -241,10 +245,12 @@ def _setup(data: dict[str, Any], azurite: Any = None) -> Any:
             formula=pool.get("formula"),
             interval_seconds=pool.get("interval_seconds", 900.0),
             slots=pool.get("slots", 1),
+            # the recorded pools have no containerConfiguration: tasks run without images
+            container=pool.get("container", False),
         )
         for pool in setup.get("pools", [])
     ]
-    emulator = start_emulator(azurite=azurite, pool=specs[0] if specs else None)
+    emulator = start_emulator(azurite=azurite, pool=specs[0] if specs else None, container=False)
     for spec in specs[1:]:
         emulator.add_pool(spec)
     emulator.hold = bool(setup.get("hold"))

@@ -39,6 +39,32 @@ def test_every_in_scope_exchange_matches(outcomes: list[replay.Outcome], recordi
         assert outcome.status == "matched" or outcome.reason, outcome.line()
 
 
+def test_the_comparison_sees_casing_types_and_missing_fields() -> None:
+    recorded = {
+        "odata.metadata": "https://a.batch.azure.com/$metadata#files",
+        "status": "Success",
+        "properties": {"contentLength": "20", "lastModified": "2025-09-04T21:42:39Z"},
+        "value": [{"id": "a", "state": "active"}],
+        "odata.nextLink": "https://a.batch.azure.com/pools?maxresults=1&$skiptoken=x",
+    }
+    same = {
+        "odata.metadata": "http://127.0.0.1:1/$metadata#files",
+        "status": "Success",
+        "properties": {"contentLength": "20", "lastModified": "2026-01-01T00:00:00Z"},
+        "value": [{"id": "b", "state": "active"}, {"id": "a", "state": "active", "x": 1}],
+        "odata.nextLink": "http://127.0.0.1:1/pools?maxresults=1&$skiptoken=100",
+    }
+    assert list(replay.compare(recorded, same, "", set())) == []
+    differs = {
+        "odata.metadata": "http://127.0.0.1:1/$metadata",
+        "status": "success",
+        "properties": {"contentLength": 20, "lastModified": "2026-01-01T00:00:00Z"},
+        "value": [{"id": "a", "state": "Active"}],
+    }
+    found = list(replay.compare(recorded, differs, "", set()))
+    assert len(found) == 5, found  # metadata, casing, number for string, state, nextLink
+
+
 def test_the_summary_adds_up(outcomes: list[replay.Outcome]) -> None:
     report = replay.summary(outcomes)
     out_of_scope = sum(report["out_of_scope"].values())

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.emulator import casing
+from tests.emulator.containers import check_container, podman_argv
 from tests.emulator.storage import NodeFileError, StorageAccess
 from tests.emulator.store import Account, Job, Task, now, task_ended
 from tests.emulator.validation import parse_duration
@@ -204,6 +205,12 @@ class Node:
         working_dir = task_dir / "wd"
         working_dir.mkdir(parents=True, exist_ok=True)
         (task_dir / "certs").mkdir(exist_ok=True)  # a Linux node's task dir has one (Go SDK)
+        container = task.wire.get("containerSettings")
+        pool = self.account.pools.get(task.wire["nodeInfo"]["poolId"].lower())
+        refused = check_container(pool, container, self.podman_env)
+        if refused is not None:
+            self.account.complete(task, exit_code=None, failure=refused)
+            return
         try:
             for resource in task.wire.get("resourceFiles") or []:
                 self.storage.download(resource, working_dir, identities)
@@ -221,11 +228,18 @@ class Node:
             }
             self.account.complete(task, exit_code=None, failure=launch_failure)
             return
-        container = task.wire.get("containerSettings")
+        if not argv and (not container or self.podman_env is None):
+            needs_podman = {  # not Batch's: the host cannot run an image's ENTRYPOINT
+                "category": casing.SERVER_ERROR,
+                "code": "EmulatorNeedsPodman",
+                "message": "an empty command line runs the image's ENTRYPOINT: use_podman()",
+            }
+            self.account.complete(task, exit_code=None, failure=needs_podman)
+            return
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
         if container and self.podman_env is not None:
             task.container_name = f"batch-{uuid.uuid4().hex[:12]}"
-            argv = self._podman_argv(task, container, env, working_dir, argv)
+            argv = podman_argv(task.container_name, self.root, container, env, working_dir, argv)
             run_env = {**self.podman_env}
         try:
             with (
@@ -364,29 +378,3 @@ class Node:
         for setting in [*common_env, *(task.wire.get("environmentSettings") or [])]:
             env[setting["name"]] = setting.get("value") or ""
         return env
-
-    def _podman_argv(
-        self,
-        task: Task,
-        container: dict[str, Any],
-        env: dict[str, str],
-        working_dir: Path,
-        command: list[str],
-    ) -> list[str]:
-        argv = [
-            "podman",
-            "run",
-            "--rm",
-            "--name",
-            str(task.container_name),
-            "-v",
-            f"{self.root}:{self.root}",
-        ]
-        if container.get("workingDirectory", "taskWorkingDirectory") != "containerImageDefault":
-            argv += ["-w", str(working_dir)]
-        for name, value in env.items():
-            argv += ["-e", f"{name}={value}"]
-        options = shlex.split(container.get("containerRunOptions") or "")
-        if "--rm" not in options:
-            argv.append("--rm")
-        return [*argv, *options, container["imageName"], *command]

@@ -17,8 +17,12 @@ from tests.support.azurite import Azurite, start_azurite
 
 @pytest.fixture
 def batch_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
-    """A running Batch emulator (http, SharedKey) whose node reaches the session's Azurite."""
-    yield from serve_emulator(start_emulator(azurite=azurite))
+    """A running Batch emulator (http, SharedKey) whose node reaches the session's Azurite.
+
+    Its pool has no containerConfiguration (Batch runs such a pool's tasks on the host), so the
+    emulator's own tests can run plain command lines; every other emulator starts with a
+    container pool, like the stack's."""
+    yield from serve_emulator(start_emulator(azurite=azurite, container=False))
 
 
 @pytest.fixture(scope="session")

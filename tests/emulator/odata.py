@@ -1,7 +1,8 @@
 """The OData subset Batch list calls take: ``$filter``, ``$select``, ``maxresults``, paging.
 
 ``$filter`` accepts ``path eq 'value'`` / ``ne`` clauses (``path`` may be nested with ``/``,
-e.g. ``executionInfo/result``) joined by ``and`` / ``or`` (``and`` binds tighter), which
+e.g. ``executionInfo/result``) and ``startswith(path, 'prefix')`` (which a recording of the
+real service shows on pool ids) joined by ``and`` / ``or`` (``and`` binds tighter), which
 covers what the runner sends; anything else is Batch's 400 ``InvalidQueryParameterValue``.
 Pages hold ``maxresults`` items (default and maximum 1000) and link to the next one with an
 absolute ``odata.nextLink`` that repeats the query and adds ``$skiptoken``.
@@ -19,6 +20,7 @@ from tests.emulator.errors import BatchServiceError
 
 MAX_RESULTS = 1000
 _CLAUSE = re.compile(r"^\s*([A-Za-z][\w/]*)\s+(eq|ne)\s+'((?:[^']|'')*)'\s*$")
+_STARTSWITH = re.compile(r"^\s*startswith\(\s*([A-Za-z][\w/]*)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$")
 
 
 def bad_query(name: str, value: str, reason: str) -> BatchServiceError:
@@ -46,15 +48,21 @@ def compile_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:
     for alternative in re.split(r"\s+or\s+", text):
         clauses = []
         for clause in re.split(r"\s+and\s+", alternative):
+            prefix = _STARTSWITH.match(clause.strip())
             match = _CLAUSE.match(clause.strip("() "))
-            if match is None:
+            if prefix is not None:
+                clauses.append((prefix[1], "startswith", prefix[2].replace("''", "'")))
+            elif match is not None:
+                clauses.append((match[1], match[2], match[3].replace("''", "'")))
+            else:
                 raise bad_query("$filter", text, f"unsupported clause: {clause.strip()}")
-            clauses.append((match[1], match[2], match[3].replace("''", "'")))
         alternatives.append(clauses)
 
     def matches(item: dict[str, Any]) -> bool:
         def clause_holds(path: str, op: str, value: str) -> bool:
             actual = _lookup(item, path)
+            if op == "startswith":
+                return actual is not None and str(actual).lower().startswith(value.lower())
             equal = actual is not None and str(actual).lower() == value.lower()
             return equal if op == "eq" else not equal
 

@@ -24,6 +24,12 @@ NODE_START_FAILED = {
     "errorDetails": [{"name": "Reason", "value": "injected by the test"}],
 }
 
+NODE_FAILED = {
+    "code": "NodeUnusable",  # the emulator's: Batch's node error codes vary by cause
+    "message": "The node became unusable",
+    "errorDetails": [{"name": "Reason", "value": "injected by the test"}],
+}
+
 
 def round_target(value: float, rounding: str) -> int:
     """A formula's target as a node count. How Batch rounds fractions is *unverified*."""
@@ -44,6 +50,7 @@ class PoolInjections:
     spot_quota_code: str = "AccountLowPriorityCoreQuotaReached"
     allocation_failure: str | None = None  # a Reason: no node of the asked kind is allocated
     node_failure: dict[str, Any] | None = None  # new nodes end their start as unusable
+    unpullable: set[str] = field(default_factory=set)  # images whose pull fails (host mode)
 
     def fail_node_start(self, error: dict[str, Any] | None = None) -> None:
         self.node_failure = dict(error or NODE_START_FAILED)

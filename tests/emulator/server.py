@@ -230,6 +230,7 @@ class BatchEmulator:
         node_root: Path | None = None,
         podman_env: dict[str, str] | None = None,
         pool: PoolSpec | None = None,
+        container: bool = True,
     ) -> None:
         self.account_name = account_name
         self.started = self.stamp(time.time())
@@ -269,7 +270,13 @@ class BatchEmulator:
         self.url = f"{'https' if https else 'http'}://{self.host}"
         self.account = Account(self.url, self.clock)
         self.account.add_pool(
-            pool or PoolSpec(id=pool_id, slots=slots, identity_resource_ids=[identity_resource_id])
+            pool
+            or PoolSpec(
+                id=pool_id,
+                slots=slots,
+                identity_resource_ids=[identity_resource_id],
+                container=container,
+            )
         )
         self.clock.on_step(self.account.tick_pools)
         storage = StorageAccess(azurite)
@@ -299,6 +306,17 @@ class BatchEmulator:
         self.node.hold = value
         with self.account.lock:
             self.account.changed.notify_all()
+
+    @property
+    def terminate_on_late_switch(self) -> bool:
+        """Whether switching ``onAllTasksComplete`` to ``terminatejob`` after every task has
+        completed ends the job (True, the default) or leaves it active (unverified which)."""
+        return self.account.terminate_on_late_switch
+
+    @terminate_on_late_switch.setter
+    def terminate_on_late_switch(self, value: bool) -> None:
+        with self.account.lock:
+            self.account.terminate_on_late_switch = value
 
     @property
     def lowercase_add_results(self) -> bool:

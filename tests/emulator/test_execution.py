@@ -161,7 +161,7 @@ def test_dependencies_by_id_and_range(batch_emulator: BatchEmulator) -> None:
 
 @pytest.fixture
 def two_slot_emulator(azurite: Azurite) -> Iterator[BatchEmulator]:
-    yield from serve_emulator(start_emulator(azurite=azurite, slots=2))
+    yield from serve_emulator(start_emulator(azurite=azurite, slots=2, container=False))
 
 
 def test_slots_limit_running_tasks(two_slot_emulator: BatchEmulator) -> None:

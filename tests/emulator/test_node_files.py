@@ -190,6 +190,10 @@ def test_https_round_trip_with_token_credentials(
         m.BatchTaskCreateOptions(
             id="t",
             command_line="/bin/sh -c 'cp job-1/tasks/t/in.txt out.txt'",
+            # the https emulator's pool is a container pool, like the stack's
+            container_settings=m.BatchTaskContainerSettings(
+                image_name="docker.io/library/busybox:1.36"
+            ),
             resource_files=[
                 m.ResourceFile(
                     storage_container_url=container.url,

@@ -16,6 +16,7 @@ from tests.emulator.pools import PoolSpec
 from tests.emulator.server import BatchEmulator, start_emulator
 from tests.support.azurite import Azurite
 
+BUSYBOX = m.BatchTaskContainerSettings(image_name="docker.io/library/busybox:1.36")
 FIXED_FORMULA = "$TargetDedicatedNodes = 2;"
 
 
@@ -43,7 +44,10 @@ def test_the_default_pool_is_fixed_at_one_idle_node(batch_emulator: BatchEmulato
 def test_a_running_task_shows_on_its_node(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
     new_job(batch_emulator, client)
-    client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="sleep 30"))
+    client.create_task(
+        "job-1",
+        m.BatchTaskCreateOptions(id="t", command_line="sleep 30", container_settings=BUSYBOX),
+    )
     from tests.emulator.helpers import wait_until_running
 
     wait_until_running(batch_emulator)
@@ -81,7 +85,10 @@ def test_tasks_wait_for_a_node_and_run_once_it_is_idle(azurite: Azurite) -> None
     for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
         client = emulator.client()
         new_job(emulator, client)
-        client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="true"))
+        client.create_task(
+            "job-1",
+            m.BatchTaskCreateOptions(id="t", command_line="true", container_settings=BUSYBOX),
+        )
         emulator.wait_idle()  # nothing can run: no node yet
         assert emulator.tasks("job-1")[0]["state"] == "active"
         emulator.clock.advance(60)
@@ -173,7 +180,10 @@ def test_samples_reach_the_formula_about_a_minute_late(azurite: Azurite) -> None
     for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
         client = emulator.client()
         new_job(emulator, client)
-        client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line="true"))
+        client.create_task(
+            "job-1",
+            m.BatchTaskCreateOptions(id="t", command_line="true", container_settings=BUSYBOX),
+        )
         emulator.clock.advance(30)  # sampled at 30 s, available from 90 s
         options = m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula=formula)
         run = client.evaluate_pool_auto_scale(emulator.pool_id, options)
@@ -203,7 +213,10 @@ def test_a_preempted_spot_node_sends_its_task_back_to_run_again(azurite: Azurite
         new_job(emulator, client)
         marker = emulator.node_root / "ran"
         command = f"/bin/sh -c 'echo x >> {marker}; sleep 2'"
-        client.create_task("job-1", m.BatchTaskCreateOptions(id="t", command_line=command))
+        client.create_task(
+            "job-1",
+            m.BatchTaskCreateOptions(id="t", command_line=command, container_settings=BUSYBOX),
+        )
         from tests.emulator.helpers import wait_until_running
 
         wait_until_running(emulator)
@@ -215,3 +228,44 @@ def test_a_preempted_spot_node_sends_its_task_back_to_run_again(azurite: Azurite
         assert marker.read_text() == "x\nx\n"
         states = {n["id"]: n["state"] for n in emulator.nodes()}
         assert states[first] == "preempted" and len(states) == 2
+
+
+def _slow_task_on_one_node(emulator: BatchEmulator) -> str:
+    from tests.emulator.helpers import wait_until_running
+
+    client = emulator.client()
+    emulator.clock.advance(0)
+    new_job(emulator, client)
+    task = m.BatchTaskCreateOptions(id="t", command_line="sleep 1", container_settings=BUSYBOX)
+    client.create_task("job-1", task)
+    wait_until_running(emulator)
+    return str(emulator.tasks("job-1")[0]["nodeInfo"]["nodeId"])
+
+
+def test_a_node_with_a_running_task_leaves_only_after_it_with_taskcompletion(
+    azurite: Azurite,
+) -> None:
+    formula = "$TargetDedicatedNodes = 1; $NodeDeallocationOption = taskcompletion;"
+    spec = PoolSpec(formula=formula, interval_seconds=300, slots=1)
+    for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
+        node_id = _slow_task_on_one_node(emulator)
+        with emulator.account.lock:
+            emulator.pool().resize(0, 0, "taskcompletion")  # what a formula asking 0 does
+        assert [n["state"] for n in emulator.nodes()] == ["leavingpool"]
+        [task] = wait_for_tasks(emulator.client(), "job-1", 1)
+        assert task.execution_info is not None and task.execution_info.requeue_count == 0
+        emulator.clock.advance(1)
+        assert emulator.nodes() == [] and node_id
+
+
+def test_an_unusable_node_sends_its_task_to_another_node(azurite: Azurite) -> None:
+    spec = PoolSpec(formula="$TargetDedicatedNodes = 2;", interval_seconds=300, slots=1)
+    for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
+        node_id = _slow_task_on_one_node(emulator)
+        with emulator.account.lock:
+            emulator.pool().fail_node(node_id)
+        [task] = wait_for_tasks(emulator.client(), "job-1", 1)
+        assert task.execution_info is not None and task.execution_info.requeue_count == 1
+        assert task.node_info is not None and task.node_info.node_id != node_id
+        states = {n["id"]: n["state"] for n in emulator.nodes()}
+        assert states[node_id] == "unusable"

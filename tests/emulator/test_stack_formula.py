@@ -13,6 +13,7 @@ from tests.emulator.pools import PoolSpec
 from tests.emulator.server import start_emulator
 from tests.support.azurite import Azurite
 
+BUSYBOX = m.BatchTaskContainerSettings(image_name="docker.io/library/busybox:1.36")
 INTERVAL = 300.0
 NODE_START = 60.0
 
@@ -37,7 +38,10 @@ def test_the_stack_formula_scales_from_zero_to_max_nodes_and_back(
         assert pool.auto_scale_run is not None and pool.auto_scale_run.error is None
 
         new_job(emulator, client)
-        tasks = [m.BatchTaskCreateOptions(id=f"t{i}", command_line="true") for i in range(3)]
+        tasks = [
+            m.BatchTaskCreateOptions(id=f"t{i}", command_line="true", container_settings=BUSYBOX)
+            for i in range(3)
+        ]
         client.create_tasks("job-1", tasks)
         emulator.clock.advance(INTERVAL - 1)
         assert emulator.pool_wire()["targetDedicatedNodes"] == 0  # not before the evaluation

@@ -219,7 +219,7 @@ def test_bad_filter_and_maxresults(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
     new_job(batch_emulator, client)
     with pytest.raises(HttpResponseError) as bad_filter:
-        list(client.list_tasks("job-1", filter="startswith(id, 'a')"))
+        list(client.list_tasks("job-1", filter="length(id) eq 3"))
     assert error_code(bad_filter.value) == "InvalidQueryParameterValue"
     with pytest.raises(HttpResponseError) as bad_max:
         list(client.list_tasks("job-1", max_results=5000))

@@ -45,18 +45,27 @@ def apt_mirror() -> str:
 
 
 def python_base_image(env: dict[str, str]) -> str:
+    """The image in the test podman store."""
     with cache_lock("python-base-image"):
-        return _python_base_image(env)
-
-
-def _python_base_image(env: dict[str, str]) -> str:
-    if image_exists(PYTHON_BASE_IMAGE, env=env):
+        if not image_exists(PYTHON_BASE_IMAGE, env=env):
+            tarball = _python_rootfs()
+            podman(
+                "import", "-q", "--change", "CMD=/bin/sh", str(tarball), PYTHON_BASE_IMAGE, env=env
+            )
         return PYTHON_BASE_IMAGE
+
+
+def python_rootfs() -> Path:
+    """The rootfs tarball (debootstrapped once into the test cache) every engine imports."""
+    with cache_lock("python-base-image"):
+        return _python_rootfs()
+
+
+def _python_rootfs() -> Path:
     tarball = cache_dir("images") / f"debian-{SUITE}-python3.tar"
     if not tarball.exists():
         _debootstrap(tarball)
-    podman("import", "-q", "--change", "CMD=/bin/sh", str(tarball), PYTHON_BASE_IMAGE, env=env)
-    return PYTHON_BASE_IMAGE
+    return tarball
 
 
 def _debootstrap(tarball: Path) -> None:

@@ -1,5 +1,6 @@
 """Fixtures for image tests: a real registry on loopback, the fake ACR token service in front
-of it, a debootstrapped Debian+python3 base image, and an engine environment for the CLI."""
+of it, a debootstrapped Debian+python3 base image, and the engine under test: every test
+that takes ``engine`` runs on podman and on docker, both started by the suite itself."""
 
 from __future__ import annotations
 
@@ -10,20 +11,28 @@ from pathlib import Path
 import pytest
 
 from tests.images.fake_acr import FakeAcr
+from tests.images.fake_arm import FakeArm, FakeArmState
 from tests.images.local_registry import LocalRegistry, RegistryUnavailable, start_registry
+from tests.support.docker import Dockerd
+from tests.support.engines import ENGINES, EngineUnderTest, docker_engine, podman_engine
+from tests.support.paths import cache_dir
 
 TENANT = "72f988bf-0000-4000-8000-00000000c0de"
+
+
+def _registry(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LocalRegistry]:
+    try:
+        registry = start_registry(tmp_path_factory.mktemp(name))
+    except RegistryUnavailable as exc:
+        pytest.fail(str(exc))
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture(scope="session")
 def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """Debian's docker-registry on 127.0.0.1, no auth, storage in a temp dir."""
-    try:
-        registry = start_registry(tmp_path_factory.mktemp("registry"))
-    except RegistryUnavailable as exc:
-        pytest.fail(str(exc))
-    yield registry
-    registry.stop()
+    yield from _registry(tmp_path_factory, "registry")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +41,35 @@ def fake_acr(local_registry: LocalRegistry) -> Iterator[FakeAcr]:
     acr = FakeAcr(local_registry.host, tenant=TENANT).start()
     yield acr
     acr.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A second real registry standing in for Docker Hub (no test reaches the internet)."""
+    yield from _registry(tmp_path_factory, "hub")
+
+
+@pytest.fixture
+def fake_arm(
+    fake_acr: FakeAcr,
+    local_registry: LocalRegistry,
+    hub_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[FakeArm]:
+    """ARM's importImage for the fake ACR's registry (https, test CA), copying from the
+    stand-in Docker Hub into the registry behind the fake ACR; the runner is pointed at it
+    with SUPERBATCH_ARM_ENDPOINT and trusts it through REQUESTS_CA_BUNDLE."""
+    state = FakeArmState(
+        target=local_registry.host,
+        registry_name=fake_acr.login_server.split(".", 1)[0],
+        tokens=fake_acr.state.entra_tokens,
+        sources={"docker.io": hub_registry.host},
+    )
+    arm = FakeArm(state).start()
+    monkeypatch.setenv("SUPERBATCH_ARM_ENDPOINT", arm.endpoint)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_bundle))
+    yield arm
+    arm.stop()
 
 
 @pytest.fixture(scope="session")
@@ -60,28 +98,49 @@ def images_env(
     return env
 
 
-@pytest.fixture(scope="session")
-def python_base(podman_env: dict[str, str]) -> str:
-    """Debian bookworm minbase + python3 (debootstrap), imported once and cached."""
-    from tests.images.base_image import BaseImageUnavailable, python_base_image
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> EngineUnderTest:
+    """podman, then docker (its daemon started once per session): in-process CLI commands
+    and their engine subprocesses use it through the environment."""
+    import superbatch.engine
 
-    try:
-        return python_base_image(podman_env)
-    except BaseImageUnavailable as exc:
-        pytest.fail(str(exc))
+    if request.param == "podman":
+        env = request.getfixturevalue("images_env")
+        chosen = podman_engine(
+            env, auth_file=Path(env["REGISTRY_AUTH_FILE"]), runroot=cache_dir("podman") / "run"
+        )
+    else:
+        daemon: Dockerd = request.getfixturevalue("dockerd")
+        request.getfixturevalue("local_registry")  # 127.0.0.0/8: docker allows plain http
+        chosen = docker_engine(daemon)
+    for key, value in chosen.cli_vars().items():
+        monkeypatch.setenv(key, value)
+    superbatch.engine._working.cache_clear()  # a daemon started after an earlier look
+    return chosen
 
 
 @pytest.fixture
-def engine_environ(images_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Run in-process CLI commands under images_env (their engine subprocesses inherit it)."""
-    for key in (
-        "CONTAINERS_CONF",
-        "CONTAINERS_STORAGE_CONF",
-        "CONTAINERS_REGISTRIES_CONF",
-        "REGISTRY_AUTH_FILE",
-    ):
-        monkeypatch.setenv(key, images_env[key])
-    return dict(os.environ)
+def base_image(engine: EngineUnderTest) -> str:
+    """The busybox base image in the engine under test (same name in both)."""
+    return engine.busybox()
+
+
+@pytest.fixture
+def python_base(engine: EngineUnderTest) -> str:
+    """Debian bookworm minbase + python3 (debootstrap once, cached), in the engine under test."""
+    from tests.images.base_image import (
+        PYTHON_BASE_IMAGE,
+        BaseImageUnavailable,
+        python_base_image,
+        python_rootfs,
+    )
+
+    try:
+        if engine.name == "podman":
+            return python_base_image(engine.env)
+        return engine.import_rootfs(python_rootfs(), PYTHON_BASE_IMAGE, cmd="/bin/sh")
+    except BaseImageUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""``superbatch image build|push|list`` through the real commands, with real podman, the real
-docker-registry and the fake ACR token service in front of it."""
+"""``superbatch image build|push|list`` through the real commands, on podman and on docker
+(both started by the suite), with the real docker-registry and the fake ACR token service in
+front of it."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -17,7 +19,7 @@ from superbatch.errors import ConfigError, SpecError
 from superbatch.images.resolve import check_image_in_registry
 from tests.images.fake_acr import FakeAcr
 from tests.images.local_registry import LocalRegistry
-from tests.support.paths import cache_dir
+from tests.support.engines import EngineUnderTest
 
 pytestmark = pytest.mark.container
 
@@ -36,14 +38,14 @@ def small_project(root: Path, base: str, *, message: str = "hello") -> Path:
 
 
 def test_build_tags_by_content_and_never_moves_a_tag(
-    tmp_path: Path, engine_environ: dict[str, str], busybox_image: str
+    tmp_path: Path, engine: EngineUnderTest, base_image: str
 ) -> None:
-    context = small_project(tmp_path / "proj", busybox_image, message=uuid.uuid4().hex)  # fresh
-    code, out, err, error = invoke("build", str(context), "--json", "--engine", "podman")
+    context = small_project(tmp_path / "proj", base_image, message=uuid.uuid4().hex)  # fresh
+    code, out, err, error = invoke("build", str(context), "--json", "--engine", engine.name)
     assert code == 0, f"{error!r} {err}"
     first = json.loads(out)
     assert first["image"].startswith("proj:") and first["created"] is True
-    code, out, _, _ = invoke("build", str(context), "--json", "--engine", "podman")
+    code, out, _, _ = invoke("build", str(context), "--json", "--engine", engine.name)
     again = json.loads(out)
     assert (
         again["image"] == first["image"]
@@ -52,26 +54,24 @@ def test_build_tags_by_content_and_never_moves_a_tag(
     )
 
     # the target platform is part of what the image is, so of its tag (this host is amd64)
-    code, out, err, error = invoke("build", str(context), "--platform", "linux/amd64", "--json")
+    code, out, err, error = invoke(
+        "build", str(context), "--platform", "linux/amd64", "--json", "--engine", engine.name
+    )
     assert code == 0, f"{error!r} {err}"
     assert json.loads(out)["image"] != first["image"]
 
-    (context / "run.sh").write_text("echo changed\n")
-    code, out, _, _ = invoke("build", str(context), "--engine", "podman")
+    (context / "run.sh").write_text(f"echo changed {uuid.uuid4().hex}\n")
+    code, out, _, _ = invoke("build", str(context), "--engine", engine.name)
     assert code == 0 and out.strip() != first["image"] and out.strip().startswith("proj:")
 
     # an explicit tag that already names other content is refused and left alone
     code, _, _, error = invoke(
-        "build", str(context), "--tag", first["image"].split(":")[1], "--engine", "podman"
+        "build", str(context), "--tag", first["image"].split(":")[1], "--engine", engine.name
     )
     assert isinstance(error, ConfigError) and "never moved" in str(error)
-    inspect = ["podman", "image", "inspect", "--format", "{{.Id}}", f"localhost/{first['image']}"]
-    still = subprocess.run(
-        inspect, env=engine_environ, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert f"sha256:{still}" == first["id"]
+    assert engine.image_id(engine.local_name(first["image"])) == first["id"]
 
-    code, _, _, error = invoke("build", str(context), "--tag", "latest", "--engine", "podman")
+    code, _, _, error = invoke("build", str(context), "--tag", "latest", "--engine", engine.name)
     assert isinstance(error, ConfigError) and "moves with every build" in str(error)
 
 
@@ -88,20 +88,20 @@ def _files_containing(roots: list[Path], needles: set[str]) -> set[Path]:
 
 def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     tmp_path: Path,
-    engine_environ: dict[str, str],
-    busybox_image: str,
+    engine: EngineUnderTest,
+    base_image: str,
     fake_acr: FakeAcr,
     fake_az: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    small_project(tmp_path / "secretproj", busybox_image)
+    small_project(tmp_path / "secretproj", base_image, message=uuid.uuid4().hex)
     monkeypatch.chdir(tmp_path / "secretproj")
     before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*") if path.is_file()}
 
     # no IMAGE: builds the project's container/ first, then pushes under the content tag
     code, out, err, error = invoke(
-        "push", "--registry", fake_acr.login_server, "--engine", "podman", "--json"
+        "push", "--registry", fake_acr.login_server, "--engine", engine.name, "--json"
     )
     assert code == 0, f"{error!r} {err}"
     pushed = json.loads(out)
@@ -112,19 +112,20 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     assert pushed["digest"].startswith("sha256:")
 
     # the engine was logged in with the ACR refresh token, which it keeps in its own store
-    auth_file = Path(engine_environ["REGISTRY_AUTH_FILE"])
+    auth_file = engine.auth_file
     assert fake_acr.login_server in json.loads(auth_file.read_text())["auths"]
     exchanges = [form for method, path, form in fake_acr.state.calls if path == "/oauth2/exchange"]
     assert exchanges and exchanges[-1]["grant_type"] == ["access_token"]
-    # ... and podman itself traded it for access tokens (Basic auth with the null GUID user)
+    # ... and the engine itself traded it for access tokens (Basic auth with the null GUID user)
     assert any(
         method == "GET" and path == "/oauth2/token" for method, path, _ in fake_acr.state.calls
     )
 
     # a second push of the same content is a no-op; list shows the tag
     code, out, _, _ = invoke(
-        "push", pushed["image"].split("/", 1)[1], "--registry", fake_acr.login_server, "--json"
-    )
+        "push", pushed["image"].split("/", 1)[1], "--registry", fake_acr.login_server, "--json",
+        "--engine", engine.name,
+    )  # fmt: skip
     assert json.loads(out)["pushed"] is False
     code, out, _, _ = invoke("list", "secretproj", "--registry", fake_acr.login_server, "--json")
     assert code == 0
@@ -133,25 +134,25 @@ def test_push_exchanges_the_entra_token_and_keeps_it_secret(
     # no secret in anything printed, and none on disk outside the engine's auth file
     secrets = fake_acr.all_secrets() | {fake_az}
     assert not any(secret in out + err for secret in secrets)
-    podman_runroot = cache_dir("podman") / "run"  # podman's own state and events log
-    written = _files_containing([tmp_path, auth_file.parent, podman_runroot], secrets)
+    written = _files_containing([tmp_path, auth_file.parent, *engine.state_dirs], secrets)
     assert written <= {auth_file}, written
     assert {p for p in tmp_path.rglob("*") if p.is_file()} - set(before) - {auth_file} == set()
 
 
 def test_check_image_in_registry_for_the_azure_backend(
-    engine_environ: dict[str, str],
-    busybox_image: str,
+    engine: EngineUnderTest,
+    base_image: str,
     fake_acr: FakeAcr,
     fake_az: str,
     tmp_path: Path,
 ) -> None:
     from azure.identity import AzureCliCredential
 
-    context = small_project(tmp_path / "checked", busybox_image, message="checked")
+    context = small_project(tmp_path / "checked", base_image, message=uuid.uuid4().hex)
     code, out, _, error = invoke(
-        "push", "--dir", str(context), "--registry", fake_acr.login_server, "--json"
-    )
+        "push", "--dir", str(context), "--registry", fake_acr.login_server, "--json",
+        "--engine", engine.name,
+    )  # fmt: skip
     assert code == 0, repr(error)
     short = json.loads(out)["image"].split("/", 1)[1]
     digest = check_image_in_registry(short, fake_acr.login_server, credential=AzureCliCredential())
@@ -163,9 +164,7 @@ def test_check_image_in_registry_for_the_azure_backend(
     assert check_image_in_registry("ghcr.io/x/y:1", fake_acr.login_server, credential=None) is None
 
 
-def test_registry_choice_errors_are_one_line(
-    tmp_path: Path, engine_environ: dict[str, str]
-) -> None:
+def test_registry_choice_errors_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "outputs.json"
     bad.write_text(json.dumps({"registry_login_server": "x.azurecr.io"}))
     cases = [
@@ -198,8 +197,8 @@ def test_registry_choice_errors_are_one_line(
 
 def test_push_to_a_registry_named_in_stack_outputs(
     tmp_path: Path,
-    engine_environ: dict[str, str],
-    busybox_image: str,
+    engine: EngineUnderTest,
+    base_image: str,
     local_registry: LocalRegistry,
 ) -> None:
     from superbatch.contract import OPTIONAL_OUTPUTS, OUTPUT_NAMES
@@ -209,10 +208,11 @@ def test_push_to_a_registry_named_in_stack_outputs(
     }
     outputs_file = tmp_path / "outputs.json"
     outputs_file.write_text(json.dumps(outputs))
-    context = small_project(tmp_path / "viaoutputs", busybox_image)
+    context = small_project(tmp_path / "viaoutputs", base_image, message=uuid.uuid4().hex)
     code, out, _, error = invoke(
-        "push", "--dir", str(context), "--outputs", str(outputs_file), "--json"
-    )
+        "push", "--dir", str(context), "--outputs", str(outputs_file), "--json",
+        "--engine", engine.name,
+    )  # fmt: skip
     assert code == 0, repr(error)
     pushed = json.loads(out)
     assert pushed["image"].startswith(f"{local_registry.host}/viaoutputs:")
@@ -223,24 +223,32 @@ def test_push_to_a_registry_named_in_stack_outputs(
 
 def test_a_registry_tag_holding_other_content_is_never_overwritten(
     tmp_path: Path,
-    engine_environ: dict[str, str],
-    busybox_image: str,
+    engine: EngineUnderTest,
+    base_image: str,
     local_registry: LocalRegistry,
 ) -> None:
     name = f"clash{uuid.uuid4().hex[:8]}"  # a fresh repository each run
-    first = small_project(tmp_path / "a", busybox_image, message=uuid.uuid4().hex)
-    code, _, _, error = invoke("build", str(first), "--name", name, "--tag", "v1")
+    first = small_project(tmp_path / "a", base_image, message=uuid.uuid4().hex)
+    code, _, _, error = invoke(
+        "build", str(first), "--name", name, "--tag", "v1", "--engine", engine.name
+    )
     assert code == 0, repr(error)
-    code, _, _, error = invoke("push", f"{name}:v1", "--registry", local_registry.host)
+    code, _, _, error = invoke(
+        "push", f"{name}:v1", "--registry", local_registry.host, "--engine", engine.name
+    )
     assert code == 0, repr(error)
     before = json.loads(invoke("list", name, "--registry", local_registry.host, "--json")[1])
 
     # another machine (here: the same one after forgetting the tag) builds other content as v1
-    subprocess.run(["podman", "untag", f"localhost/{name}:v1"], env=engine_environ, check=True)
-    second = small_project(tmp_path / "b", busybox_image, message=uuid.uuid4().hex)
-    code, _, _, error = invoke("build", str(second), "--name", name, "--tag", "v1")
+    engine("rmi", engine.local_name(f"{name}:v1"))
+    second = small_project(tmp_path / "b", base_image, message=uuid.uuid4().hex)
+    code, _, _, error = invoke(
+        "build", str(second), "--name", name, "--tag", "v1", "--engine", engine.name
+    )
     assert code == 0, repr(error)
-    code, _, _, error = invoke("push", f"{name}:v1", "--registry", local_registry.host)
+    code, _, _, error = invoke(
+        "push", f"{name}:v1", "--registry", local_registry.host, "--engine", engine.name
+    )
     assert isinstance(error, ConfigError) and "already holds another image" in str(error)
     after = json.loads(invoke("list", name, "--registry", local_registry.host, "--json")[1])
     assert after == before
@@ -248,7 +256,6 @@ def test_a_registry_tag_holding_other_content_is_never_overwritten(
 
 def test_stack_option_reads_the_stack_outputs(
     tmp_path: Path,
-    engine_environ: dict[str, str],
     local_registry: LocalRegistry,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -267,10 +274,29 @@ def test_stack_option_reads_the_stack_outputs(
         f"cat <<'JSON'\n{json.dumps(outputs)}\nJSON\n"
     )
     (bin_dir / "pulumi").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{engine_environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     code, out, _, error = invoke("list", "--stack", "dev", "--json")
     assert code == 0, repr(error)
     assert json.loads(out)["registry"] == local_registry.host
     code, _, _, error = invoke("list", "--stack", "prod")
     assert isinstance(error, ConfigError)
     assert "Pulumi stack 'prod' not found (error: no stack named 'prod' found)" in str(error)
+
+
+def test_an_engine_failure_exits_with_its_own_code(tmp_path: Path, engine: EngineUnderTest) -> None:
+    """A failed build is the engine's (exit 8, README "Commands"), not Azure's (4) nor a
+    configuration mistake (3): one line with the engine's last words, through the real CLI."""
+    from superbatch.errors import EngineError
+
+    context = tmp_path / "broken"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {engine.busybox()}\nRUN echo step-fails && false\n")
+    superbatch = str(Path(sys.executable).parent / "superbatch")
+    result = subprocess.run(
+        [superbatch, "image", "build", str(context), "--engine", engine.name],
+        env=engine.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == EngineError.exit_code == 8, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {engine.name} build {context.resolve()} failed (exit ")
+    assert "Traceback" not in result.stderr

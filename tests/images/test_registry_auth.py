@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from superbatch.errors import ConfigError, RemoteError
-from superbatch.images.registry import (
-    RegistryClient,
-    connect,
-    exchange_refresh_token,
-    needs_login,
-    tenant_of,
-)
+from superbatch.images.registry import RegistryClient, connect, needs_login
+from superbatch.images.tokens import exchange_refresh_token, tenant_of
 from tests.images.conftest import TENANT
 from tests.images.fake_acr import FakeAcr
 from tests.images.local_registry import LocalRegistry
@@ -105,5 +100,23 @@ def test_without_an_identity_the_registry_refuses_clearly(
 def test_an_unreachable_registry_is_a_clear_error() -> None:
     from tests.support.paths import free_port
 
-    with pytest.raises(RemoteError, match="cannot reach registry"):
-        needs_login(f"127.0.0.1:{free_port()}")
+    port = free_port()
+    with pytest.raises(RemoteError) as caught:
+        needs_login(f"127.0.0.1:{port}")
+    assert str(caught.value) == (
+        f"registry request failed: cannot reach 127.0.0.1:{port} (Connection refused)"
+    )
+
+
+def test_transient_registry_faults_are_retried_by_the_pipeline(fake_acr: FakeAcr) -> None:
+    """azure-core's retry policy (as for every other client here): 503/429 answers with
+    Retry-After are retried, for the token exchanges (POST) and the API calls alike."""
+    credential = StaticCredential(fake_acr.issue_entra_token())
+    fake_acr.state.faults[:] = [503, 429]  # GET /v2/ (needs_login) twice
+    client, _ = connect(fake_acr.login_server, credential)
+    fake_acr.state.faults[:] = [503]  # the first API call, then its token POST
+    assert client.list_tags("nothing-here") == []
+    fake_acr.state.faults[:] = [503] * 10  # more than the bounded retries: one clear line
+    with pytest.raises(RemoteError, match="answered 503"):
+        client.list_tags("nothing-here")
+    fake_acr.state.faults.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from superbatch.errors import SpecError
@@ -64,9 +66,46 @@ def test_reference_parts() -> None:
     assert str(ref) == "127.0.0.1:5000/team/app:v1"
 
 
-def test_the_pool_prefetch_list_resolves_names_the_same_way() -> None:
-    """infra/ resolves the stack config's prefetch images itself; both must agree."""
-    from infra.pool import resolve_image_reference
+TRICKY = [  # (reference, what the stack's registry resolves it to, or None: refused)
+    ("Foo/bar:1", None),  # "Foo" is no host ('.', ':' or localhost): a repository, not lowercase
+    ("my_reg.io/a:1", None),  # a host: and hosts have no '_'
+    ("[::1]:5000/x:1", "[::1]:5000/x:1"),  # an IPv6 registry with a port
+    ("[::1]/x:1", "[::1]/x:1"),
+    ("localhost/x:1", "localhost/x:1"),
+    ("localhost:5000/team/x:1", "localhost:5000/team/x:1"),
+    ("a.b/c:1", "a.b/c:1"),
+    ("team/wc:2", f"{ACR}/team/wc:2"),  # no host: the stack's registry
+    ("wc__x:2", f"{ACR}/wc__x:2"),
+    ("wc:-2", None),
+    ("docker.io/library/busybox:1.36", "docker.io/library/busybox:1.36"),
+    ("127.0.0.1:5000/x", None),  # no tag
+    ("x:latest", None),
+]
 
-    for name in ["wordcount:1a2b3c", "team/wc:2", "other.azurecr.io/wc:2", "localhost:5000/wc:3"]:
-        assert resolve_image_reference(name, ACR) == resolve_image(name, ACR)
+
+@pytest.mark.parametrize(("name", "expected"), TRICKY, ids=[name for name, _ in TRICKY])
+def test_runner_and_infra_read_image_references_with_one_grammar(
+    name: str, expected: str | None
+) -> None:
+    """The spec's ``image`` (runner) and the stack config's ``prefetchImages`` (infra/) agree."""
+    from infra.settings import InvalidSettingError, parse_settings
+
+    if expected is None:
+        with pytest.raises(SpecError):
+            resolve_image(name, ACR)
+        with pytest.raises(InvalidSettingError, match="superbatch:prefetchImages must be"):
+            parse_settings({"prefetchImages": json.dumps([name])})
+    else:
+        assert resolve_image(name, ACR) == expected
+        assert parse_settings({"prefetchImages": json.dumps([name])}).prefetch_images == (name,)
+
+
+def test_the_pool_prefetch_list_is_resolved_by_the_runner_grammar() -> None:
+    """infra/pool.py resolves with superbatch.images.resolve itself: no second parser."""
+    import inspect
+
+    import infra.pool
+
+    source = inspect.getsource(infra.pool)
+    assert "from superbatch.images.resolve import resolve_image" in source
+    assert 'partition("/")' not in source

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from superbatch.errors import ConfigError
 from superbatch.images.tags import content_tag, context_files, is_ignored, parse_dockerignore
+from tests.support.engines import EngineUnderTest
 
 
 def make_context(root: Path) -> Path:
@@ -105,30 +105,19 @@ def test_dockerignore_rules(patterns: str, path: str, ignored: bool) -> None:
 
 @pytest.mark.container
 def test_context_files_match_what_the_engine_copies(
-    tmp_path: Path, podman_env: dict[str, str], busybox_image: str
+    tmp_path: Path, engine: EngineUnderTest, base_image: str
 ) -> None:
-    """Cross-check the ignore rules against podman itself: COPY . and list what arrived."""
+    """Cross-check the ignore rules against each engine itself: COPY . and list what arrived."""
     context = make_context(tmp_path / "ctx")
-    (context / "Dockerfile").write_text(f"FROM {busybox_image}\nCOPY . /ctx\n")
+    (context / "Dockerfile").write_text(f"FROM {base_image}\nCOPY . /ctx\n")
     (context / "data").mkdir()
     (context / "data" / "keep.txt").write_text("k")
     (context / "data" / "skip.tmp").write_text("s")
     with (context / ".dockerignore").open("a") as handle:
         handle.write("data/*.tmp\n")
     tag = f"localhost/superbatch-test/ignorecheck:{content_tag(context)}"
-    subprocess.run(
-        ["podman", "build", "-q", "-t", tag, str(context)],
-        env=podman_env,
-        check=True,
-        capture_output=True,
-    )
-    listed = subprocess.run(
-        ["podman", "run", "--rm", tag, "find", "/ctx"],
-        env=podman_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    engine("build", "-q", "-t", tag, str(context))
+    listed = engine("run", "--rm", tag, "find", "/ctx").stdout.split()
     in_image = {p.removeprefix("/ctx/") for p in listed if p != "/ctx"}
     assert in_image == {rel for rel, _ in context_files(context)}
     assert "notes.md" not in in_image and "README.md" in in_image and "data/keep.txt" in in_image

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from infra.autoscale import autoscale_formula
+from infra.settings import InvalidSettingError
 
 from tests.infra.harness import ProgramRun, run_program
 from tests.support.formula import FormulaError, Symbol, check, evaluate
@@ -137,3 +138,15 @@ def test_the_node_count_is_exactly_ceil_of_tasks_over_slots(
 def test_a_formula_needs_at_least_one_node_and_slot(max_nodes: int, slots: int) -> None:
     with pytest.raises(ValueError):
         autoscale_formula(max_nodes=max_nodes, task_slots_per_node=slots, spot=False)
+
+
+def test_slots_beyond_4_per_vcpu_stop_the_program_naming_the_key() -> None:
+    with pytest.raises(InvalidSettingError, match=r"superbatch:taskSlotsPerNode must be at most 8"):
+        run_program({"vmSize": "Standard_D2s_v5", "taskSlotsPerNode": "9"})
+
+
+def test_slots_on_a_size_of_unknown_vcpus_get_a_warning_not_a_guess() -> None:
+    run = run_program({"vmSize": "Custom_Size", "taskSlotsPerNode": "8"})
+    assert any("taskSlotsPerNode=8 is not checked" in w for w in run.warnings), run.warnings
+    quiet = run_program({"vmSize": "Standard_D2s_v5", "taskSlotsPerNode": "8"})
+    assert not any("is not checked" in w for w in quiet.warnings)

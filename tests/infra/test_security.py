@@ -128,6 +128,7 @@ def test_the_deploying_user_gets_exactly_the_runner_roles(default_run: ProgramRu
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "inputs")),
         (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, container_id(run, "outputs")),
         (roles.ACR_PUSH, registry.id),
+        (roles.ACR_DATA_IMPORTER, registry.id),  # `image import`, nothing wider
         (rearm_role(run), pool.id),  # issue 15: the one new grant, on the pool alone
     }
     runner = [
@@ -141,16 +142,16 @@ def test_a_configured_ci_principal_replaces_the_deploying_user() -> None:
     run = run_program({"runnerPrincipalId": ci, "runnerPrincipalType": "ServicePrincipal"})
     assert grants_to(run, DEPLOYER_OBJECT_ID) == set()
     runner = [r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == ci]
-    assert len(runner) == 5
+    assert len(runner) == 6
     assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}
 
 
-def test_no_role_is_granted_beyond_the_nine_expected(default_run: ProgramRun) -> None:
-    # 3 node roles + 1 for the account's auto-storage + 4 runner roles + the runner's re-arm
-    # role on the pool, none wider than a single resource (never a subscription or resource
-    # group scope).
+def test_no_role_is_granted_beyond_the_ten_expected(default_run: ProgramRun) -> None:
+    # 3 node roles + 1 for the account's auto-storage + 5 runner roles (the importer role of
+    # `image import` included) + the runner's re-arm role on the pool, none wider than a
+    # single resource (never a subscription or resource group scope).
     assignments = default_run.of_type(ROLE_ASSIGNMENT)
-    assert len(assignments) == 9
+    assert len(assignments) == 10
     for assignment in assignments:
         assert "/providers/" in str(assignment.inputs["scope"]), assignment.inputs["scope"]
 
@@ -252,7 +253,7 @@ def test_a_ci_principal_running_pulumi_up_itself_can_name_its_type() -> None:
     runner = [
         r for r in run.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
     ]
-    assert len(runner) == 5
+    assert len(runner) == 6
     assert {r.inputs["principalType"] for r in runner} == {"ServicePrincipal"}
 
 

@@ -105,17 +105,26 @@ def image_exists(name: str, *, env: dict[str, str]) -> bool:
 def busybox_image(env: dict[str, str]) -> str:
     """A tiny local base image (busybox-static applets, root and nobody users); built once."""
     with cache_lock("busybox-image"):
-        return _busybox_image(env)
-
-
-def _busybox_image(env: dict[str, str]) -> str:
-    if image_exists(BUSYBOX_IMAGE, env=env):
+        if not image_exists(BUSYBOX_IMAGE, env=env):
+            podman("import", "-q", str(_busybox_rootfs()), BUSYBOX_IMAGE, env=env)
         return BUSYBOX_IMAGE
+
+
+def busybox_rootfs() -> Path:
+    """The busybox rootfs tarball every engine imports :data:`BUSYBOX_IMAGE` from."""
+    with cache_lock("busybox-image"):
+        return _busybox_rootfs()
+
+
+def _busybox_rootfs() -> Path:
+    root = cache_dir("podman") / "busybox-rootfs.tar"
+    if root.exists():
+        return root
     busybox = Path("/bin/busybox")
     if not busybox.exists():
         raise PodmanUnavailable(INSTALL_HINT)
-    root = cache_dir("podman") / "busybox-rootfs.tar"
-    with tarfile.open(root, "w") as tar:
+    partial = root.with_suffix(".partial")
+    with tarfile.open(partial, "w") as tar:
 
         def add_dir(name: str, mode: int = 0o755) -> None:
             info = tarfile.TarInfo(name)
@@ -146,5 +155,5 @@ def _busybox_image(env: dict[str, str]) -> str:
             info.mode = 0o644
 
             tar.addfile(info, io.BytesIO(data))
-    podman("import", "-q", str(root), BUSYBOX_IMAGE, env=env)
-    return BUSYBOX_IMAGE
+    partial.rename(root)
+    return root

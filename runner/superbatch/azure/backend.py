@@ -132,7 +132,7 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        pool = self._check_before_submit(job)
+        pool, pinned = self._check_before_submit(job)
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
@@ -150,12 +150,12 @@ class AzureBatchBackend:
 
         def body_for(task_id: str) -> bytes:
             if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(job, self.outputs))
-            return tasks.serialized(tasks.task_body(job, by_id[task_id], self.outputs))
+                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
+            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
 
         regular = set(by_id)
         submitter.submit(
-            tasks.serialized_bodies(job, self.outputs, skip=present, aggregate=False),
+            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
             expected=regular,
             body_for=body_for,
         )
@@ -176,7 +176,7 @@ class AzureBatchBackend:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
         from superbatch import plan as planning
 
-        job_pool = self._check_before_submit(job)
+        job_pool, _ = self._check_before_submit(job)
         uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
         try:
             self._job_state(job.job_id)
@@ -225,21 +225,26 @@ class AzureBatchBackend:
             nodes=nodes,
         )
 
-    def _check_before_submit(self, job: ResolvedJob) -> PoolInfo:
-        """Every check that needs no write, in order; the job's pool (an unknown one, or
-        more slots than its nodes have, is refused first)."""
+    def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
+        """Every check that needs no write, in order: the job's pool (an unknown one, or
+        more slots than its nodes have, is refused first), and the job to submit, whose
+        image names what the stack's registry holds by its digest."""
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
-        tasks.resolved_image(image, self.outputs.registry_login_server)
+        registry = self.outputs.registry_login_server
+        tasks.resolved_image(image, registry)
         credentials.check_credential(self._credential)
-        # nodes could not pull it: say so before anything is created
-        from superbatch.images.resolve import check_image_in_registry
+        from superbatch.images import resolve
 
-        check_image_in_registry(
-            image, self.outputs.registry_login_server, credential=self._credential
-        )
-        return pool
+        warning = resolve.docker_hub_warning(image)
+        if warning:  # once per job: every node would pull it from Docker Hub
+            _LOGGER.warning(warning)
+        # nodes could not pull it: say so before anything is created
+        digest = resolve.check_image_in_registry(image, registry, credential=self._credential)
+        if digest is None:
+            return pool, job
+        return pool, replace(job, image=resolve.pinned_image(image, registry, digest))
 
     def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
         from azure.batch.models import (
@@ -276,7 +281,9 @@ class AzureBatchBackend:
                 return False
             return True
 
-        created = call_with_retries(create, action=f"create job {job.job_id} on pool {pool_id}")
+        created = call_with_retries(
+            create, action=f"create job {job.job_id} on pool {pool_id}", repeat=True
+        )
         if created:
             return True, "active"
         job_state = call_with_retries(
@@ -290,7 +297,9 @@ class AzureBatchBackend:
 
         options = BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
         call_with_retries(
-            lambda: self.batch.update_job(job_id, options), action=f"update job {job_id}"
+            lambda: self.batch.update_job(job_id, options),
+            action=f"update job {job_id}",
+            repeat=True,
         )
 
     # -- reconnect ----------------------------------------------------------------------

@@ -13,7 +13,6 @@ Used only when no proxy is configured; large files and proxied setups use the SD
 from __future__ import annotations
 
 import http.client
-import random
 import ssl
 import threading
 import time
@@ -22,6 +21,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from superbatch.azure.errors import unreachable_message
+from superbatch.azure.retry import Deadline, retry_after, transport_timeouts
 from superbatch.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 SERVICE_VERSION = "2026-10-06"  # azure-storage-blob's; tests/azure/test_blob_put.py
 SMALL_BLOB_BYTES = 4 << 20
-MAX_ATTEMPTS = 8
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
@@ -63,7 +63,10 @@ class BlobPutter:
         connection: http.client.HTTPSConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = http.client.HTTPSConnection(
-                self._host, self._port, context=self._context, timeout=60
+                self._host,
+                self._port,
+                context=self._context,
+                timeout=transport_timeouts()["read_timeout"],
             )
             self._local.connection = connection
         return connection
@@ -75,10 +78,12 @@ class BlobPutter:
         self._local.connection = None
 
     def put(self, name: str, source: Path, metadata: dict[str, str]) -> None:
+        """PUT one blob, retried by the storage policy's bounds (azure/retry.py)."""
         body = source.read_bytes()
         path = f"{self._path}/{urllib.parse.quote(name, safe='/')}"
         refreshed = False
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        deadline = Deadline()
+        while True:
             headers = {
                 "Authorization": self._bearer(),
                 "x-ms-version": SERVICE_VERSION,
@@ -95,9 +100,9 @@ class BlobPutter:
                 detail = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
-                if attempt == MAX_ATTEMPTS:
-                    raise RemoteError(f"cannot reach storage to upload {name}: {exc}") from exc
-                _backoff(attempt, None)
+                if not deadline.retry():
+                    message = unreachable_message(exc, action=f"upload {name}", service="storage")
+                    raise RemoteError(message) from exc
                 continue
             if response.status == 201:
                 return
@@ -105,19 +110,10 @@ class BlobPutter:
                 refreshed = True
                 self._bearer(refresh=True)
                 continue
-            if response.status in _RETRY_STATUSES and attempt < MAX_ATTEMPTS:
-                _backoff(attempt, response.getheader("Retry-After"))
+            asked = retry_after(dict(response.getheaders()))
+            if response.status in _RETRY_STATUSES and deadline.retry(asked):
                 continue
             raise _put_error(name, response.status, response.getheader("x-ms-error-code"), detail)
-        raise AssertionError("unreachable")
-
-
-def _backoff(attempt: int, retry_after: str | None) -> None:
-    try:
-        delay = float(retry_after) if retry_after else 0.0
-    except ValueError:
-        delay = 0.0
-    time.sleep(max(delay, min(20.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)))
 
 
 def _put_error(name: str, status: int, code: str | None, detail: bytes) -> Exception:

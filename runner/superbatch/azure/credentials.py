@@ -16,6 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from superbatch.azure.retry import batch_retry_policy, storage_retry_policy, transport_timeouts
 from superbatch.contract import StackOutputs
 from superbatch.errors import ConfigError
 
@@ -109,14 +110,22 @@ def _transport_kwargs() -> dict[str, Any]:
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
     if ca_bundle:
         transport_options["connection_verify"] = ca_bundle
-    transport = RequestsTransport(session=session, session_owner=True, **transport_options)
+    transport = RequestsTransport(
+        session=session, session_owner=True, **transport_options, **transport_timeouts()
+    )
     return {"transport": transport, **transport_options}
 
 
 def batch_client(outputs: StackOutputs, credential: TokenCredential) -> BatchClient:
+    """A Batch client whose pipeline is the one retry policy for Batch (azure/retry.py)."""
     from azure.batch import BatchClient
 
-    return BatchClient(outputs.batch_account_endpoint, credential, **_transport_kwargs())
+    return BatchClient(
+        outputs.batch_account_endpoint,
+        credential,
+        retry_policy=batch_retry_policy(),
+        **_transport_kwargs(),
+    )
 
 
 def container_client(
@@ -126,6 +135,7 @@ def container_client(
     from azure.storage.blob import ContainerClient
 
     kwargs = _transport_kwargs()
+    kwargs["retry_policy"] = storage_retry_policy()  # the one retry policy for storage
     if api_version:
         kwargs["api_version"] = api_version
     return ContainerClient.from_container_url(container_url, credential=credential, **kwargs)

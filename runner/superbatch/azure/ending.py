@@ -35,7 +35,7 @@ def end_job(client: BatchClient, job_id: str, reason: str, *, why: str) -> None:
         with contextlib.suppress(ResourceExistsError):
             client.begin_terminate_job(job_id, options, polling_interval=1)
 
-    call_with_retries(terminate, action=f"end job {job_id}, {why}")
+    call_with_retries(terminate, action=f"end job {job_id}, {why}", repeat=True)
 
 
 def end_finished_job(client: BatchClient, job_id: str) -> bool:

@@ -72,7 +72,7 @@ def translate_azure_error(
     ):
         return ConfigError(no_identity_message(action))
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return RemoteError(f"cannot reach Azure to {action}: {_first_line(str(exc))}")
+        return RemoteError(unreachable_message(exc, action=action, service=service))
     if not isinstance(exc, HttpResponseError):
         return RemoteError(f"failed to {action}: {name}: {_first_line(str(exc))}")
 
@@ -116,6 +116,52 @@ def translate_azure_error(
             "retries: re-run the same command later, it resumes where it stopped"
         )
     return RemoteError(f"failed to {action}: {status} {code}: {message}".rstrip(": "))
+
+
+_UNREACHABLE_REASONS = (  # what urllib3/requests/ssl say -> what a user reads
+    (("connection refused",), "connection refused"),
+    (("timed out", "timeout"), "no answer in time"),
+    (("name or service not known", "nodename nor servname", "getaddrinfo", "name resolution"),
+     "host name not found"),
+    (("reset by peer", "connection aborted", "remotedisconnected", "connection broken",
+      "protocolerror"), "connection reset"),
+    (("certificate", "ssl", "tls"), "TLS handshake failed"),
+)  # fmt: skip
+
+
+def unreachable_message(exc: BaseException, *, action: str, service: str) -> str:
+    """``cannot reach Azure Batch (host:port) to find job X: connection refused; ...``.
+
+    One readable line instead of urllib3's ``HTTPSConnectionPool(...): Max retries exceeded
+    ... (Caused by NewConnectionError(...))``; the retries have already run (azure/retry.py).
+    """
+    import re
+
+    from superbatch.azure.retry import total_seconds
+
+    text = " ".join(str(e) for e in _chain(exc)).lower()
+    reason = next(
+        (said for needles, said in _UNREACHABLE_REASONS if any(n in text for n in needles)),
+        "no connection",
+    )
+    found = re.search(r"host='([^']+)', port=(\d+)", " ".join(str(e) for e in _chain(exc)))
+    where = f" ({found.group(1)}:{found.group(2)})" if found else ""
+    name = {"batch": "Azure Batch", "storage": "Azure Storage"}.get(service, "Azure")
+    return (
+        f"cannot reach {name}{where} to {action}: {reason}, retried for up to "
+        f"{total_seconds():.0f} s; check the network (or `pulumi up`) and run the same "
+        "command again"
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return seen
 
 
 def no_identity_message(action: str) -> str:
@@ -163,21 +209,24 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def call_with_retries(
-    operation: Callable[[], T], *, action: str, attempts: int = 6, service: str = "batch"
+    operation: Callable[[], T], *, action: str, service: str = "batch", repeat: bool = False
 ) -> T:
-    """Run ``operation`` again on transient failures (after the SDK's own retries).
+    """Run ``operation``, translating a failure into the error a user can act on.
 
-    For operations the SDK does not retry by itself (a POST or PATCH that lost its answer):
-    only use it for calls that are safe to repeat or whose repeat is recognised (``JobExists``).
+    The client's pipeline has already retried the request by the one policy of its client
+    (:mod:`superbatch.azure.retry`): nothing is retried again here. ``repeat=True`` is for
+    the POSTs and PATCHes azure-core does not retry on a lost connection or a 429 without
+    ``Retry-After`` (create job, update job, terminate): they are repeated within the same
+    bounds, and only for calls whose repeat is recognised (``JobExists``, 409).
     """
-    import random
-    import time
+    from superbatch.azure.retry import Deadline, retry_after
 
-    for attempt in range(1, attempts + 1):
+    deadline = Deadline() if repeat else None
+    while True:
         try:
             return operation()
         except Exception as exc:
-            if not is_transient(exc) or attempt == attempts:
+            response = getattr(exc, "response", None)
+            asked = retry_after(getattr(response, "headers", None))
+            if deadline is None or not is_transient(exc) or not deadline.retry(asked):
                 raise translate_azure_error(exc, action=action, service=service) from exc
-            time.sleep(min(10.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0))
-    raise AssertionError("unreachable")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +29,7 @@ from superbatch.azure.errors import (
     error_code,
     translate_azure_error,
 )
+from superbatch.azure.retry import backoff, retry_after
 from superbatch.azure.wire import wire_enum
 from superbatch.errors import RemoteError
 
@@ -51,6 +51,7 @@ _RETRYABLE_TASK_CODES = {"ServerBusy", "OperationTimedOut", "InternalError"}
 class Chunk:
     tasks: tuple[tuple[str, bytes], ...]
     attempt: int = 0
+    asked: float | None = None  # the Retry-After of the answer that made us send it again
 
     def body(self) -> bytes:
         return b'{"value":[' + b",".join(body for _, body in self.tasks) + b"]}"
@@ -175,7 +176,7 @@ class TaskSubmitter:
         """Post one collection (in a worker thread) and sort out its per-task results."""
         if chunk.attempt:
             self._check_deadline(f"{len(chunk.tasks)} task(s) not yet added")
-            time.sleep(min(30.0, 0.5 * 2 ** (chunk.attempt - 1)) * random.uniform(0.5, 1.0))
+            time.sleep(backoff(chunk.attempt, chunk.asked))
         try:
             values = self._post(chunk.body())
         except Exception as exc:
@@ -218,20 +219,21 @@ class TaskSubmitter:
             raise translate_azure_error(exc, action=f"add tasks to job {self._job_id}") from exc
         _LOGGER.info("collection of %d task(s) failed (%s): retrying", len(chunk.tasks), exc)
         why = f"{status or type(exc).__name__} {code}".strip()
+        asked = retry_after(getattr(getattr(exc, "response", None), "headers", None))
         try:
-            retried = self._retry(chunk, why)
+            retried = self._retry(chunk, why, asked)
         except ThrottledError as throttled:
             raise throttled from exc
         return _Outcome(failed=True, again=(retried,))
 
-    def _retry(self, chunk: Chunk, why: str) -> Chunk:
+    def _retry(self, chunk: Chunk, why: str, asked: float | None = None) -> Chunk:
         if chunk.attempt + 1 >= self._max_attempts:
             raise ThrottledError(
                 f"Batch kept failing ({why}) to add {len(chunk.tasks)} task(s) to job "
                 f"{self._job_id} after {self._max_attempts} attempts: re-run the same "
                 "command later, it resumes where it stopped"
             )
-        return Chunk(chunk.tasks, chunk.attempt + 1)
+        return Chunk(chunk.tasks, chunk.attempt + 1, asked)
 
     def _check_deadline(self, what: str) -> None:
         if time.monotonic() > self._deadline:
@@ -253,7 +255,9 @@ class TaskSubmitter:
             },
             content=body,
         )
-        response = self._client.send_request(request)  # auth, retries, Batch error mapping
+        # Auth and Batch's error mapping from the pipeline, but not its retries: this loop
+        # (attempts, Retry-After, reconciliation by listing) is the one policy for adding.
+        response = self._client.send_request(request, retry_total=0)
         response.raise_for_status()
         values: list[dict[str, Any]] = json.loads(response.read()).get("value", [])
         return values

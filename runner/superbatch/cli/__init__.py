@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from superbatch.cli import check as _check
 from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
@@ -69,6 +70,7 @@ app.command("logs")(_jobs.logs_command)
 app.command("results", epilog=_jobs.RESULTS_EXAMPLES)(_jobs.results_command)
 app.command("jobs")(_jobs.jobs_command)
 app.command("clean")(_jobs.clean_command)
+app.command("check", epilog=_check.CHECK_EXAMPLES)(_check.check_command)
 app.add_typer(image_app, name="image")
 
 

@@ -1,4 +1,5 @@
-"""``superbatch image build|push|list``: bundle code into an image, store it in the registry.
+"""``superbatch image build|push|import|list``: bundle code into an image, store it in the
+stack's registry, or copy a public image there.
 
 Thin over :mod:`superbatch.images`: parse, call, render. Engine progress goes to stderr;
 the result (the image reference to put in a job spec) to stdout, or JSON with ``--json``.
@@ -17,14 +18,14 @@ from superbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from superbatch.engine import Engine
-    from superbatch.images.registry import TokenCredential
+    from superbatch.images.tokens import TokenCredential
 
 image_app = typer.Typer(
     name="image",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
-    help="Build, push and list container images (immutable tags, no admin passwords).",
+    help="Build, push, import and list container images (immutable tags, no admin passwords).",
 )
 
 EngineOption = Annotated[
@@ -195,7 +196,8 @@ def push(
 ) -> None:
     """Push an image to the stack's registry, signing in with your Entra identity."""
     from superbatch.images.build import build_image, push_image
-    from superbatch.images.registry import az_acr_login, connect, engine_login
+    from superbatch.images.registry import connect
+    from superbatch.images.tokens import az_acr_login, engine_login
 
     login_server = registry_host(stack, outputs, registry)
     chosen = _engine(engine)
@@ -214,8 +216,63 @@ def push(
         "pinned": pushed.pinned_ref,
         "pushed": pushed.pushed,
     }
-    note = "" if pushed.pushed else " (already there)"
+    note = "" if pushed.pushed else " (already in the registry)"
     _emit(payload, f"{pushed.remote_ref}{note}\n{pushed.pinned_ref}", as_json=as_json)
+
+
+IMPORT_EXAMPLES = """Examples:
+
+\b
+  superbatch image import docker.io/library/busybox:1.36 --stack dev
+  # -> busybox:1.36 (put it in the job spec: image = "busybox:1.36")
+  superbatch image import ghcr.io/org/tool:2.1 --as tool:2.1 --stack dev
+"""
+
+
+@image_app.command("import", epilog=IMPORT_EXAMPLES)
+def import_(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF", help="Full reference with registry and tag, e.g. docker.io/library/x:1."
+        ),
+    ],
+    stack: StackOption = None,
+    outputs: OutputsOption = None,
+    as_name: Annotated[
+        str | None,
+        typer.Option("--as", metavar="NAME:TAG", help="Name in the stack's registry."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a public image into the stack's registry (server-side), pinned by digest.
+
+    Nodes then pull it from the stack's registry with their identity, not from Docker Hub
+    (anonymous pulls are limited). Needs the 'Container Registry Data Importer and Data
+    Reader' role on the registry, which `pulumi up` grants the deploying user.
+    """
+    from superbatch.azure.outputs import load_stack_outputs
+    from superbatch.images.importer import import_image, import_source, import_target
+    from superbatch.images.registry import connect
+
+    import_target(import_source(source), as_name)  # bad input: refused before anything
+    if bool(stack) == bool(outputs):
+        raise ConfigError("say which stack: give exactly one of --stack NAME, --outputs FILE")
+    stack_outputs = load_stack_outputs(stack=stack, outputs_file=outputs)
+    credential = _credential()
+    client, _ = connect(stack_outputs.registry_login_server, credential)
+    imported = import_image(
+        source, stack_outputs, credential=credential, registry=client, name=as_name
+    )
+    payload = {
+        "source": imported.source,
+        "image": imported.image,
+        "digest": imported.digest,
+        "pinned": imported.pinned_ref,
+        "imported": imported.imported,
+    }
+    note = "" if imported.imported else " (already in the registry)"
+    _emit(payload, f"{imported.image}{note}\n{imported.pinned_ref}", as_json=as_json)
 
 
 @image_app.command("list")

@@ -1,4 +1,12 @@
-"""Image references: ``[registry/]repository[:tag][@sha256:...]``, parsed the way engines do."""
+"""Image references: ``[registry/]repository[:tag][@sha256:...]``, parsed the way engines do.
+
+The one grammar for the runner and ``infra/`` (the stack config's prefetch list): a first
+path part is a registry host when it has a '.', a ':' or is ``localhost`` (hosts are DNS
+names, IPv4 or ``[IPv6]`` with an optional port; no '_'); repositories are lowercase.
+``Foo/bar:1`` is refused (``Foo`` is no host, so a repository part, which must be
+lowercase), ``my_reg.io/a:1`` is refused (a host cannot have '_'), ``[::1]:5000/x:1`` is the
+repository ``x`` on the registry ``[::1]:5000``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,10 @@ from dataclasses import dataclass
 from superbatch.errors import SpecError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+# Docker Hub's names: engines pull "busybox:1" from here; "library/" holds official images.
+DOCKER_HUB_HOSTS = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 _REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}\Z")
@@ -36,8 +48,12 @@ class ImageRef:
             name += f"@{self.digest}"
         return name
 
-    def with_registry(self, registry: str) -> ImageRef:
+    def with_registry(self, registry: str | None) -> ImageRef:
         return ImageRef(registry, self.repository, self.tag, self.digest)
+
+    @property
+    def on_docker_hub(self) -> bool:
+        return self.registry in DOCKER_HUB_HOSTS
 
 
 def looks_like_registry(component: str) -> bool:

@@ -17,10 +17,11 @@ from superbatch.errors import SpecError
 from superbatch.images.reference import ImageRef, parse_image_ref
 
 if TYPE_CHECKING:  # --local only resolves names: the registry client stays unloaded
-    from superbatch.images.registry import TokenCredential
+    from superbatch.images.tokens import TokenCredential
 
 
-def _pinned(name: str) -> ImageRef:
+def require_tag(name: str) -> ImageRef:
+    """``name`` parsed, with a tag that is not ``latest`` or a digest; else ``SpecError``."""
     ref = parse_image_ref(name)
     if ref.tag is None and ref.digest is None:
         raise SpecError(
@@ -41,10 +42,41 @@ def resolve_image(name: str, registry_login_server: str) -> str:
     ``wordcount:1a2b`` -> ``<registry_login_server>/wordcount:1a2b``; a reference that
     already names a registry is returned as given (normalized). Raises ``SpecError``.
     """
-    ref = _pinned(name)
+    ref = require_tag(name)
     if ref.registry is None:
         ref = ref.with_registry(registry_login_server)
     return str(ref)
+
+
+def pinned_image(name: str, registry_login_server: str, digest: str) -> str:
+    """``<registry>/<repo>@<digest>``: what Batch pulls for a spec's ``image`` once the
+    stack's registry said which manifest its tag names (tags are never moved, and a digest
+    cannot be)."""
+    ref = parse_image_ref(resolve_image(name, registry_login_server))
+    return str(ImageRef(ref.registry, ref.repository, None, digest))
+
+
+def stack_short_name(ref: ImageRef) -> ImageRef:
+    """The name an image from another registry gets in the stack's registry (``image
+    import``): its repository and tag, without Docker Hub's ``library/`` of official images
+    (``docker.io/library/busybox:1.36`` -> ``busybox:1.36``)."""
+    repository = ref.repository
+    if ref.on_docker_hub and repository.startswith("library/"):
+        repository = repository.removeprefix("library/")
+    return ImageRef(None, repository, ref.tag, ref.digest)
+
+
+def docker_hub_warning(name: str) -> str | None:
+    """The one warning for a job whose image comes from Docker Hub (None otherwise)."""
+    ref = parse_image_ref(name)
+    if not ref.on_docker_hub:
+        return None
+    short = stack_short_name(ref)
+    return (
+        f"image {name} comes from Docker Hub: every node pulls it from there, and Docker Hub "
+        "limits anonymous pulls; copy it into the stack's registry once with "
+        f'`superbatch image import {name} --stack NAME` and use image = "{short}"'
+    )
 
 
 def resolve_local_image(name: str) -> str:
@@ -53,7 +85,7 @@ def resolve_local_image(name: str) -> str:
     Short names are looked up by the engine in its own store, where ``image build`` put
     them (podman keeps them as ``localhost/<name>``, docker as ``<name>``).
     """
-    return str(_pinned(name))
+    return str(require_tag(name))
 
 
 def check_image_in_registry(

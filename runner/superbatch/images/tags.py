@@ -23,6 +23,10 @@ from superbatch.errors import ConfigError
 
 TAG_LENGTH = 12
 _TAG_FORMAT = "sbtag-v1"  # bump when what goes into the hash changes
+# The image label ``image build`` records the whole content hash in. Builds are not
+# byte-for-byte reproducible (timestamps), so two builds of the same content on two machines
+# get two image ids; this label is how a push knows the registry already holds that content.
+CONTENT_LABEL = "io.superbatch.content"
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,34 @@ def content_tag(
     build_args: Mapping[str, str] | None = None,
     platform: str | None = None,
 ) -> str:
-    """The immutable default tag for building ``context`` (12 hex characters).
+    """The immutable default tag for building ``context`` (12 hex characters): the first
+    characters of :func:`content_digest`."""
+    return tag_of(
+        content_digest(context, dockerfile=dockerfile, build_args=build_args, platform=platform)
+    )
+
+
+def tag_of(content: str) -> str:
+    """The content tag of a :func:`content_digest` value."""
+    return content.removeprefix("sha256:")[:TAG_LENGTH]
+
+
+def holds_content(label: str | None, *, content: str, tag: str) -> bool:
+    """Whether an image found under ``tag`` with ``label`` (its :data:`CONTENT_LABEL`) holds
+    ``content``: its label says so, or it has none (built before labels existed) and ``tag``
+    is that content's own tag, which only a build of that content gets by default."""
+    return label == content or (label is None and tag == tag_of(content))
+
+
+def content_digest(
+    context: Path,
+    *,
+    dockerfile: Path | None = None,
+    build_args: Mapping[str, str] | None = None,
+    platform: str | None = None,
+) -> str:
+    """``sha256:<64 hex>`` of what goes into building ``context`` (the value of
+    :data:`CONTENT_LABEL`).
 
     ``dockerfile`` defaults to ``context/Dockerfile``; it counts even when ``.dockerignore``
     leaves it out (the engine always reads it). Build arguments and the target platform
@@ -157,4 +188,4 @@ def content_tag(
         else:
             continue  # sockets, fifos: an engine cannot send them either
         digest.update(entry.encode(errors="surrogateescape") + b"\0")
-    return digest.hexdigest()[:TAG_LENGTH]
+    return f"sha256:{digest.hexdigest()}"

@@ -1,0 +1,135 @@
+"""A loopback TCP proxy that makes an endpoint unreachable, hang, or fail for a while.
+
+It forwards bytes (TLS included, so the endpoint's certificate still matches) between
+127.0.0.1:<port> and a target on loopback. Modes:
+
+- ``"pass"``: forward everything;
+- ``"hang"``: accept connections and never answer (a server that stopped responding);
+- ``"reset"``: accept and reset at once (RST), like a dropped connection;
+- ``"refuse"``: nothing listens on the port any more (connection refused).
+
+``fail_next(n)`` resets the next ``n`` connections, then passes again: a transient fault.
+Only loopback addresses are used, for the listener and the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import urllib.parse
+
+MODES = ("pass", "hang", "reset", "refuse")
+
+
+class FaultProxy:
+    def __init__(self, target_url: str) -> None:
+        parts = urllib.parse.urlsplit(target_url)
+        assert parts.hostname in ("127.0.0.1", "localhost"), "loopback targets only"
+        assert parts.port is not None
+        self._target = ("127.0.0.1", parts.port)
+        self._parts = parts
+        self.mode = "pass"
+        self._failures = 0
+        self._lock = threading.Lock()
+        self._hung: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def url(self, original: str | None = None) -> str:
+        """``original`` (default: the target URL) pointed at the proxy instead."""
+        parts = urllib.parse.urlsplit(original or self._parts.geturl())
+        host = parts.hostname or "127.0.0.1"
+        return parts._replace(netloc=f"{host}:{self.port}").geturl()
+
+    def set_mode(self, mode: str) -> None:
+        assert mode in MODES, mode
+        with self._lock:
+            self.mode = mode
+            if mode != "hang":
+                for sock in self._hung:
+                    with contextlib.suppress(OSError):
+                        sock.close()
+                self._hung.clear()
+
+    def fail_next(self, count: int) -> None:
+        with self._lock:
+            self._failures = count
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        self.set_mode("pass")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                mode = self.mode
+                if self._failures > 0:
+                    self._failures -= 1
+                    mode = "reset"
+            if mode in ("reset", "refuse"):
+                # "refuse" cannot un-listen one port while others stay served; a reset at
+                # once is what a refused connect looks like to a client (no bytes, an error).
+                _reset(client)
+            elif mode == "hang":
+                with self._lock:
+                    self._hung.append(client)
+            else:
+                threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self._target, timeout=5)
+        except OSError:
+            _reset(client)
+            return
+        upstream.settimeout(None)
+        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+        _pump(client, upstream)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def closed_port_url(original: str) -> str:
+    """``original`` pointed at a loopback port where nothing listens (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    parts = urllib.parse.urlsplit(original)
+    return parts._replace(netloc=f"{parts.hostname or '127.0.0.1'}:{port}").geturl()
