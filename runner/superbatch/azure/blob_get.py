@@ -16,13 +16,13 @@ from typing import Any
 
 from superbatch.azure.blob_put import (
     _RETRY_STATUSES,
-    MAX_ATTEMPTS,
     SERVICE_VERSION,
     BlobPutter,
-    _backoff,
     _put_error,
     lean_putter,
 )
+from superbatch.azure.errors import unreachable_message
+from superbatch.azure.retry import Deadline, retry_after
 from superbatch.errors import RemoteError
 
 
@@ -30,9 +30,11 @@ class BlobGetter(BlobPutter):
     """``get(name)`` -> the blob's bytes, from any number of threads."""
 
     def get(self, name: str) -> bytes:
+        """GET one blob, retried by the storage policy's bounds (azure/retry.py)."""
         path = f"{self._path}/{urllib.parse.quote(name, safe='~/')}"
         refreshed = False
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        deadline = Deadline()
+        while True:
             headers = {
                 "Authorization": self._bearer(),
                 "x-ms-version": SERVICE_VERSION,
@@ -45,9 +47,9 @@ class BlobGetter(BlobPutter):
                 body = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
-                if attempt == MAX_ATTEMPTS:
-                    raise RemoteError(f"cannot reach storage to download {name}: {exc}") from exc
-                _backoff(attempt, None)
+                if not deadline.retry():
+                    message = unreachable_message(exc, action=f"download {name}", service="storage")
+                    raise RemoteError(message) from exc
                 continue
             if response.status == 200:
                 return body
@@ -55,12 +57,11 @@ class BlobGetter(BlobPutter):
                 refreshed = True
                 self._bearer(refresh=True)
                 continue
-            if response.status in _RETRY_STATUSES and attempt < MAX_ATTEMPTS:
-                _backoff(attempt, response.getheader("Retry-After"))
+            asked = retry_after(dict(response.getheaders()))
+            if response.status in _RETRY_STATUSES and deadline.retry(asked):
                 continue
             error = _put_error(name, response.status, response.getheader("x-ms-error-code"), body)
-            raise RemoteError(str(error).replace("upload", "download", 1))
-        raise AssertionError("unreachable")
+            raise type(error)(str(error).replace("upload", "download", 1))
 
 
 def lean_getter(container_url: str, credential: Any) -> BlobGetter | None:
