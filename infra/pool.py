@@ -20,6 +20,9 @@ from infra.autoscale import autoscale_formula
 from infra.pools import PoolSettings
 from superbatch.images.resolve import resolve_image  # the runner's grammar, not a copy
 
+# The node image with the NVIDIA driver and container toolkit that GPU tasks need.
+GPU_IMAGE = ("microsoft-dsvm", "ubuntu-hpc")
+
 # Pool inputs Batch cannot change in place while the pool has nodes (PropertyCannotBeUpdated;
 # since API 2024-07-01 some are accepted only at zero nodes, and identity changes never reach
 # existing nodes). Changing any of them replaces the pool instead of failing the update. Only
@@ -76,6 +79,16 @@ class ContainerPool(pulumi.ComponentResource):
                 f"pool {pool_settings.name}: taskSlotsPerNode={pool_settings.task_slots_per_node}"
                 f" is not checked: the vCPUs of vmSize {pool_settings.vm_size!r} are unknown, and"
                 " Batch refuses more than 4 per vCPU when it creates the pool",
+                resource=self,
+            )
+        if pool_settings.gpu and (pool_settings.image.publisher, pool_settings.image.offer) != (
+            GPU_IMAGE
+        ):
+            pulumi.log.warn(
+                f"pool {pool_settings.name}: gpu=true with the image "
+                f"{pool_settings.image.publisher}/{pool_settings.image.offer}: tasks see the GPUs "
+                "only if it has the NVIDIA driver and container toolkit (microsoft-dsvm/ubuntu-hpc "
+                "has both)",
                 resource=self,
             )
         self.formula = autoscale_formula(

@@ -9,8 +9,8 @@ normal schedule.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from infra.autoscale import autoscale_formula
@@ -98,38 +98,39 @@ def test_a_refused_rearm_says_why_and_the_job_runs_on_the_normal_schedule(
     assert backend.wait("cold-2", timeout=60).ok
 
 
-class AnotherRunnerFirst:
-    """A real client whose re-arm is preceded by another runner's, on the same pool."""
-
-    def __init__(self, client: Any, other: Any) -> None:
-        self._client, self._other = client, other
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def enable_pool_auto_scale(self, pool_id: str, options: Any) -> None:
-        from azure.batch.models import BatchPoolEnableAutoScaleOptions
-
-        # The other runner re-arms with the formula alone: the schedule keeps its times.
-        self._other.enable_pool_auto_scale(
-            pool_id, BatchPoolEnableAutoScaleOptions(auto_scale_formula=FORMULA)
-        )
-        self._client.enable_pool_auto_scale(pool_id, options)
-
-
-def test_the_30_second_limit_is_one_line_and_the_job_still_runs(
+def test_the_30_second_limit_is_one_line_and_the_job_runs_on_the_normal_schedule(
     idle_pool: EmulatedStack,
 ) -> None:
+    from azure.batch.models import BatchPoolEnableAutoScaleOptions
+
+    emulator = idle_pool.emulator
     backend = idle_pool.backend(cold_start=None)
     backend.submit(job("cold-3"))
-    clock = emulated_clock(idle_pool)
-    racing = AnotherRunnerFirst(backend.batch, idle_pool.emulator.client())
+    with emulator.account.lock:  # the first sample that counts the tasks, and when it is seen
+        pool = emulator.pool()
+        visible_at = pool.next_sample + pool.spec.sample_lag_seconds
+    other = emulator.client()  # another runner, re-arming the same pool a little earlier
+    raced: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        emulator.clock.advance(seconds)
+        if not raced and emulator.clock.now() >= visible_at - 10:
+            options = BatchPoolEnableAutoScaleOptions(
+                auto_scale_formula=FORMULA, auto_scale_evaluation_interval=timedelta(minutes=5)
+            )
+            other.enable_pool_auto_scale(emulator.pool_id, options)  # sees no task yet
+            raced.append(emulator.clock.now())
+
     said: list[str] = []
     report = rearm.Rearm(
-        racing, idle_pool.emulator.pool_id, now=clock.now, sleep=clock.sleep, say=said.append
-    ).run(clock.now())
+        backend.batch, emulator.pool_id, now=emulator.clock.now, sleep=sleep, say=said.append
+    ).run(emulator.clock.now())
+    assert raced and raced[0] < visible_at
     assert report.nodes_requested_at is None
-    assert "TooManyEnableAutoScaleRequests" in report.outcome and said == [report.outcome]
+    assert "409 TooManyEnableAutoScaleRequests" in report.outcome and said == [report.outcome]
+    assert targets(idle_pool) == (0, 0)
+    emulator.clock.advance(INTERVAL)  # the pool's schedule (restarted by the other runner)
+    assert targets(idle_pool) == (2, 0)
     assert backend.wait("cold-3", timeout=60).ok
 
 

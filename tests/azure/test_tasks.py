@@ -218,3 +218,24 @@ def test_poll_interval_backs_off_while_nothing_changes_and_snaps_back() -> None:
 
     assert quiet == sorted(quiet) and quiet[0] > 0.5 and quiet[-1] == 30.0
     assert moved == 0.5
+
+
+def test_a_gpu_pool_gives_tasks_the_gpus_and_slots_become_required_slots(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from superbatch.contract import PoolInfo
+
+    gpu = PoolInfo("gpu", "p-gpu", "Standard_NC4as_T4_v3", 4, 28.0, 1, 1, 1, "dedicated", True)
+    outputs = dataclasses.replace(OUTPUTS, pools={**OUTPUTS.pools, "gpu": gpu})
+    plain = _job(tmp_path)
+    on_gpu = dataclasses.replace(plain, pool="gpu", slots=2)
+    task = on_gpu.tasks[0]
+    options = task_body(on_gpu, task, outputs)["containerSettings"]["containerRunOptions"]
+    assert options.endswith(" --gpus all")
+    assert task_body(on_gpu, task, outputs)["requiredSlots"] == 2
+    assert aggregate_body(on_gpu, outputs)["requiredSlots"] == 2
+    default = task_body(plain, task, outputs)
+    assert "--gpus" not in default["containerSettings"]["containerRunOptions"]
+    assert "requiredSlots" not in default  # Batch's default, 1

@@ -17,8 +17,9 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.emulator import pool_wire
 from tests.emulator.errors import BatchServiceError
-from tests.emulator.pool_state import PoolInjections, ResizeErrors, round_target
+from tests.emulator.pool_state import NODE_FAILED, PoolInjections, ResizeErrors, round_target
 from tests.support import formula as formulas
 
 if TYPE_CHECKING:
@@ -41,15 +42,6 @@ _etags = itertools.count(1)
 
 def pool_etag() -> str:
     return f'"0x8DE{next(_etags) + 0x800000:013X}"'
-
-
-def iso_duration(seconds: float) -> str:
-    """Batch's form of a TimeSpan on the wire: ``PT6M``, ``PT1H30M``, ``PT45S``."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    return text + (f"{secs}S" if secs or text == "PT" else "")
 
 
 @dataclass
@@ -369,97 +361,25 @@ class Pool:
             self.resize(*self.target, self.deallocation)
         return [n.id for n in hit]
 
+    def fail_node(self, node_id: str, error: dict[str, Any] | None = None) -> None:
+        """A node goes ``unusable`` (e.g. its disk filled): its running tasks go back to
+        active and run on another node; it stays in the pool and takes no new task."""
+        node = next(n for n in self.nodes if n.id == node_id)
+        self.account.requeue_node_tasks(node.id)
+        node.state, node.since = "unusable", self.clock.now()
+        node.errors = [dict(error or NODE_FAILED)]
+        self.touch()
+
     # -- wire -----------------------------------------------------------------------------------
 
     def node_state(self, node: ComputeNode) -> str:
-        if node.state == "idle" and self.account.tasks_on_node(node.id):
-            return "running"
-        return node.state
+        return pool_wire.node_state(self, node)
 
     def node_wire(self, node: ComputeNode) -> dict[str, Any]:
-        tasks = self.account.tasks_on_node(node.id)
-        wire: dict[str, Any] = {
-            "id": node.id,
-            "url": f"{self.url}/nodes/{node.id}",
-            "state": self.node_state(node),
-            "schedulingState": "enabled",
-            "stateTransitionTime": self.clock.stamp(node.since),
-            "allocationTime": self.clock.stamp(node.allocated),
-            "ipAddress": "10.0.0.4",
-            "affinityId": f"TVM:{node.id}",
-            "vmSize": self.spec.vm_size,
-            "totalTasksRun": node.tasks_run,
-            "runningTasksCount": len(tasks),
-            "runningTaskSlotsCount": sum(t.slots for t in tasks),
-            "totalTasksSucceeded": node.tasks_succeeded,
-            "isDedicated": node.dedicated,
-            "virtualMachineInfo": {"imageReference": _IMAGE},
-        }
-        if node.state != "starting":
-            wire["lastBootTime"] = self.clock.stamp(node.ready_at)
-        if node.errors:
-            wire["errors"] = [dict(e) for e in node.errors]
-        return wire
+        return pool_wire.node_wire(self, node)
 
     def wire(self) -> dict[str, Any]:
-        current_d = sum(1 for n in self.nodes if n.dedicated and n.state != "leavingpool")
-        current_lp = sum(1 for n in self.nodes if not n.dedicated and n.state != "leavingpool")
-        created = self.clock.stamp(self.created)
-        wire: dict[str, Any] = {
-            "id": self.id,
-            "url": self.url,
-            "eTag": self.etag,
-            "lastModified": self.clock.stamp(self.last_modified),
-            "creationTime": created,
-            "state": "active",
-            "stateTransitionTime": created,
-            "allocationState": self.allocation_state,
-            "allocationStateTransitionTime": self.clock.stamp(self.allocation_since),
-            "vmSize": self.spec.vm_size,
-            "resizeTimeout": "PT15M",
-            "currentDedicatedNodes": current_d,
-            "targetDedicatedNodes": self.target[0],
-            "currentLowPriorityNodes": current_lp,
-            "targetLowPriorityNodes": self.target[1],
-            "enableAutoScale": self.auto_scale,
-            "enableInterNodeCommunication": False,
-            "taskSlotsPerNode": self.spec.slots,
-            "taskSchedulingPolicy": {"nodeFillType": "Pack", "jobDefaultOrder": "none"},
-            "virtualMachineConfiguration": _vm_configuration(self.spec.container),
-            "identity": {
-                "type": "UserAssigned",
-                "userAssignedIdentities": [
-                    {"resourceId": rid, "clientId": f"client-{i}", "principalId": f"principal-{i}"}
-                    for i, rid in enumerate(self.identity_resource_ids)
-                ],
-            },
-        }
-        if self.auto_scale:
-            wire["autoScaleFormula"] = self.formula
-            wire["autoScaleEvaluationInterval"] = iso_duration(self.interval)
-            if self.auto_scale_run is not None:
-                wire["autoScaleRun"] = dict(self.auto_scale_run)
-        if self.resize_errors:
-            wire["resizeErrors"] = self.resize_errors.wire()
-        return wire
-
-
-_IMAGE = {
-    "publisher": "microsoft-dsvm",
-    "offer": "ubuntu-hpc",
-    "sku": "2204",
-    "version": "latest",
-}
-
-
-def _vm_configuration(container: bool) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "imageReference": _IMAGE,
-        "nodeAgentSKUId": "batch.node.ubuntu 22.04",
-    }
-    if container:
-        config["containerConfiguration"] = {"type": "dockerCompatible"}
-    return config
+        return pool_wire.pool_wire(self)
 
 
 def formulas_check(formula: str) -> None:

@@ -241,7 +241,7 @@ def terminate_task(emu: BatchEmulator, req: Request) -> Answer:
 # -- task files -----------------------------------------------------------------------------
 
 
-def _task_dir(emu: BatchEmulator, req: Request) -> Path:
+def task_root(emu: BatchEmulator, req: Request) -> Path:
     with emu.account.lock:
         task = emu.account.task(req.params["job"], req.params["task"])
         if task.state == "active" and "startTime" not in task.wire["executionInfo"]:
@@ -252,7 +252,7 @@ def _task_dir(emu: BatchEmulator, req: Request) -> Path:
 
 
 def _task_file(emu: BatchEmulator, req: Request) -> Path:
-    root = _task_dir(emu, req)
+    root = task_root(emu, req)
     path = (root / req.params["path"]).resolve()
     if not path.is_relative_to(root.resolve()) or not path.is_file():
         raise not_found("FileNotFound", "file")
@@ -261,7 +261,7 @@ def _task_file(emu: BatchEmulator, req: Request) -> Path:
 
 @route("GET", "/jobs/{job}/tasks/{task}/files", "list_task_files")
 def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
-    root = _task_dir(emu, req)
+    root = task_root(emu, req)
     recursive = req.query.get("recursive", "false").lower() == "true"
     entries = sorted(root.rglob("*") if recursive else root.glob("*"))
     items = []

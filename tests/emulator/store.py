@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.emulator import casing
 from tests.emulator.errors import BatchServiceError, not_found
+from tests.emulator.node_tasks import NodeTasks
 from tests.emulator.pools import Pool, PoolSpec
 from tests.emulator.validation import validate_job, validate_job_patch, validate_task
 
@@ -93,7 +94,7 @@ _UPDATABLE: dict[str, Any] = {  # job properties update (PATCH) and replace (PUT
 }
 
 
-class Account:
+class Account(NodeTasks):
     """Jobs and tasks of one emulated Batch account, with Batch's rules on every change."""
 
     def __init__(self, base_url: str, clock: Clock) -> None:
@@ -135,50 +136,6 @@ class Account:
             for pool in self.pools.values():
                 pool.tick()
             self.changed.notify_all()
-
-    def running_tasks(self) -> list[Task]:
-        return [
-            task
-            for job in self.jobs.values()
-            for task in job.tasks.values()
-            if task.state in ("running", "preparing")
-        ]
-
-    def tasks_on_node(self, node_id: str) -> list[Task]:
-        return [task for task in self.running_tasks() if task.node_id == node_id]
-
-    def requeue_node_tasks(self, node_id: str) -> None:
-        """The node is going (preempted, removed with requeue): its tasks run again elsewhere."""
-        for task in self.tasks_on_node(node_id):
-            task.stop_reason = "requeue"
-        self.changed.notify_all()
-
-    def requeue(self, task: Task) -> None:
-        """Back to active after its node went away (``requeueCount``, not ``retryCount``)."""
-        with self.lock:
-            info = task.wire["executionInfo"]
-            info["requeueCount"] = int(info.get("requeueCount", 0)) + 1
-            for key in ("startTime", "endTime", "exitCode", "result", "failureInfo"):
-                info.pop(key, None)
-            task.wire.pop("nodeInfo", None)
-            task.stop_reason = None
-            task.node_id = None
-            task.set_state("active")
-            self.changed.notify_all()
-
-    @staticmethod
-    def dependencies_met(job: Job, task: Task) -> bool:
-        depends = task.wire.get("dependsOn") or {}
-        needed = [str(i) for i in depends.get("taskIds") or []]
-        for id_range in depends.get("taskIdRanges") or []:
-            needed += [str(i) for i in range(id_range["start"], id_range["end"] + 1)]
-        for parent_id in needed:
-            parent = job.tasks.get(parent_id.lower())
-            if parent is None or parent.state != "completed":
-                return False
-            if parent.wire["executionInfo"].get("result") != "success":
-                return False  # Batch's default dependency action on failure is to block
-        return True
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -227,7 +184,7 @@ class Account:
         with self.lock:
             job = self.job(job_id)
             if job.state in ("completed", "deleting", "terminating"):
-                raise _job_not_active(job)
+                raise job_not_active(job)
             new_pool = (patch.get("poolInfo") or {}).get("poolId")
             if new_pool is not None:
                 self.pool(new_pool)
@@ -259,7 +216,7 @@ class Account:
                     409, "JobCompleted", "The specified job is already in a completed state."
                 )
             if job.state == "deleting":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             self._begin_termination(job, reason or "UserTerminate")
 
     def _begin_termination(self, job: Job, reason: str) -> None:
@@ -322,7 +279,7 @@ class Account:
         with self.lock:
             job = self.job(job_id)
             if job.state != "active":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             pool = self.pool(job.wire["poolInfo"]["poolId"])
             validate_task(
                 body,
@@ -367,7 +324,7 @@ class Account:
         with self.lock:
             job = self.job(job_id)  # unknown or inactive job: the whole request fails
             if job.state != "active":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             results = []
             for body in bodies:
                 task_id = body.get("id") if isinstance(body, dict) else None
@@ -463,7 +420,7 @@ def task_ended() -> dict[str, Any]:
     }
 
 
-def _job_not_active(job: Job) -> BatchServiceError:
+def job_not_active(job: Job) -> BatchServiceError:
     if job.state == "completed":
         return BatchServiceError(
             409, "JobCompleted", "The specified job is already in a completed state."

@@ -55,6 +55,9 @@ class FakeAcrState:
         default_factory=list
     )  # method, path, form (tokens redacted)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Transient faults: the next requests answer these statuses (503, 429 ...) with
+    # ``Retry-After: 0`` and an ACR error body, before anything else is looked at.
+    faults: list[int] = field(default_factory=list)
 
 
 def _redacted(form: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -244,6 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         split = urllib.parse.urlsplit(self.path)
+        with self.server.state.lock:
+            fault = self.server.state.faults.pop(0) if self.server.state.faults else None
+        if fault is not None:
+            self._body()
+            return self._error(fault, "UNAVAILABLE", "try again", {"Retry-After": "0"})
         if split.path == "/oauth2/exchange" and self.command == "POST":
             return self._exchange()
         if split.path == "/oauth2/token" and self.command == "POST":

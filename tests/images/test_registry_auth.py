@@ -106,3 +106,17 @@ def test_an_unreachable_registry_is_a_clear_error() -> None:
     assert str(caught.value) == (
         f"registry request failed: cannot reach 127.0.0.1:{port} (Connection refused)"
     )
+
+
+def test_transient_registry_faults_are_retried_by_the_pipeline(fake_acr: FakeAcr) -> None:
+    """azure-core's retry policy (as for every other client here): 503/429 answers with
+    Retry-After are retried, for the token exchanges (POST) and the API calls alike."""
+    credential = StaticCredential(fake_acr.issue_entra_token())
+    fake_acr.state.faults[:] = [503, 429]  # GET /v2/ (needs_login) twice
+    client, _ = connect(fake_acr.login_server, credential)
+    fake_acr.state.faults[:] = [503]  # the first API call, then its token POST
+    assert client.list_tags("nothing-here") == []
+    fake_acr.state.faults[:] = [503] * 10  # more than the bounded retries: one clear line
+    with pytest.raises(RemoteError, match="answered 503"):
+        client.list_tags("nothing-here")
+    fake_acr.state.faults.clear()

@@ -198,3 +198,13 @@ def test_every_bad_pool_key_is_named_at_once() -> None:
     message = str(raised.value)
     assert "superbatch:pools.default.maxNodes" in message
     assert "superbatch:pools.big.spot" in message
+
+
+def test_a_gpu_pool_on_an_image_without_nvidia_tools_is_warned_about() -> None:
+    pools = {
+        "default": {},
+        "gpu": {"vmSize": "Standard_NC4as_T4_v3", "gpu": True, "imagePublisher": "canonical"},
+    }
+    run = run_program({"pools": pools})
+    assert any("pool gpu: gpu=true with the image canonical/" in w for w in run.warnings)
+    assert not any("gpu=true" in w for w in run_program({"pools": THREE_POOLS}).warnings)
