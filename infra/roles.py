@@ -18,6 +18,9 @@ ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_DATA_IMPORTER = "577a9874-89fd-4f24-9dbd-b5034d0ad23a"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+# Its actions include Microsoft.Batch/batchAccounts/pools/read (Microsoft Learn, "Role-based
+# access control for Azure Batch service"): the runner reads the pool while tasks wait for
+# nodes with this role alone, no wider one.
 BATCH_JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
 
 ROLE_NAMES = {

@@ -124,3 +124,18 @@ def test_a_pool_that_cannot_get_nodes_is_red_and_its_formula_is_probed(
     assert pool.status == FAIL and "cannot get nodes" in pool.detail
     assert "AccountLowPriorityCoreQuotaReached" in pool.detail and "spot false" in pool.detail
     assert checks["pool default formula"].status in (OK, WARN)
+
+
+def test_nodes_that_failed_to_start_are_red(pool_stack: Any) -> None:
+    stack = pool_stack(PoolSpec(dedicated=0, node_start_seconds=60))
+    emulator = stack.emulator
+    with emulator.account.lock:
+        emulator.pool().inject.fail_node_start()
+        emulator.pool().resize(1, 0, "requeue")
+    emulator.clock.advance(90)
+
+    pool = _by_name(run_checks(stack.backend()))["pool default"]
+
+    assert pool.status == FAIL, pool
+    assert "cannot run tasks" in pool.detail and "1 node(s) unusable" in pool.detail, pool
+    assert "NodeStartFailed" in pool.detail

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from tests.emulator import odata
 from tests.emulator.errors import BatchServiceError, invalid_property, not_found
-from tests.emulator.routes import Answer, Request, _task_dir, changed, route
-from tests.emulator.store import _job_not_active, etag, now
+from tests.emulator.routes import Answer, Request, changed, route, task_root
+from tests.emulator.store import etag, job_not_active, now
 
 if TYPE_CHECKING:
     from tests.emulator.server import BatchEmulator
@@ -31,7 +31,7 @@ def _conflict(code: str, message: str) -> BatchServiceError:
 def _active_job(emu: BatchEmulator, job_id: str) -> Job:
     job = emu.account.job(job_id)
     if job.state != "active":
-        raise _job_not_active(job)
+        raise job_not_active(job)
     return job
 
 
@@ -129,7 +129,7 @@ def reactivate_task(emu: BatchEmulator, req: Request) -> Answer:
 def replace_task(emu: BatchEmulator, req: Request) -> Answer:
     """Only ``constraints`` can change (the SDK sends a BatchTask); what is left out keeps Batch's
     default, as a PUT does."""
-    from tests.emulator.validation import _check_constraints
+    from tests.emulator.validation import check_constraints
 
     body = req.json()
     if not isinstance(body, dict):
@@ -137,7 +137,7 @@ def replace_task(emu: BatchEmulator, req: Request) -> Answer:
             400, "InvalidRequestBody", "The specified Request Body is not syntactically valid."
         )
     constraints = body.get("constraints") or {}
-    _check_constraints("constraints", constraints)
+    check_constraints("constraints", constraints)
     with emu.account.lock:
         job = emu.account.job(req.params["job"])
         task = emu.account.task(req.params["job"], req.params["task"])
@@ -159,7 +159,7 @@ def replace_task(emu: BatchEmulator, req: Request) -> Answer:
 
 @route("DELETE", "/jobs/{job}/tasks/{task}/files/{path}", "delete_task_file")
 def delete_task_file(emu: BatchEmulator, req: Request) -> Answer:
-    root = _task_dir(emu, req)
+    root = task_root(emu, req)
     path = (root / req.params["path"]).resolve()
     if not path.is_relative_to(root.resolve()) or path == root.resolve() or not path.exists():
         raise not_found("FileNotFound", "file")

@@ -24,6 +24,12 @@ NODE_START_FAILED = {
     "errorDetails": [{"name": "Reason", "value": "injected by the test"}],
 }
 
+NODE_FAILED = {
+    "code": "NodeUnusable",  # the emulator's: Batch's node error codes vary by cause
+    "message": "The node became unusable",
+    "errorDetails": [{"name": "Reason", "value": "injected by the test"}],
+}
+
 
 def round_target(value: float, rounding: str) -> int:
     """A formula's target as a node count. How Batch rounds fractions is *unverified*."""

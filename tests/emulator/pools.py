@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.emulator import pool_wire
 from tests.emulator.errors import BatchServiceError
-from tests.emulator.pool_state import PoolInjections, ResizeErrors, round_target
+from tests.emulator.pool_state import NODE_FAILED, PoolInjections, ResizeErrors, round_target
 from tests.support import formula as formulas
 
 if TYPE_CHECKING:
@@ -360,6 +360,15 @@ class Pool:
         if hit:  # Batch tries to get back to the target with new Spot nodes
             self.resize(*self.target, self.deallocation)
         return [n.id for n in hit]
+
+    def fail_node(self, node_id: str, error: dict[str, Any] | None = None) -> None:
+        """A node goes ``unusable`` (e.g. its disk filled): its running tasks go back to
+        active and run on another node; it stays in the pool and takes no new task."""
+        node = next(n for n in self.nodes if n.id == node_id)
+        self.account.requeue_node_tasks(node.id)
+        node.state, node.since = "unusable", self.clock.now()
+        node.errors = [dict(error or NODE_FAILED)]
+        self.touch()
 
     # -- wire -----------------------------------------------------------------------------------
 

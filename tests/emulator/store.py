@@ -184,7 +184,7 @@ class Account(NodeTasks):
         with self.lock:
             job = self.job(job_id)
             if job.state in ("completed", "deleting", "terminating"):
-                raise _job_not_active(job)
+                raise job_not_active(job)
             new_pool = (patch.get("poolInfo") or {}).get("poolId")
             if new_pool is not None:
                 self.pool(new_pool)
@@ -216,7 +216,7 @@ class Account(NodeTasks):
                     409, "JobCompleted", "The specified job is already in a completed state."
                 )
             if job.state == "deleting":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             self._begin_termination(job, reason or "UserTerminate")
 
     def _begin_termination(self, job: Job, reason: str) -> None:
@@ -279,7 +279,7 @@ class Account(NodeTasks):
         with self.lock:
             job = self.job(job_id)
             if job.state != "active":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             pool = self.pool(job.wire["poolInfo"]["poolId"])
             validate_task(
                 body,
@@ -324,7 +324,7 @@ class Account(NodeTasks):
         with self.lock:
             job = self.job(job_id)  # unknown or inactive job: the whole request fails
             if job.state != "active":
-                raise _job_not_active(job)
+                raise job_not_active(job)
             results = []
             for body in bodies:
                 task_id = body.get("id") if isinstance(body, dict) else None
@@ -420,7 +420,7 @@ def task_ended() -> dict[str, Any]:
     }
 
 
-def _job_not_active(job: Job) -> BatchServiceError:
+def job_not_active(job: Job) -> BatchServiceError:
     if job.state == "completed":
         return BatchServiceError(
             409, "JobCompleted", "The specified job is already in a completed state."

@@ -228,3 +228,57 @@ def test_a_preempted_spot_node_sends_its_task_back_to_run_again(azurite: Azurite
         assert marker.read_text() == "x\nx\n"
         states = {n["id"]: n["state"] for n in emulator.nodes()}
         assert states[first] == "preempted" and len(states) == 2
+
+
+def _slow_task_on_one_node(emulator: BatchEmulator) -> str:
+    from tests.emulator.helpers import wait_until_running
+
+    client = emulator.client()
+    emulator.clock.advance(0)
+    new_job(emulator, client)
+    task = m.BatchTaskCreateOptions(id="t", command_line="sleep 1", container_settings=BUSYBOX)
+    client.create_task("job-1", task)
+    wait_until_running(emulator)
+    return str(emulator.tasks("job-1")[0]["nodeInfo"]["nodeId"])
+
+
+def test_a_node_with_a_running_task_leaves_only_after_it_with_taskcompletion(
+    azurite: Azurite,
+) -> None:
+    formula = "$TargetDedicatedNodes = 1; $NodeDeallocationOption = taskcompletion;"
+    spec = PoolSpec(formula=formula, interval_seconds=300, slots=1)
+    for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
+        node_id = _slow_task_on_one_node(emulator)
+        with emulator.account.lock:
+            emulator.pool().resize(0, 0, "taskcompletion")  # what a formula asking 0 does
+        assert [n["state"] for n in emulator.nodes()] == ["leavingpool"]
+        [task] = wait_for_tasks(emulator.client(), "job-1", 1)
+        assert task.execution_info is not None and task.execution_info.requeue_count == 0
+        emulator.clock.advance(1)
+        assert emulator.nodes() == [] and node_id
+
+
+def test_an_unusable_node_sends_its_task_to_another_node(azurite: Azurite) -> None:
+    spec = PoolSpec(formula="$TargetDedicatedNodes = 2;", interval_seconds=300, slots=1)
+    for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
+        node_id = _slow_task_on_one_node(emulator)
+        with emulator.account.lock:
+            emulator.pool().fail_node(node_id)
+        [task] = wait_for_tasks(emulator.client(), "job-1", 1)
+        assert task.execution_info is not None and task.execution_info.requeue_count == 1
+        assert task.node_info is not None and task.node_info.node_id != node_id
+        states = {n["id"]: n["state"] for n in emulator.nodes()}
+        assert states[node_id] == "unusable"
+
+
+def test_enabling_an_undocumented_formula_is_refused_and_changes_nothing(
+    autoscaled: BatchEmulator,
+) -> None:
+    options = m.BatchPoolEnableAutoScaleOptions(
+        auto_scale_formula="$TargetDedicatedNodes=ceil(0.5)"
+    )
+    with pytest.raises(HttpResponseError) as refused:
+        autoscaled.client().enable_pool_auto_scale(autoscaled.pool_id, options)
+    assert refused.value.status_code == 400
+    assert error_code(refused.value) == "AutoScalingFormulaSyntaxError"
+    assert autoscaled.pool_wire()["autoScaleFormula"] == "$TargetDedicatedNodes = 0;"

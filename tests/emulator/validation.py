@@ -50,17 +50,17 @@ def validate_job(body: Any) -> None:
                 "poolInfo.autoPoolSpecification", "...", "auto pools are not emulated"
             )
         raise missing_property("poolInfo.poolId")
-    _check_constraints("constraints", body.get("constraints"))
+    check_constraints("constraints", body.get("constraints"))
 
 
 def validate_job_patch(body: Any) -> None:
     import azure.batch.models as models
 
     check_body(models.BatchJobUpdateOptions, body)
-    _check_constraints("constraints", body.get("constraints"))
+    check_constraints("constraints", body.get("constraints"))
 
 
-def _check_constraints(path: str, constraints: dict[str, Any] | None) -> None:
+def check_constraints(path: str, constraints: dict[str, Any] | None) -> None:
     if not constraints:
         return
     for name in ("maxWallClockTime", "retentionTime"):
@@ -80,7 +80,7 @@ def validate_task(body: Any, *, uses_task_dependencies: bool, max_slots: int) ->
     # (batch-docker-container-workloads): empty only for a container task
     if not body["commandLine"].strip() and not body.get("containerSettings"):
         raise invalid_property("commandLine", body["commandLine"], "must not be empty")
-    _check_constraints("constraints", body.get("constraints"))
+    check_constraints("constraints", body.get("constraints"))
     slots = body.get("requiredSlots", 1)
     if not isinstance(slots, int) or not 1 <= slots <= max_slots:
         raise invalid_property(
