@@ -138,11 +138,18 @@ def latency_proxy(target_port: int, one_way_delay: float) -> Iterator[int]:
     Turns loopback (sub-millisecond round trips) into something like a laptop talking to an
     Azure region, so "concurrent vs sequential" measures what users see. TLS passes through.
     """
-    from tests.support.byte_proxy import ByteProxy
+    import subprocess
+    import sys
 
-    proxy = ByteProxy(target_port)
-    proxy.delay = one_way_delay
+    # A process of its own: its threads never compete with the code measured for the GIL.
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.byte_proxy", str(target_port), str(one_way_delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        yield proxy.port
+        assert proxy.stdout is not None
+        yield int(proxy.stdout.readline())
     finally:
-        proxy.close()
+        proxy.kill()
+        proxy.wait()

@@ -81,3 +81,18 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
         pytest.fail(str(exc))
     yield daemon
     daemon.stop()
+
+
+# Parts that must not run twice at once on one machine: under pytest-xdist (scripts/test runs
+# `-n 2 --dist loadgroup`) every test using one is sent to the same worker. A private
+# dockerd per worker would fight over the host's bridge and iptables rules.
+def _uses_dockerd(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    # the `engine` fixture (tests/images) asks for dockerd itself when it is "docker"
+    return "dockerd" in getattr(item, "fixturenames", ()) or params.get("engine") == "docker"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_dockerd(item):
+            item.add_marker(pytest.mark.xdist_group("docker"))

@@ -269,3 +269,16 @@ def test_an_unusable_node_sends_its_task_to_another_node(azurite: Azurite) -> No
         assert task.node_info is not None and task.node_info.node_id != node_id
         states = {n["id"]: n["state"] for n in emulator.nodes()}
         assert states[node_id] == "unusable"
+
+
+def test_enabling_an_undocumented_formula_is_refused_and_changes_nothing(
+    autoscaled: BatchEmulator,
+) -> None:
+    options = m.BatchPoolEnableAutoScaleOptions(
+        auto_scale_formula="$TargetDedicatedNodes=ceil(0.5)"
+    )
+    with pytest.raises(HttpResponseError) as refused:
+        autoscaled.client().enable_pool_auto_scale(autoscaled.pool_id, options)
+    assert refused.value.status_code == 400
+    assert error_code(refused.value) == "AutoScalingFormulaSyntaxError"
+    assert autoscaled.pool_wire()["autoScaleFormula"] == "$TargetDedicatedNodes = 0;"

@@ -64,3 +64,18 @@ class ByteProxy:
 
     def close(self) -> None:
         self._listener.close()
+
+
+def main() -> None:
+    """``python -m tests.support.byte_proxy TARGET_PORT [DELAY]``: serve until killed, printing
+    the port first (benchmarks run it apart, so its threads never share the runner's GIL)."""
+    import sys
+
+    proxy = ByteProxy(int(sys.argv[1]))
+    proxy.delay = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    print(proxy.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,7 @@ MIN_BLOCK = 4 * MIB
 MAX_BLOCK = 100 * MIB
 TARGET_BLOCKS = 64
 MAX_BLOCKS = 50_000  # Azure's limit per block blob
-BLOCK_CONCURRENCY = 8
+BLOCK_CONCURRENCY = 16
 
 
 def block_size(size: int) -> int:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 ENDPOINT_ENV_VAR = "SUPERBATCH_BLOB_ENDPOINT"
 DEFAULT_ENDPOINT = "https://{account}.blob.core.windows.net"
-LIST_PAGE_SIZE = 1000
+LIST_PAGE_SIZE = 5000  # the service's own maximum per page
 READER_ROLE = "'Storage Blob Data Reader'"
 
 
@@ -47,10 +47,12 @@ class StorageBlobs:
         *,
         containers: Mapping[str, str] | None = None,
         stack: str = "the stack",
+        page_size: int = LIST_PAGE_SIZE,
     ) -> None:
         self._credential = credential
         self._containers = containers  # None: any container (no stack to grant roles)
         self._stack = stack
+        self._page_size = page_size
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -81,8 +83,11 @@ class StorageBlobs:
         client = self._client(account, container)
         where = f"{SCHEME}{account}/{container}/{prefix}"
         try:
-            for blob in client.list_blobs(name_starts_with=prefix or None).by_page():
-                for item in blob:
+            pages = client.list_blobs(
+                name_starts_with=prefix or None, results_per_page=self._page_size
+            ).by_page()
+            for page in pages:
+                for item in page:
                     yield BlobInfo(item.name, str(item.etag).strip('"'), int(item.size))
         except Exception as exc:
             raise _error(exc, f"list {where}*", account, container) from exc

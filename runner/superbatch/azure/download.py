@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from superbatch.azure.blob_get import BlobGetter, lean_getter
+from superbatch.azure.blob_put import SMALL_BLOB_BYTES
 from superbatch.azure.errors import translate_azure_error
 from superbatch.digest import file_hash
 from superbatch.errors import RemoteError
@@ -118,8 +120,9 @@ def download_job_outputs(
         named = [(b, n) for b, n in named if select(n.split("/", 2)[-1])]
     wanted = [(blob, local_path(dest, name)) for blob, name in named]
     todo = [(blob, path) for blob, path in wanted if fetch and not _up_to_date(path, blob)]
+    getter = lean_getter(container.url, container.credential) if todo else None
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for _ in pool.map(lambda item: _download(container, *item), todo):
+        for _ in pool.map(lambda item: _download(container, *item, getter=getter), todo):
             pass
     return DownloadReport(
         downloaded=len(todo),
@@ -140,7 +143,9 @@ def files_by_task(names: Iterable[str], job_id: str) -> dict[str, set[str]]:
     return found
 
 
-def _download(container: ContainerClient, blob: Any, path: Path) -> None:
+def _download(
+    container: ContainerClient, blob: Any, path: Path, *, getter: BlobGetter | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if blob.size > BIG_BLOB_BYTES:
         _download_big(container, blob, path)
@@ -149,7 +154,10 @@ def _download(container: ContainerClient, blob: Any, path: Path) -> None:
     try:
         os.fchmod(fd, FILE_MODE)  # as --local writes them (mkstemp's 0600 is for secrets)
         with os.fdopen(fd, "wb") as sink:
-            container.download_blob(blob.name).readinto(sink)
+            if getter is not None and blob.size <= SMALL_BLOB_BYTES:
+                sink.write(getter.get(blob.name))  # small: the lean request
+            else:
+                container.download_blob(blob.name).readinto(sink)
         modified = blob.last_modified.timestamp()
         os.utime(tmp, (modified, modified))
         os.replace(tmp, path)
@@ -183,8 +191,8 @@ def _download_big(container: ContainerClient, blob: Any, path: Path) -> None:
         raise translate_azure_error(exc, action=f"download {blob.name}", service="storage") from exc
 
 
-def read_blob_text(container: ContainerClient, name: str) -> str | None:
-    """A small blob as text (logs), or None when it does not exist."""
+def read_blob_bytes(container: ContainerClient, name: str) -> bytes | None:
+    """A small blob's bytes (logs), or None when it does not exist."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -193,4 +201,10 @@ def read_blob_text(container: ContainerClient, name: str) -> str | None:
         return None
     except Exception as exc:
         raise translate_azure_error(exc, action=f"read {name}", service="storage") from exc
-    return data.decode("utf-8", errors="replace")
+    return data
+
+
+def read_blob_text(container: ContainerClient, name: str) -> str | None:
+    """A small blob as text (logs), or None when it does not exist."""
+    data = read_blob_bytes(container, name)
+    return None if data is None else data.decode("utf-8", errors="replace")

@@ -108,6 +108,17 @@ def batch_retry_policy() -> Any:
     read_timeout = transport_timeouts()["read_timeout"]
 
     class BoundedRetryPolicy(RetryPolicy):  # type: ignore[type-arg]
+        # azure-core bounds the attempts by `timeout`, not the sleeps between them: a wait
+        # never outlasts the time left (the next attempt then raises the last error).
+        def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+            settings: dict[str, Any] = super().configure_retries(options)
+            settings["superbatch_end"] = time.monotonic() + float(settings["timeout"])
+            return settings
+
+        def get_backoff_time(self, settings: dict[str, Any]) -> float:
+            left = float(settings["superbatch_end"]) - time.monotonic()
+            return max(0.0, min(float(super().get_backoff_time(settings)), left))
+
         def increment(self, settings: Any, response: Any = None, error: Any = None) -> bool:
             if error is not None and hasattr(response, "context"):
                 response.context[_LAST_ERROR] = error  # why it failed, for the final error
@@ -124,19 +135,20 @@ def batch_retry_policy() -> Any:
             options = request.context.options
             options["read_timeout"] = max(0.1, min(read_timeout, absolute_timeout))
 
-        def _sleep_for_retry(self, response: Any, transport: Any) -> bool:
-            asked = self.get_retry_after(response)
+        def sleep(self, settings: Any, transport: Any, response: Any = None) -> None:
+            asked = self.get_retry_after(response) if response is not None else None
             if asked:
-                transport.sleep(min(asked, RETRY_AFTER_MAX))
-                return True
-            return False
+                left = settings["superbatch_end"] - time.monotonic()
+                transport.sleep(max(0.0, min(asked, RETRY_AFTER_MAX, left)))
+                return
+            self._sleep_backoff(settings, transport)
 
     return BoundedRetryPolicy(
         retry_total=RETRIES,
         retry_connect=RETRIES,
         retry_read=RETRIES,  # bounded by the time left (read_timeout above)
         retry_status=RETRIES,
-        retry_backoff_factor=BACKOFF_FIRST * 2,  # azure-core: 0, 1, 2, 4, 8 s
+        retry_backoff_factor=BACKOFF_FIRST,  # azure-core: 0, 1, 2, 4, 8 s
         retry_backoff_max=BACKOFF_MAX,
         timeout=total_seconds(),
     )
