@@ -11,6 +11,7 @@ import builtins
 from pathlib import Path
 from typing import Protocol
 
+from superbatch.follow import LogRead
 from superbatch.model import (
     JobStatus,
     JobSummary,
@@ -21,6 +22,7 @@ from superbatch.model import (
 )
 from superbatch.plan import Plan
 from superbatch.remote import BlobSource
+from superbatch.timings import TaskTimings
 
 
 class Backend(Protocol):
@@ -51,6 +53,11 @@ class Backend(Protocol):
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str: ...
 
+    def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
+        """A task's log from byte ``offset`` on, and whether it has started and ended
+        (``logs -f`` polls this)."""
+        ...
+
     def results(
         self,
         job_id: str,
@@ -73,8 +80,22 @@ class Backend(Protocol):
         """Ids of every job of this backend (for prefixes: cheaper than :meth:`list`)."""
         ...
 
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        """Every task's attempts: start, end, exit code and node (the report's data)."""
+        ...
+
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         """Every task (the aggregate step last) with its label, state and last attempt."""
+        ...
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """Stop the job: running tasks are killed, queued ones never run; everything
+        finished (outputs, logs, results) is kept. Returns the job's status after."""
+        ...
+
+    def detach(self, job_id: str) -> None:
+        """Make sure the submitted job runs without this process (locally: a background
+        runner; on Azure there is nothing to do)."""
         ...
 
     def blob_source(self) -> BlobSource:

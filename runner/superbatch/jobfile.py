@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from superbatch.model import AggregateSpec, InputFile, RemoteFile, ResolvedJob, TaskSpec
+from superbatch.policy import FailurePolicy
 
 FileJson = list[str] | dict[str, Any]
 
@@ -46,10 +47,21 @@ def job_to_json(job: ResolvedJob) -> dict[str, Any]:
         "retries": job.retries,
         "timeout_seconds": job.timeout.total_seconds() if job.timeout else None,
         "aggregate": (
-            {"command": job.aggregate.command, "outputs": list(job.aggregate.outputs)}
+            {
+                "command": job.aggregate.command,
+                "outputs": list(job.aggregate.outputs),
+                "allow_failures": job.aggregate.allow_failures,
+            }
             if job.aggregate
             else None
         ),
+        "policy": {
+            "retry_on_exit": (
+                list(job.policy.retry_on_exit) if job.policy.retry_on_exit is not None else None
+            ),
+            "no_retry_on_exit": list(job.policy.no_retry_on_exit),
+            "max_failures": job.policy.max_failures,
+        },
         "pool": job.pool,
         "slots": job.slots,
         "tasks": [
@@ -88,8 +100,24 @@ def job_from_json(data: dict[str, Any]) -> ResolvedJob:
         retries=int(data["retries"]),
         timeout=timedelta(seconds=timeout) if timeout is not None else None,
         aggregate=(
-            AggregateSpec(aggregate["command"], tuple(aggregate["outputs"])) if aggregate else None
+            AggregateSpec(
+                aggregate["command"],
+                tuple(aggregate["outputs"]),
+                int(aggregate.get("allow_failures", 0)),
+            )
+            if aggregate
+            else None
         ),
+        policy=_policy(data.get("policy") or {}),
         pool=data.get("pool"),
         slots=int(data.get("slots", 1)),
+    )
+
+
+def _policy(data: dict[str, Any]) -> FailurePolicy:
+    retry_on = data.get("retry_on_exit")
+    return FailurePolicy(
+        tuple(retry_on) if retry_on is not None else None,
+        tuple(data.get("no_retry_on_exit") or ()),
+        data.get("max_failures"),
     )

@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from superbatch.policy import FailurePolicy
+
 AGGREGATE_TASK_ID = "_aggregate"
 AGGREGATE_LABEL = "aggregate step"
 MAX_LABEL_LENGTH = 1024  # Batch's limit for a task's displayName, where Azure keeps it
@@ -70,6 +72,7 @@ class AggregateSpec:
 
     command: str
     outputs: tuple[str, ...] = ()
+    allow_failures: int = 0  # tasks that may fail with the step still running; -1: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class ResolvedJob:
     aggregate: AggregateSpec | None = None
     pool: str | None = None  # the stack pool it runs on; None: "default"
     slots: int = 1  # task slots each task takes (Batch requiredSlots)
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
 
 
 DEFAULT_POOL = "default"
@@ -125,6 +129,11 @@ class TaskStatus:
     failure: str | None = None  # one line: why it failed (exit code, timeout, upload error...)
     stderr_tail: str = ""
     label: str = ""
+
+
+# A job in one of these states runs nothing more, whatever its counts say (tasks that
+# never started stay queued): Batch's `completed` (also after terminate), `cancelled`.
+ENDED_JOB_STATES = frozenset({"completed", "cancelled", "stopped"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,22 +190,35 @@ class JobStatus:
     aggregate: TaskStatus | None = None  # None when the job has no aggregate step
     pool: str | None = None  # the pool the job runs on (None: not known, e.g. an old job)
     nodes: str | None = None  # one line on the pool's nodes while tasks wait for them
+    allow_failures: int = 0  # [aggregate] allow_failures (-1: any)
     pool_state: PoolState | None = None  # Azure: the pool, read while tasks wait for nodes
 
     @property
     def done(self) -> bool:
-        """Every task finished and the aggregate step (if any) finished or cannot run."""
+        """Every task finished and the aggregate step (if any) finished or cannot run, or
+        the job was ended (cancelled, stopped): nothing more will run."""
+        if self.state in ENDED_JOB_STATES:
+            return True
         if not self.counts.done:
             return False
-        if self.aggregate is None or self.counts.failed:
+        if self.aggregate is None or not self.aggregate_may_run:
             return True
         return self.aggregate.state in (TaskState.SUCCEEDED, TaskState.FAILED)
 
     @property
     def ok(self) -> bool:
-        """Done, nothing failed."""
-        agg_ok = self.aggregate is None or self.aggregate.state == TaskState.SUCCEEDED
-        return self.done and self.counts.failed == 0 and agg_ok
+        """Done, nothing failed (or, with ``allow_failures``, the aggregate step ran over
+        the tasks that succeeded and succeeded itself)."""
+        if self.aggregate is None:
+            return self.done and self.counts.done and self.counts.failed == 0
+        agg_ok = self.aggregate.state == TaskState.SUCCEEDED
+        return self.done and self.counts.done and self.aggregate_may_run and agg_ok
+
+    @property
+    def aggregate_may_run(self) -> bool:
+        from superbatch.policy import aggregate_may_run
+
+        return aggregate_may_run(self.counts.failed, self.allow_failures)
 
 
 @dataclass(frozen=True, slots=True)

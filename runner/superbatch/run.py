@@ -65,6 +65,9 @@ def run_job(
     backend.submit(job, progress=progress)
     status = backend.wait(job.job_id, progress=progress)
     results = backend.results(job.job_id, results_root)
+    from superbatch.timings import write_timings
+
+    write_timings(backend, job.job_id, results_root)  # beside the (timing-free) manifest
     tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
     aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
     unmatched = unmatched_outputs(job.outputs, tasks, what="output pattern", where="any task")

@@ -34,6 +34,12 @@ from superbatch.model import (
     row_label,
 )
 from superbatch.placeholders import check_placeholders, render
+from superbatch.policy import (
+    POLICY_KEYS,
+    FailurePolicy,
+    parse_allow_failures,
+    parse_policy,
+)
 from superbatch.remote import BlobSource, is_az, matching_blobs, one_blob, parse_az
 from superbatch.validate import (
     JOB_HASH_LENGTH,
@@ -66,9 +72,9 @@ SHADOWED_ENV = frozenset(
 )  # fmt: skip
 TOP_KEYS = (
     "name", "image", "command", "inputs", "tasks", "files", "shared", "outputs",
-    "retries", "timeout", "env", "aggregate", "pool", "slots",
+    "retries", "timeout", "env", "aggregate", *POLICY_KEYS, "pool", "slots",
 )  # fmt: skip
-AGGREGATE_KEYS = ("command", "outputs")
+AGGREGATE_KEYS = ("command", "outputs", "allow_failures")
 
 
 @dataclass
@@ -92,6 +98,7 @@ class JobDraft:
     aggregate: AggregateSpec | None = None
     pool: str | None = None  # None: the stack's pool "default"
     slots: int = 1
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
 
 
 def load_spec(path: Path, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:
@@ -162,6 +169,7 @@ def parse_spec(path: Path) -> JobDraft:
         draft.env = check_env(data["env"], where=where)
     if "aggregate" in data:
         draft.aggregate = parse_aggregate(data["aggregate"], where=f"{where} [aggregate]")
+    draft.policy = parse_policy(data, retries=draft.retries, where=where)
     if "pool" in data:
         draft.pool = check_pool(data["pool"], where=where)
     if "slots" in data:
@@ -178,7 +186,10 @@ def parse_aggregate(value: object, *, where: str) -> AggregateSpec:
     command = _command(value["command"], where=where)
     check_placeholders(command, (), where=where)
     outputs = check_string_list(value.get("outputs", []), key="outputs", where=where)
-    return AggregateSpec(command, tuple(check_output_pattern(p, where=where) for p in outputs))
+    allow = parse_allow_failures(value.get("allow_failures", False), where=where)
+    return AggregateSpec(
+        command, tuple(check_output_pattern(p, where=where) for p in outputs), allow
+    )
 
 
 def check_file_columns(
@@ -298,6 +309,7 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
         retries=draft.retries,
         timeout=draft.timeout,
         aggregate=draft.aggregate,
+        policy=draft.policy,
         pool=draft.pool,
         slots=draft.slots,
     )
@@ -445,6 +457,8 @@ def _fingerprint(
         "retries": draft.retries,
         "timeout": format_duration(draft.timeout) if draft.timeout else None,
         "aggregate": [agg.command, list(agg.outputs)] if agg else None,
+        **draft.policy.identity(),
+        **({"allow_failures": agg.allow_failures} if agg and agg.allow_failures else {}),
         "shared": [[f.dest, digest(f.source)] for f in shared],
         # The SUPERBATCH_* variables follow from the inputs and the index, hashed already:
         # left out, so job ids stay what they were before tasks had them.

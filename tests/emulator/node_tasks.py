@@ -6,7 +6,7 @@ A mixin of :class:`tests.emulator.store.Account` (its ``jobs``, ``lock`` and ``c
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tests.emulator.store import Job, Task
@@ -57,6 +57,28 @@ class NodeTasks:
             parent = job.tasks.get(parent_id.lower())
             if parent is None or parent.state != "completed":
                 return False
-            if parent.wire["executionInfo"].get("result") != "success":
-                return False  # Batch's default dependency action on failure is to block
+            failed = parent.wire["executionInfo"].get("result") != "success"
+            # Batch's default on failure is to block; exitConditions may say satisfy
+            if failed and _dependency_action(parent.wire) != "satisfy":
+                return False
         return True
+
+
+def _dependency_action(task: dict[str, Any]) -> str:
+    """exitConditions' dependencyAction for the task's exit code: the exitCodes entry for
+    it, else an exitCodeRanges entry, else default; "block" when none says otherwise."""
+    conditions = task.get("exitConditions") or {}
+    code = (task.get("executionInfo") or {}).get("exitCode")
+    chosen = None
+    for item in conditions.get("exitCodes") or []:
+        if code is not None and item.get("code") == code:
+            chosen = item.get("exitOptions")
+            break
+    else:
+        for item in conditions.get("exitCodeRanges") or []:
+            if code is not None and item.get("start", 0) <= code <= item.get("end", -1):
+                chosen = item.get("exitOptions")
+                break
+        else:
+            chosen = conditions.get("default")
+    return str((chosen or {}).get("dependencyAction") or "block").lower()

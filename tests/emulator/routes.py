@@ -39,6 +39,7 @@ class Request:
     body: bytes
     base_url: str  # scheme://host:port
     path: str
+    byte_range: str | None = None  # the `ocp-range` header (task file downloads)
 
     def json(self) -> Any:
         try:
@@ -287,14 +288,35 @@ def list_task_files(emu: BatchEmulator, req: Request) -> Answer:
 @route("GET", "/jobs/{job}/tasks/{task}/files/{path}", "download_task_file")
 def download_task_file(emu: BatchEmulator, req: Request) -> Answer:
     path = _task_file(emu, req)
+    data = path.read_bytes()
+    if req.byte_range is not None and emu.honour_ranges:
+        data = _byte_range(data, req.byte_range)
     return (
-        200,
+        200,  # also for a range: the SDK accepts only 200 here
         {
             "Content-Type": _content_type(path),
             **_file_headers(emu, path, f"{req.base_url}{req.path}"),
         },
-        path.read_bytes(),
+        data,
     )
+
+
+def _byte_range(data: bytes, header: str) -> bytes:
+    """``bytes=start-end`` (end inclusive, optional) of ``data``; else 400."""
+    unit, _, span = header.partition("=")
+    start_text, _, end_text = span.partition("-")
+    try:
+        start = int(start_text)
+        end = int(end_text) if end_text.strip() else len(data) - 1
+    except ValueError:
+        start, end = -1, -1
+    if unit.strip() != "bytes" or start < 0 or end < start:
+        raise BatchServiceError(
+            400,
+            "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.",
+        )
+    return data[start : end + 1]
 
 
 @route("HEAD", "/jobs/{job}/tasks/{task}/files/{path}", "get_task_file_properties")

@@ -149,6 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body,
                 f"{scheme}://{self.headers.get('Host', emu.host)}",
                 path,
+                self.headers.get("ocp-range"),
             )
             status, headers, payload = handler(emu, request)
         except Exception as unexpected:
@@ -247,6 +248,9 @@ class BatchEmulator:
         self.https = https
         self.ca_bundle: Path | None = None
         self.faults = FaultPlan(seed)
+        # `ocp-range` on task file downloads; False answers the whole file, as a service
+        # that ignores the header would (the runner must be right either way)
+        self.honour_ranges = True
         self.requests: Counter[str] = Counter()
         self.principals: Counter[str] = Counter()  # "sharedkey" / "bearer" -> requests
         self.bearer_tokens: list[str] = []

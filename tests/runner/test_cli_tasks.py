@@ -138,3 +138,29 @@ def test_dry_run_creates_nothing_and_shows_the_plan(project: Path) -> None:
     )
     assert priced.code == 2 and "applies to Azure" in priced.stderr
     assert sorted(p.name for p in project.iterdir()) == ["data", "job.toml"]
+
+
+def test_the_same_job_is_found_from_another_folder(project: Path) -> None:
+    write(
+        project,
+        {
+            "data/a.txt": "1",
+            "job.toml": 'name = "far"\ninputs = "data/*.txt"\ncommand = "cat {input} > o.txt"\n'
+            'outputs = ["o.txt"]\n',
+        },
+    )
+    job_id = job_id_of(superbatch("run", "job.toml", "--local", "--json", cwd=project))
+    other = project.parent / "other"
+    other.mkdir()
+    listed = superbatch("jobs", "--local", "--json", cwd=other)
+    assert [j["job_id"] for j in listed.json()] == [job_id]
+    assert (
+        superbatch("status", job_id, "--local", "--json", cwd=other).json()["state"] == "completed"
+    )
+    fetched = superbatch("results", job_id[:6], "--local", cwd=other)
+    assert fetched.code == 0 and (other / "results" / job_id / "0" / "o.txt").read_text() == "1"
+    again = superbatch("run", str(project / "job.toml"), "--local", "--json", cwd=other)
+    assert again.code == 0 and again.json()["job_id"] == job_id
+    assert not (other / ".superbatch").exists()  # reconnected: nothing ran again here
+    events = (project / ".superbatch" / "jobs" / job_id / "events.jsonl").read_text()
+    assert events.count('"event":"started"') == 1

@@ -51,13 +51,17 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import ContainerClient
 
+    from superbatch.follow import LogRead
     from superbatch.plan import Plan
+    from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
 META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
 META_POOL = "superbatch_pool"
+META_ALLOW_FAILURES = "superbatch_allow_failures"  # [aggregate] allow_failures (-1: any)
+META_MAX_FAILURES = "superbatch_max_failures"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -229,6 +233,7 @@ class AzureBatchBackend:
         """Every check that needs no write, in order: the job's pool (an unknown one, or
         more slots than its nodes have, is refused first), and the job to submit, whose
         image names what the stack's registry holds by its digest."""
+        _refuse_local_only_policy(job)
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
@@ -271,6 +276,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
                 BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
+                *_policy_metadata(job),
             ],
         )
 
@@ -332,10 +338,14 @@ class AzureBatchBackend:
             image=meta.get(META_IMAGE, ""),
             registry=self.outputs.registry_login_server,
         )
+        if status.state == "active" and _too_many(meta, status.counts.failed):
+            self._stop(job_id, meta)
+            status = replace(status, state="stopped")
         if (
             status.state == "active"
             and status.aggregate is not None
             and status.failed
+            and not status.aggregate_may_run
             and monitor.aggregate_blocked(self.batch, job_id)
         ):
             monitor.end_blocked_job(self.batch, job_id)
@@ -392,8 +402,20 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
+            allow_failures=int(meta.get(META_ALLOW_FAILURES, "0")),
+            too_many=lambda failed: _too_many(meta, failed),
+            on_too_many=lambda: self._stop(job_id, meta),
             pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
+
+    def _stop(self, job_id: str, meta: dict[str, str]) -> None:
+        from superbatch.azure import jobend
+        from superbatch.policy import stop_reason
+
+        reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[META_MAX_FAILURES]))}"
+        from superbatch.azure.ending import end_job
+
+        end_job(self.batch, job_id, reason, why="after too many failed tasks (max_failures)")
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
         """The task's stored (or, while it runs, live) log; "" while it has none yet.
@@ -422,6 +444,16 @@ class AzureBatchBackend:
         if wire_enum(task.state) in ("active", "preparing"):
             raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
         return ""  # the task ran but wrote no such file
+
+    def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
+        """From the node (byte ranges) while the task runs, from storage once it ended."""
+        from superbatch.azure.logs import read_task_log
+
+        if stream not in ("stdout", "stderr"):
+            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
+        return read_task_log(
+            self.batch, self.results_container, job_id, task_id, stream=stream, offset=offset
+        )
 
     def results(
         self,
@@ -454,7 +486,8 @@ class AzureBatchBackend:
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
         regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
-        if TaskState.FAILED in regular:
+        allowed = self._job_meta(job_id).get(META_ALLOW_FAILURES, "0") != "0"
+        if TaskState.FAILED in regular and not allowed:
             finished = (TaskState.SUCCEEDED, TaskState.FAILED)
             blocked = all(state in finished for state in regular) and any(
                 s.task_id == AGGREGATE_TASK_ID and s.state is TaskState.QUEUED for s in statuses
@@ -538,6 +571,31 @@ class AzureBatchBackend:
             raise translate_azure_error(exc, action="list jobs") from exc
         return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
 
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        from superbatch.timings import TaskTimings, spread_attempts
+
+        self._job_meta(job_id)
+        fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
+        listed = call_with_retries(
+            lambda: list(self.batch.list_tasks(job_id, select=fields)),
+            action=f"list the tasks of job {job_id}",
+        )
+        found = []
+        for task in listed:
+            info = monitor.task_info(task)
+            execution = task.execution_info
+            attempts = spread_attempts(
+                info.attempts,
+                start=info.start,
+                last_retry=monitor.epoch(getattr(execution, "last_retry_time", None)),
+                end=info.end,
+                exit_code=info.exit_code,
+                node=info.node,
+            )
+            queued = monitor.epoch(task.creation_time)
+            found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
+        return sorted(found, key=_task_order)
+
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         self._job_meta(job_id)  # an unknown job is JobNotFoundError, not an empty list
         listed = call_with_retries(
@@ -546,10 +604,61 @@ class AzureBatchBackend:
         )
         return sorted((monitor.task_info(task) for task in listed), key=_task_order)
 
+    def cancel(self, job_id: str) -> JobStatus:
+        """Terminate the job (Batch kills its running tasks; tasks not started never run)
+        and wait until it has; outputs and logs of finished tasks stay in storage."""
+        from superbatch.azure import jobend
+
+        self._job_meta(job_id)  # an unknown job is JobNotFoundError
+        from superbatch.azure.ending import end_job
+
+        end_job(self.batch, job_id, jobend.CANCEL_REASON, why="as asked (cancel)", wait=True)
+        return self.status(job_id)
+
+    def detach(self, job_id: str) -> None:
+        """Nothing to start: Batch runs the job whether anyone watches or not."""
+
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
+
+
+def _refuse_local_only_policy(job: ResolvedJob) -> None:
+    """What Batch cannot do the way --local does: said before anything is created."""
+    from superbatch.errors import SpecError
+    from superbatch.policy import ANY
+
+    if job.policy.retry_on_exit is not None or job.policy.no_retry_on_exit:
+        raise SpecError(
+            "retry_on_exit / no_retry_on_exit: Azure Batch retries every non-zero exit the "
+            "same way (maxTaskRetryCount); run this spec with --local, or drop the key"
+        )
+    allow = job.aggregate.allow_failures if job.aggregate is not None else 0
+    if allow not in (0, ANY):
+        raise SpecError(
+            f"[aggregate] allow_failures = {allow}: on Azure Batch a failed task either "
+            "blocks the aggregate step or satisfies it; use allow_failures = true (and "
+            "max_failures to stop early), or run with --local"
+        )
+
+
+def _policy_metadata(job: ResolvedJob) -> list[Any]:
+    from azure.batch.models import BatchMetadataItem
+
+    items = []
+    if job.aggregate is not None and job.aggregate.allow_failures:
+        items.append(
+            BatchMetadataItem(name=META_ALLOW_FAILURES, value=str(job.aggregate.allow_failures))
+        )
+    if job.policy.max_failures is not None:
+        items.append(BatchMetadataItem(name=META_MAX_FAILURES, value=str(job.policy.max_failures)))
+    return items
+
+
+def _too_many(meta: dict[str, str], failed: int) -> bool:
+    limit = meta.get(META_MAX_FAILURES)
+    return limit is not None and failed > int(limit)
 
 
 def _formula_max_nodes(formula: str | None) -> int | None:
@@ -560,7 +669,7 @@ def _formula_max_nodes(formula: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _task_order(result: TaskResult | TaskInfo) -> tuple[int, int | str]:
+def _task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:
     task_id = result.task_id
     return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
 

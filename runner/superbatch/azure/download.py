@@ -191,8 +191,8 @@ def _download_big(container: ContainerClient, blob: Any, path: Path) -> None:
         raise translate_azure_error(exc, action=f"download {blob.name}", service="storage") from exc
 
 
-def read_blob_text(container: ContainerClient, name: str) -> str | None:
-    """A small blob as text (logs), or None when it does not exist."""
+def read_blob_bytes(container: ContainerClient, name: str) -> bytes | None:
+    """A small blob's bytes (logs), or None when it does not exist."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -201,4 +201,10 @@ def read_blob_text(container: ContainerClient, name: str) -> str | None:
         return None
     except Exception as exc:
         raise translate_azure_error(exc, action=f"read {name}", service="storage") from exc
-    return data.decode("utf-8", errors="replace")
+    return data
+
+
+def read_blob_text(container: ContainerClient, name: str) -> str | None:
+    """A small blob as text (logs), or None when it does not exist."""
+    data = read_blob_bytes(container, name)
+    return None if data is None else data.decode("utf-8", errors="replace")

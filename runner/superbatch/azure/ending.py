@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 ALL_DONE_REASON = "AllTasksCompleted"  # as Batch writes it (Go SDK TestJob recording)
 
 
-def end_job(client: BatchClient, job_id: str, reason: str, *, why: str) -> None:
-    """Terminate ``job_id`` with ``reason``; a job already ending or gone is left as it is."""
+def end_job(client: BatchClient, job_id: str, reason: str, *, why: str, wait: bool = False) -> None:
+    """Terminate ``job_id`` with ``reason``; a job already ending or gone is left as it is.
+    ``wait``: return only once Batch has stopped the job's running tasks."""
     # Not re-exported by azure.batch.models in 15.1.0; the options must be given (a bare
     # begin_terminate_job raises ValueError).
     from azure.batch.models._models import BatchJobTerminateOptions
@@ -33,7 +34,9 @@ def end_job(client: BatchClient, job_id: str, reason: str, *, why: str) -> None:
     def terminate() -> None:
         # 409: completed, terminating or being deleted already
         with contextlib.suppress(ResourceExistsError):
-            client.begin_terminate_job(job_id, options, polling_interval=1)
+            poller = client.begin_terminate_job(job_id, options, polling_interval=1)
+            if wait:
+                poller.result()
 
     call_with_retries(terminate, action=f"end job {job_id}, {why}", repeat=True)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from superbatch.azure import jobend
 from superbatch.azure.ending import end_finished_job, end_job
 from superbatch.azure.errors import (
     call_with_retries,
@@ -35,6 +36,7 @@ from superbatch.model import (
     TaskStatus,
     exit_failure,
 )
+from superbatch.policy import aggregate_may_run
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -146,7 +148,7 @@ def task_status(
     return TaskStatus(task.id, state, exit_code, attempts, failure, tail, label)
 
 
-def _epoch(value: Any) -> float | None:
+def epoch(value: Any) -> float | None:
     return value.timestamp() if value is not None else None
 
 
@@ -164,8 +166,8 @@ def task_info(task: Any) -> TaskInfo:
         status.exit_code,
         status.failure,
         node.node_id if node is not None and started else None,
-        _epoch(info.start_time) if info is not None else None,
-        _epoch(info.end_time) if info is not None else None,
+        epoch(info.start_time) if info is not None else None,
+        epoch(info.end_time) if info is not None else None,
     )
 
 
@@ -181,7 +183,7 @@ def job_status(
 ) -> JobStatus:
     """Counts (aggregate excluded), the failed tasks with their reasons, the aggregate step."""
     job = call_with_retries(
-        lambda: client.get_job(job_id, select=["id", "state", "metadata"]),
+        lambda: client.get_job(job_id, select=["id", "state", "metadata", "executionInfo"]),
         action=f"find job {job_id}",
     )
     meta = {item.name: item.value for item in (job.metadata or [])}
@@ -193,11 +195,12 @@ def job_status(
     if aggregate is not None:
         counts = _without(counts, aggregate.state)
     failed: tuple[TaskStatus, ...] = ()
+    allow = int(meta.get("superbatch_allow_failures", "0"))
     if counts.failed:
         failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
-        if aggregate is not None:
+        if aggregate is not None and not aggregate_may_run(counts.failed, allow):
             aggregate = never_ran(aggregate.task_id)
-    return JobStatus(job_id, wire_enum(job.state), counts, failed, aggregate)
+    return JobStatus(job_id, jobend.job_state(job), counts, failed, aggregate, allow_failures=allow)
 
 
 BLOCKED_REASON = "TaskFailed: the aggregate step depends on a failed task and can never run"
@@ -281,6 +284,9 @@ def wait_for_job(
     stderr: StderrReader | None = None,
     interval: PollInterval | None = None,
     on_blocked_aggregate: Callable[[], None] | None = None,
+    allow_failures: int = 0,
+    too_many: Callable[[int], bool] | None = None,
+    on_too_many: Callable[[], None] | None = None,
     pool: PoolWatch | None = None,
     stuck_after: float = STUCK_GIVE_UP_SECONDS,
 ) -> JobStatus:
@@ -289,12 +295,14 @@ def wait_for_job(
     While tasks wait for nodes, ``pool`` is read (one request per poll) and shown through
     ``progress.pool``; a job stuck (tasks waiting, none running, the pool saying no node
     can come) for ``stuck_after`` seconds of the service's time raises JobStuckError.
+    ``too_many(failed)``: max_failures; once true, ``on_too_many`` stops the job.
     """
     interval = interval or PollInterval()
     deadline = None if timeout is None else time.monotonic() + timeout
     total = expected_tasks + int(has_aggregate)
     last: Any = None
     idle_polls = 0  # polls in a row with tasks missing and nothing changing
+    quiet_polls = 0  # polls in a row with nothing changing
     pool_seen: PoolState | None = None
     while True:
         counts, raw = task_counts(client, job_id)
@@ -303,8 +311,13 @@ def wait_for_job(
         if progress is not None:
             progress(_regular_counts(counts, raw, expected_tasks) if has_aggregate else counts)
         finished = raw.completed >= total and raw.active == 0 and raw.running == 0
+        regular = _regular_counts(counts, raw, expected_tasks) if has_aggregate else counts
+        if too_many is not None and on_too_many is not None and too_many(regular.failed):
+            on_too_many()
+            return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         blocked = (
             has_aggregate
+            and not aggregate_may_run(regular.failed, allow_failures)
             and raw.failed > 0
             and raw.completed >= expected_tasks
             and raw.running == 0
@@ -320,6 +333,10 @@ def wait_for_job(
                 raise _stuck(client, job_id, state, pool.stuck_for(), has_aggregate)
         present = raw.active + raw.running + raw.completed
         idle_polls = 0 if changed or present >= total else idle_polls + 1
+        quiet_polls = 0 if changed else quiet_polls + 1
+        if quiet_polls >= INTERRUPTED_AFTER_POLLS and raw.running == 0 and _ended(client, job_id):
+            # cancelled or stopped: tasks that never started stay active, and nothing runs
+            return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         added = (
             _added_before_interruption(client, job_id)
             if idle_polls >= INTERRUPTED_AFTER_POLLS
@@ -342,6 +359,13 @@ def wait_for_job(
                 f"`superbatch wait {job_id}` picks it up again"
             )
         time.sleep(interval.next(changed))
+
+
+def _ended(client: BatchClient, job_id: str) -> bool:
+    job = call_with_retries(
+        lambda: client.get_job(job_id, select=["id", "state"]), action=f"find job {job_id}"
+    )
+    return wire_enum(job.state) == "completed"
 
 
 def _waiting_for_nodes(raw: Any, expected_tasks: int, has_aggregate: bool) -> bool:

@@ -110,7 +110,9 @@ def _identity(outputs: StackOutputs) -> dict[str, str]:
     return {"resourceId": outputs.node_identity_resource_id}
 
 
-def _output_file(outputs: StackOutputs, pattern: str, path: str) -> Body:
+def _output_file(
+    outputs: StackOutputs, pattern: str, path: str, condition: str = "taskcompletion"
+) -> Body:
     return {
         "filePattern": pattern,
         "destination": {
@@ -120,18 +122,25 @@ def _output_file(outputs: StackOutputs, pattern: str, path: str) -> Body:
                 "identityReference": _identity(outputs),
             }
         },
-        "uploadOptions": {"uploadCondition": "taskcompletion"},
+        "uploadOptions": {"uploadCondition": condition},
     }
 
 
 def output_files(
-    job_id: str, task_id: str, patterns: Sequence[str], outputs: StackOutputs
+    job_id: str,
+    task_id: str,
+    patterns: Sequence[str],
+    outputs: StackOutputs,
+    *,
+    success_only: bool = False,
 ) -> list[Body]:
+    """Outputs by pattern (``success_only``: only from a task that succeeded), and its logs."""
+    condition = "tasksuccess" if success_only else "taskcompletion"
     files = []
     for pattern in patterns:
         base = output_base(pattern)
         path = f"{job_id}/{task_id}/{base}".rstrip("/")
-        files.append(_output_file(outputs, pattern, path))
+        files.append(_output_file(outputs, pattern, path, condition))
     files.append(_output_file(outputs, "../std*.txt", f"{LOGS_DIR}/{job_id}/{task_id}"))
     return files
 
@@ -218,7 +227,12 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
     body.update(_common(job, outputs))
     if resource_files:
         body["resourceFiles"] = resource_files
-    body["outputFiles"] = output_files(job.job_id, task.id, job.outputs, outputs)
+    allowed = job.aggregate is not None and job.aggregate.allow_failures != 0
+    body["outputFiles"] = output_files(
+        job.job_id, task.id, job.outputs, outputs, success_only=allowed
+    )
+    if allowed:  # a failed task satisfies the aggregate's dependency instead of blocking it
+        body["exitConditions"] = {"default": {"dependencyAction": "satisfy"}}
     if task.env:
         body["environmentSettings"] = [{"name": k, "value": v} for k, v in task.env.items()]
     return body

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from superbatch.cli import check as _check
+from superbatch.cli import control as _control
 from superbatch.cli import inspect as _inspect
 from superbatch.cli import jobs as _jobs
 from superbatch.cli import run as _run
@@ -66,10 +67,12 @@ app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run_command)
 app.command("status", epilog=_jobs.STATUS_EXAMPLES)(_jobs.status_command)
 app.command("wait", epilog=_jobs.WAIT_EXAMPLES)(_jobs.wait_command)
 app.command("tasks", epilog=_inspect.TASKS_EXAMPLES)(_inspect.tasks_command)
-app.command("logs")(_jobs.logs_command)
+app.command("report", epilog=_inspect.REPORT_EXAMPLES)(_inspect.report_command)
+app.command("logs", epilog=_jobs.LOGS_EXAMPLES)(_jobs.logs_command)
 app.command("results", epilog=_jobs.RESULTS_EXAMPLES)(_jobs.results_command)
-app.command("jobs")(_jobs.jobs_command)
-app.command("clean")(_jobs.clean_command)
+app.command("jobs", epilog=_jobs.JOBS_EXAMPLES)(_jobs.jobs_command)
+app.command("cancel", epilog=_control.CANCEL_EXAMPLES)(_control.cancel_command)
+app.command("clean", epilog=_jobs.CLEAN_EXAMPLES)(_jobs.clean_command)
 app.command("check", epilog=_check.CHECK_EXAMPLES)(_check.check_command)
 app.add_typer(image_app, name="image")
 

@@ -19,11 +19,19 @@ DEFAULT_RESULTS = Path("results")
 
 _wait_command: str | None = None
 _results_command: str | None = None
+_following = False
 
 
-def remember_job(job_id: str, backend: BackendOptions, *, results: Path | None = None) -> None:
-    """Remember how to finish ``job_id``; ``results`` is given when the command fetches them."""
-    global _wait_command, _results_command
+def remember_job(
+    job_id: str, backend: BackendOptions, *, results: Path | None = None, following: bool = False
+) -> None:
+    """Remember how to finish ``job_id``; ``results`` is given when the command fetches them.
+
+    ``following``: the command only watches a job that runs without it (``wait``), so an
+    interrupt stops the watching, never the job.
+    """
+    global _wait_command, _results_command, _following
+    _following = following
     _wait_command = backend.command("wait", job_id, running=True)
     _results_command = None
     if results is not None:
@@ -36,6 +44,8 @@ def remember_job(job_id: str, backend: BackendOptions, *, results: Path | None =
 def interrupted_message() -> str:
     if _wait_command is None:
         return "interrupted"
+    if _following:
+        return f"stopped following; the job keeps running: `{_wait_command}` follows it again"
     message = f"interrupted: finish the job with `{_wait_command}`"
     if _results_command is not None:
         message += f", then get its results with `{_results_command}`"

@@ -1,14 +1,19 @@
 """Reconnecting to jobs: ``status``, ``wait``, ``logs``, ``results``, ``jobs``, ``clean``."""
 
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from superbatch.backends import BackendOptions
+
+if TYPE_CHECKING:
+    from superbatch.backend import Backend
+    from superbatch.follow import LogRead
 from superbatch.cli.jobref import resolve_job_id
 from superbatch.cli.options import JobId, Json, ResultsDir, backend_options
 from superbatch.cli.run import FAILED_TASKS_EXIT_CODE, check_output_folders
@@ -26,7 +31,7 @@ WAIT_EXAMPLES = """Examples:
 
 \b
   superbatch wait wordcount-40242b330a --local       # follow it, or finish an interrupted run
-  superbatch wait wordcount-40242b330a --stack dev
+  superbatch wait last --stack dev                   # Ctrl-C stops following, not the job
 """
 
 
@@ -59,17 +64,23 @@ def wait_command(
     backend: BackendOptions,
     json: Json = False,
 ) -> None:
-    """Wait for a job to finish (locally: follow its run, or finish an interrupted one)."""
+    """Follow a job until it ends; Ctrl-C stops following, never the job (locally an
+    interrupted job gets a background runner again)."""
     from superbatch.cli import render
     from superbatch.cli.interrupt import remember_job
+    from superbatch.local import LocalBackend
 
     opened = backend.open()
     job_id = resolve_job_id(opened, job_id)
-    remember_job(job_id, backend)
+    remember_job(job_id, backend, following=True)
     status = opened.status(job_id)
     if not status.done:  # a finished job has nothing to run: no image check, no warning
+        opened.detach(job_id)
         with render.stuck_as_json(json), render.progress_bar(job_id) as progress:
-            status = opened.wait(job_id, progress=progress)
+            if isinstance(opened, LocalBackend):
+                status = opened.wait(job_id, progress=progress, run_here=False)
+            else:
+                status = opened.wait(job_id, progress=progress)
     if json:
         render.print_json(render.status_json(status))
     else:
@@ -78,24 +89,83 @@ def wait_command(
         raise typer.Exit(FAILED_TASKS_EXIT_CODE)
 
 
+JOBS_EXAMPLES = """Examples:
+
+\b
+  superbatch jobs --local            # every local job, whatever folder it was run from
+  superbatch jobs --stack dev --json
+"""
+CLEAN_EXAMPLES = """Examples:
+
+\b
+  superbatch clean wordcount-40242b330a --local    # asks first; results/ stay
+  superbatch clean last --stack dev --yes          # deletes the job and its blobs
+"""
+LOGS_EXAMPLES = """Examples:
+
+\b
+  superbatch logs wordcount-40242b330a 0 --local             # stdout and stderr of task 0
+  superbatch logs last 3 --stack dev -f                       # follow it until it ends
+  superbatch logs last _aggregate --stack dev --stream stderr --tail 20
+"""
+
+
 @backend_options()
 def logs_command(
     job_id: JobId,
     task_id: Annotated[str, typer.Argument(metavar="TASK", help="Task id, or _aggregate.")],
     backend: BackendOptions,
     stream: Annotated[Stream, typer.Option("--stream", help="Which log to show.")] = Stream.both,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing what the task writes until it ends."),
+    ] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option("--tail", metavar="N", min=0, help="Start with the last N lines."),
+    ] = None,
 ) -> None:
-    """Print a task's stdout and stderr."""
+    """Print a task's stdout and stderr (-f: as they grow, until the task ends)."""
+    import functools
+
+    from superbatch.cli import render
+    from superbatch.follow import follow_logs
+
     opened = backend.open()
     job_id = resolve_job_id(opened, job_id)
-    if stream is Stream.both:
-        for name in ("stdout", "stderr"):
+    names = ("stdout", "stderr") if stream is Stream.both else (str(stream),)
+
+    def say(line: str) -> None:
+        render.stderr.print(line, soft_wrap=True, markup=False)
+
+    if not follow and tail is None:  # the whole log, headed per stream, as always
+        for name in names:
             text = opened.logs(job_id, task_id, stream=name)
-            sys.stdout.write(f"==> {name} <==\n{text}")
-            if text and not text.endswith("\n"):
+            if stream is Stream.both:
+                sys.stdout.write(f"==> {name} <==\n")
+            sys.stdout.write(text)
+            if stream is Stream.both and text and not text.endswith("\n"):
                 sys.stdout.write("\n")
-    else:
-        sys.stdout.write(opened.logs(job_id, task_id, stream=str(stream)))
+        return
+    outs = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
+
+    def writer(name: str) -> Callable[[bytes], None]:
+        target = outs[name] if stream is Stream.both else sys.stdout.buffer
+
+        def write(data: bytes) -> None:
+            target.write(data)
+            target.flush()
+
+        return write
+
+    sources = [
+        (functools.partial(_read, opened, job_id, task_id, name), writer(name)) for name in names
+    ]
+    follow_logs(sources, say=say, follow=follow, tail=tail)
+
+
+def _read(opened: "Backend", job_id: str, task_id: str, name: str, offset: int) -> "LogRead":
+    return opened.read_log(job_id, task_id, stream=name, offset=offset)
 
 
 RESULTS_EXAMPLES = """Examples:
@@ -147,6 +217,9 @@ def results_command(
     job_id = resolve_job_id(opened, job_id)
     check_output_folders(opened, results / job_id)
     task_results = opened.results(job_id, results, only=patterns, download=not no_download)
+    from superbatch.timings import write_timings
+
+    write_timings(opened, job_id, results)  # beside the (timing-free) manifest
     from superbatch.model import AGGREGATE_TASK_ID
     from superbatch.results import MANIFEST_NAME, task_result_json
 

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from superbatch.backends import BackendOptions
 from superbatch.errors import ConfigError
 from superbatch.model import (
     JobStatus,
@@ -230,13 +231,19 @@ def print_status(status: JobStatus) -> None:
         problem = status.pool_state is not None and status.pool_state.problem
         colour = "red" if problem else "default"
         stdout.print(f"[{colour}]pool {escape(status.pool)}{escape(note)}[/]")
+    if status.state == "stopped":
+        stdout.print("[red]stopped early[/]: more tasks failed than max_failures allows")
+    elif status.state == "cancelled":
+        stdout.print("cancelled: tasks that had not finished never will")
     print_failure_groups(status.job_id, status.failed)
     agg = status.aggregate
     if agg is not None:
         if agg.state == "failed":
             _print_failure(agg)
-        elif status.done and counts.failed:
+        elif status.done and agg.state != "succeeded" and counts.failed:
             stdout.print("aggregate step not run: some tasks failed")
+        elif status.done and agg.state != "succeeded":
+            stdout.print("aggregate step not run")
         else:
             stdout.print(f"aggregate step: {agg.state}")
 
@@ -417,3 +424,20 @@ def print_plan(plan: Plan) -> None:
         if plan.wall_seconds is not None:
             line += f"; about {_clock(plan.wall_seconds)} from start to end"
         stdout.print(line)
+
+
+def print_detached(job_id: str, options: BackendOptions, *, json: bool) -> None:
+    """The job id and the commands that follow it (``run --detach``)."""
+    commands = {
+        "wait": options.command("wait", job_id),
+        "status": options.command("status", job_id),
+        "tasks": options.command("tasks", job_id),
+        "logs": options.command("logs", job_id, "TASK", "-f"),
+        "cancel": options.command("cancel", job_id),
+    }
+    if json:
+        print_json({"job_id": job_id, "detached": True, "commands": commands})
+        return
+    stdout.print(f"{escape(job_id)}: submitted; it runs without this terminal")
+    for name, command in commands.items():
+        stdout.print(f"  {name:<7}{escape(command)}")

@@ -19,6 +19,7 @@ RUN_EXAMPLES = """Examples:
   superbatch run job.toml --local --no-container  # on this machine, on the host
   superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
   superbatch run job.toml --local --new           # a fresh job, even if this one ran
+  superbatch run job.toml --stack dev --detach    # submit, print the job id, return
   superbatch run job.toml --stack dev --dry-run --estimate 20m --price-per-node-hour 0.10
                                                   # plan and cost; creates nothing
 """
@@ -78,6 +79,12 @@ def run_command(
             help="With --dry-run: your guess of one task's run time (20m, 1h30m).",
         ),
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", help="Submit and return; the job runs on (locally: in the background)."
+        ),
+    ] = False,
     price: Annotated[
         float | None,
         typer.Option(
@@ -116,6 +123,12 @@ def run_command(
         return
     index_job(opened, job.job_id, spec=spec, options=backend)
     remember_job(job.job_id, backend, results=results)
+    if detach:
+        with render.progress_bar(job.job_id) as progress:
+            opened.submit(job, progress=progress)
+        opened.detach(job.job_id)
+        render.print_detached(job.job_id, backend, json=json)
+        return
     with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
         outcome = run_job(opened, job, results_root=results, progress=progress)
     if json:

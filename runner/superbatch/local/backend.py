@@ -28,9 +28,10 @@ from superbatch.errors import (
     SuperBatchError,
     TaskNotStartedError,
 )
+from superbatch.follow import LogRead
 from superbatch.local.execute import ContainerRun, remove_job_containers
 from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
-from superbatch.local.scheduler import Scheduler
+from superbatch.local.scheduler import Scheduler, kill_leftovers
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
 from superbatch.local.threads import run_split
 from superbatch.model import (
@@ -51,11 +52,13 @@ from superbatch.model import (
 from superbatch.plan import Plan
 from superbatch.remote import BlobSource
 from superbatch.results import Manifest, place_files, previous_files, selects, write_manifest
+from superbatch.timings import TaskTimings
 from superbatch.validate import is_valid_id
 
 log = logging.getLogger("superbatch.local")
 STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
+CANCEL_TIMEOUT = 60.0
 PLACING_THREADS = 2
 LOCAL_NODES = "tasks run on this machine (--local), the pool applies on Azure"
 
@@ -98,6 +101,8 @@ class LocalBackend:
         store = self._locate(job.job_id)  # run from another folder: the job's own state
         failed: list[str] = []
         if store.exists():
+            if store.ended():
+                return  # a cancelled or stopped job runs nothing more (as a terminated one)
             if store.runner_alive():
                 raise ConfigError(
                     f"job {job.job_id} is already running in another process; follow it with "
@@ -183,7 +188,48 @@ class LocalBackend:
 
     def status(self, job_id: str) -> JobStatus:
         store = self._existing_store(job_id)
-        return self._status(store.load(), store.records(), alive=store.runner_alive())
+        alive = store.runner_alive()
+        return self._status(store.load(), store.records(), alive=alive, store=store)
+
+    def detach(self, job_id: str) -> None:
+        """Start a background runner for the job unless one runs (or nothing is left)."""
+        from superbatch.local.runner import start_runner
+
+        store = self._existing_store(job_id)
+        job = store.load()
+        if self._status(job, store.records(), alive=False, store=store).done:
+            return
+        self.container_plan(job)  # its warnings belong here, not only in the runner's log
+        start_runner(self, store)
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """Stop the job: its runner (SIGTERM: it kills its tasks and their containers) and
+        anything a killed runner left; finished tasks, their files and logs stay."""
+        import signal
+
+        from superbatch.local.state import JOB_EVENT_TASK
+
+        store = self._existing_store(job_id)
+        job = store.load()
+        store.append({"task": JOB_EVENT_TASK, "event": "cancelled", "time": time.time()})
+        pid = store.runner_pid()
+        if pid is not None and store.runner_alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + CANCEL_TIMEOUT
+            while store.runner_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if store.runner_alive():
+                raise SuperBatchError(
+                    f"the runner of {job_id} (pid {pid}) did not stop in {CANCEL_TIMEOUT:.0f} s"
+                )
+        records = store.records()
+        running = [t for t, r in records.items() if r.state == TaskState.RUNNING]
+        kill_leftovers(self.node, job_id, records)
+        if running and job.image is not None and self.use_container:
+            for engine in self._engines_to_clean():
+                remove_job_containers(engine, job_id, running)
+        return self._status(job, records, alive=False, store=store)
 
     def wait(
         self,
@@ -191,19 +237,32 @@ class LocalBackend:
         *,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        run_here: bool = True,
     ) -> JobStatus:
+        """Run what is left here (``run_here``), or follow the process that runs it; with
+        ``run_here=False`` a background runner is started when none runs (so Ctrl-C here
+        only stops following)."""
         store = self._existing_store(job_id)
         job = store.load()
         deadline = None if timeout is None else time.monotonic() + timeout
+        started = False
         while True:
             with store.runner_lock() as ours:
                 if ours:
-                    status = self._status(job, store.records(), alive=False)
+                    status = self._status(job, store.records(), alive=False, store=store)
                     if status.done:  # nothing left to run: no scheduler, no image check
                         return status
-                    self._scheduler(job, store).run(progress)
-                    return self._status(job, store.records(), alive=False)
-            status = self._status(job, store.records(), alive=True)
+                    if run_here:
+                        store.pid_file.write_text(f"{os.getpid()}\n")
+                        self._scheduler(job, store).run(progress)
+                        return self._status(job, store.records(), alive=False, store=store)
+            if ours:  # nobody runs it and we only follow: start the runner (once)
+                if started:
+                    return status
+                self.detach(job_id)
+                started = True
+                continue
+            status = self._status(job, store.records(), alive=True, store=store)
             if progress is not None:
                 progress(status.counts)
             if status.done or (deadline is not None and time.monotonic() >= deadline):
@@ -223,6 +282,38 @@ class LocalBackend:
             raise TaskNotStartedError(
                 f"task {task_id} of job {job_id} has not run yet: no logs"
             ) from None
+
+    def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
+        """The task's log from ``offset`` on, straight from its node dir."""
+        from superbatch.follow import LogRead
+
+        if stream not in ("stdout", "stderr"):
+            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
+        store = self._existing_store(job_id)
+        if task_id not in task_labels(store.load()):
+            raise JobNotFoundError(f"job {job_id} has no task {task_id!r}")
+        alive = store.runner_alive()  # state first: once it says ended, the file is whole
+        record = store.records().get(task_id, TaskRecord())
+        finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
+        started = finished or record.state == TaskState.RUNNING
+        ended = finished or not alive or store.ended() is not None
+        note = ""
+        if not started:
+            note = (
+                f"task {task_id} has not started yet (queued)"
+                if alive
+                else f"task {task_id} has not run: job {job_id} is not running"
+            )
+        path = self.node.task_dir(job_id, task_id) / f"{stream}.txt"
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                restarted = size < offset
+                handle.seek(0 if restarted else offset)
+                data = handle.read()
+        except FileNotFoundError:
+            data, restarted = b"", False
+        return LogRead(data if started else b"", started, ended, restarted, note)
 
     def results(
         self,
@@ -289,6 +380,27 @@ class LocalBackend:
         for home in self._homes():
             ids.update(dict.fromkeys(list_job_ids(home)))
         return list(ids)
+
+    def timings(self, job_id: str) -> builtins.list[TaskTimings]:
+        from superbatch.timings import AttemptTiming, TaskTimings
+
+        store = self._existing_store(job_id)
+        infos = self.tasks(job_id)
+        times = store.attempt_times()
+        queued = store.created()
+        return [
+            TaskTimings(
+                info.task_id,
+                info.label,
+                info.state,
+                queued,
+                tuple(
+                    AttemptTiming(n, start, end, code, LOCAL_NODE)
+                    for n, start, end, code in times.get(info.task_id, [])
+                ),
+            )
+            for info in infos
+        ]
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
         store = self._existing_store(job_id)
@@ -420,7 +532,12 @@ class LocalBackend:
         )
 
     def _status(
-        self, job: ResolvedJob, records: dict[str, TaskRecord], *, alive: bool
+        self,
+        job: ResolvedJob,
+        records: dict[str, TaskRecord],
+        *,
+        alive: bool,
+        store: JobStore | None = None,
     ) -> JobStatus:
         tally = dict.fromkeys(TaskState, 0)
         failed = []
@@ -446,9 +563,13 @@ class LocalBackend:
         )
         # A pool the spec names is reported (the same spec runs on Azure), not used.
         pool: dict[str, Any] = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
-        status = JobStatus(job.job_id, "active", counts, tuple(failed), aggregate, **pool)
+        allow = job.aggregate.allow_failures if job.aggregate else 0
+        status = JobStatus(
+            job.job_id, "active", counts, tuple(failed), aggregate, allow_failures=allow, **pool
+        )
         label = "completed" if status.done else ("active" if alive else "interrupted")
-        return JobStatus(job.job_id, label, counts, tuple(failed), aggregate, **pool)
+        ended = store.ended() if store is not None else None
+        return replace(status, state=ended or label)
 
     def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
         tail = ""

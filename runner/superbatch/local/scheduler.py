@@ -37,7 +37,7 @@ from superbatch.local.node import (
     prepare_task_dir,
     task_env,
 )
-from superbatch.local.state import JobStore, TaskRecord
+from superbatch.local.state import JOB_EVENT_TASK, JobStore, TaskRecord
 from superbatch.local.threads import Workers
 from superbatch.model import (
     AGGREGATE_TASK_ID,
@@ -51,6 +51,7 @@ from superbatch.model import (
     exit_failure,
 )
 from superbatch.patterns import match_outputs
+from superbatch.policy import aggregate_may_run, stop_reason
 from superbatch.results import EMPTY_SHA256
 from superbatch.validate import LOGS_DIR, LOGS_PREFIX, format_duration
 
@@ -88,6 +89,9 @@ class Scheduler:
         self._base_env = job_env if container is not None else {**os.environ, **job_env}
         self._timeout = job.timeout.total_seconds() if job.timeout else None
         self._stdin = -1  # /dev/null while run() runs
+        self._stopped = False  # max_failures reached
+        aggregate = job.aggregate
+        self._success_outputs_only = aggregate is not None and aggregate.allow_failures != 0
 
     def run(self, progress: ProgressCallback | None) -> None:
         records = self.store.records()
@@ -112,7 +116,13 @@ class Scheduler:
                 pending.append(task)
         try:
             self._run_tasks(pending, progress)
-            if self.job.aggregate is not None and self._tally[TaskState.FAILED] == 0:
+            agg = self.job.aggregate
+            failed = self._tally[TaskState.FAILED]
+            if (
+                agg is not None
+                and not self._stopped
+                and aggregate_may_run(failed, agg.allow_failures)
+            ):
                 record = self.store.records().get(AGGREGATE_TASK_ID, TaskRecord())
                 if record.state not in (TaskState.SUCCEEDED, TaskState.FAILED):
                     self._run_aggregate()
@@ -176,6 +186,10 @@ class Scheduler:
                 inputs = cast("tuple[InputFile, ...]", task.inputs)
                 files = (*shared, *inputs) if inputs else shared
                 self._run_one(task.id, task.command, task.env, files, None)
+        except Interrupted as exc:
+            if not self._stopped:  # stopped by max_failures: not an error of this run
+                errors.append(exc)
+                self.table.kill_all()
         except BaseException as exc:  # raised again by _run_tasks, in the main thread
             errors.append(exc)
             self.table.kill_all()
@@ -186,8 +200,11 @@ class Scheduler:
 
         def stage(working_dir: Path) -> None:
             """Every task's outputs (not logs) under ``results/<task>/``, as copies."""
+            (working_dir / "results").mkdir()  # there even when no task has outputs (as on Azure)
             pairs = []
             for task in self.job.tasks:
+                if records[task.id].state != TaskState.SUCCEEDED:
+                    continue  # allow_failures: the step runs over the tasks that succeeded
                 task_dir = f"{self._tasks_dir}/{task.id}"
                 for item in records[task.id].files:
                     if not item.path.startswith(LOGS_PREFIX):
@@ -255,9 +272,12 @@ class Scheduler:
                         "time": time.time(),
                     }
                 )
-                if result.exit_code == 0:
+                if result.exit_code == 0 or not self.job.policy.retryable(result.exit_code):
                     break
-            kept = self._collect(task_dir, self.job.outputs if outputs is None else outputs)
+            patterns = self.job.outputs if outputs is None else outputs
+            if result.exit_code != 0 and self._success_outputs_only and counted:
+                patterns = ()  # allow_failures: a failed task keeps its logs, not its outputs
+            kept = self._collect(task_dir, patterns)
         except OSError as exc:
             raise SuperBatchError(f"task {task_id}: {exc}") from exc
         state = TaskState.SUCCEEDED if result.exit_code == 0 else TaskState.FAILED
@@ -283,6 +303,23 @@ class Scheduler:
         )
         if counted:
             self._move(TaskState.RUNNING, state)
+            if state == TaskState.FAILED:
+                self._stop_if_too_many()
+
+    def _stop_if_too_many(self) -> None:
+        """max_failures: once more tasks failed for good than allowed, stop the job (its
+        running attempts are killed, nothing more starts; it is recorded as stopped)."""
+        policy = self.job.policy
+        with self._lock:
+            if self._stopped or not policy.too_many(self._tally[TaskState.FAILED]):
+                return
+            self._stopped = True
+        assert policy.max_failures is not None
+        reason = stop_reason(policy.max_failures)
+        self.store.append(
+            {"task": JOB_EVENT_TASK, "event": "stopped", "reason": reason, "time": time.time()}
+        )
+        self.table.kill_all()
 
     def _started(self, task_id: str, attempt: int, pid: int) -> None:
         event = {"task": task_id, "event": "started", "attempt": attempt, "pid": pid}
@@ -307,15 +344,23 @@ class Scheduler:
 
     def _clear_leftovers(self, records: dict[str, TaskRecord]) -> None:
         """Kill what a killed run left behind (its process groups, its containers)."""
+        kill_leftovers(self.node, self.job.job_id, records)
         for task_id, record in records.items():
             if record.state != TaskState.RUNNING:
                 continue
-            if record.pid is not None:
-                marker = str(self.node.task_dir(self.job.job_id, task_id)).encode()
-                with contextlib.suppress(OSError):
-                    environ = Path(f"/proc/{record.pid}/environ").read_bytes()
-                    cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-                    if marker in environ or marker in cmdline:
-                        kill_group(record.pid)
             if self.container is not None:
                 remove_container(self.container, container_name(self.job.job_id, task_id))
+
+
+def kill_leftovers(node: NodeLayout, job_id: str, records: dict[str, TaskRecord]) -> None:
+    """Kill the process groups of attempts recorded as running (a killed run's), each only
+    if it still is that task's (its environment or command line names the task dir)."""
+    for task_id, record in records.items():
+        if record.state != TaskState.RUNNING or record.pid is None:
+            continue
+        marker = str(node.task_dir(job_id, task_id)).encode()
+        with contextlib.suppress(OSError):
+            environ = Path(f"/proc/{record.pid}/environ").read_bytes()
+            cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
+            if marker in environ or marker in cmdline:
+                kill_group(record.pid)

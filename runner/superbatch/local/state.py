@@ -32,6 +32,8 @@ from superbatch.model import ResolvedJob, ResultFile, TaskState
 from superbatch.results import atomic_write_bytes
 
 HOME_ENV = "SUPERBATCH_HOME"
+JOB_EVENT_TASK = "_job"  # events about the whole job use this in place of a task id
+JOB_EVENTS = ("cancelled", "stopped")
 DEFAULT_HOME = ".superbatch"
 
 
@@ -82,6 +84,27 @@ class JobStore:
             return job_from_json(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{self.job_file} is damaged ({exc}); `clean` the job") from None
+
+    def ended(self) -> str | None:
+        """``cancelled`` (by ``cancel``) or ``stopped`` (by ``max_failures``), else None."""
+        try:
+            text = self.events_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        for kind in JOB_EVENTS:
+            if f'"event":"{kind}"' in text:
+                return kind
+        return None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "runner.pid"
+
+    def runner_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def created(self) -> float:
         return self.job_file.stat().st_mtime
@@ -137,6 +160,8 @@ class JobStore:
                 task, kind = event["task"], event["event"]
             except (ValueError, KeyError, TypeError):
                 continue  # a torn last line from a killed process
+            if kind in JOB_EVENTS:
+                continue
             if kind == "reset":
                 records.pop(task, None)
                 continue
@@ -155,6 +180,35 @@ class JobStore:
                 record.files = tuple(ResultFile(*f) for f in event.get("files", []))
                 record.end = event.get("time")
         return records
+
+    def attempt_times(self) -> dict[str, list[tuple[int, float | None, float | None, int | None]]]:
+        """Task id -> (attempt, start, end, exit code) of each attempt since its last reset."""
+        found: dict[str, dict[int, list[Any]]] = {}
+        try:
+            text = self.events_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+                task, kind = event["task"], event["event"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if kind == "reset":
+                found.pop(task, None)
+            elif kind == "started":
+                found.setdefault(task, {})[event.get("attempt", 1)] = [
+                    event.get("time"),
+                    None,
+                    None,
+                ]
+            elif kind == "ended" and event.get("attempt") in found.get(task, {}):
+                entry = found[task][event["attempt"]]
+                entry[1], entry[2] = event.get("time"), event.get("exit_code")
+        return {
+            task: [(n, *entry) for n, entry in sorted(attempts.items())]
+            for task, attempts in found.items()
+        }
 
     @contextlib.contextmanager
     def runner_lock(self) -> Iterator[bool]:
