@@ -21,7 +21,14 @@ from superbatch.backend import Backend
 from superbatch.errors import SpecError
 from superbatch.model import ProgressCallback, ResolvedJob
 from superbatch.run import RunOutcome, run_job
-from superbatch.spec import ROW_RESERVED, JobDraft, needs_storage, parse_aggregate, resolve
+from superbatch.spec import (
+    ROW_RESERVED,
+    JobDraft,
+    check_file_columns,
+    needs_storage,
+    parse_aggregate,
+    resolve,
+)
 from superbatch.validate import (
     check_env,
     check_env_name,
@@ -71,6 +78,7 @@ class Job:
         timeout: str | None = None,
         aggregate: str | None = None,
         aggregate_outputs: Iterable[str] = (),
+        files: Iterable[str] = (),
         pool: str | None = None,
         slots: int = 1,
         base_dir: str | Path = ".",
@@ -78,6 +86,7 @@ class Job:
         where = f"Job({name!r})"
         if not isinstance(command, str) or not command.strip():
             raise SpecError(f"{where}: command must be a non-empty string")
+        self._files = list(files)  # CSV-style columns naming files: checked in resolve()
         self._draft = JobDraft(
             name=check_name(name, where=where),
             command=command,
@@ -127,6 +136,9 @@ class Job:
         """
         if self._draft.inputs is None and not self._draft.rows:
             raise SpecError(f"{self._draft.source}: give inputs=... or call add_tasks(...)")
+        if self._files:  # the columns are known once rows are added: checked as in a spec
+            rows = self._draft.rows
+            self._draft.files = check_file_columns(self._files, rows, where=self._draft.source)
         blobs = (
             backend.blob_source() if backend is not None and needs_storage(self._draft) else None
         )

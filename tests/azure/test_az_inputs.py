@@ -173,6 +173,23 @@ def test_a_csv_with_a_local_and_a_blob_file_column(tmp_path: Path, stack: Emulat
     results = tmp_path / "results" / job_id_of(run) / "0"
     assert (results / "joined.txt").read_text() == "A\nR\n"
     assert (results / "ls.txt").read_text() == "a.txt\njoined.txt\nls.txt\nr.txt\n"
+    endpoint = f"{stack.azurite.blob_endpoint.rsplit('/', 1)[0]}/{{account}}"
+    local = superbatch(
+        "run",
+        str(spec),
+        "--local",
+        "--no-container",
+        "--json",
+        "--results",
+        "local",
+        cwd=tmp_path,
+        env=cli_env({"SUPERBATCH_BLOB_ENDPOINT": endpoint}),
+    )
+    assert local.code == 0, local.stderr
+    assert job_id_of(local) == job_id_of(run)  # same blob names and ETags, same job
+    here = tmp_path / "local" / job_id_of(run) / "0"
+    for name in ("joined.txt", "ls.txt"):
+        assert (here / name).read_bytes() == (results / name).read_bytes()
 
     missing = tmp_path / "spec" / "pairs.csv"
     missing.write_text(f"left,right\na.txt,{root}/refs/none.txt\n")

@@ -81,9 +81,15 @@ def test_failed_task_counts_and_unmatched_patterns_read_as_on_local(
     job_id = run.stdout.split(":", 1)[0]
     assert f"{job_id}: completed: 2 tasks, queued 0  running 0  succeeded 1  failed 1" in run.stdout
     assert "task 1 (n=2) failed: exit code 7 (after 2 attempts)" in run.stdout
+    hub = [line for line in run.stderr.splitlines() if "comes from Docker Hub" in line]
+    assert hub == [  # once per run, through the real CLI (test_image_check.py: the import)
+        f"warning: image {IMAGE} comes from Docker Hub: every node pulls it from there, and "
+        "Docker Hub limits anonymous pulls; copy it into the stack's registry once with "
+        f'`superbatch image import {IMAGE} --stack NAME` and use image = "busybox:1.36"'
+    ]
     assert [line for line in run.stderr.splitlines() if "output pattern" in line] == [
         "warning: output pattern 'out' matched no file in any task (a folder? collect its "
-        'files with "out/**/*")'
+        'files with "out/**/*")',
     ]
     jobs = superbatch("jobs", *args, cwd=tmp_path)  # the aggregate step is not a task
     assert f"{job_id}" in jobs.stdout and " 2 tasks: queued 0" in jobs.stdout, jobs.stdout

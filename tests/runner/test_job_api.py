@@ -86,3 +86,28 @@ def test_import_superbatch_job_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_api_file_columns_match_the_toml_spec(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "job.toml": (
+                'name = "pairs"\ncommand = "cat {left} {right}"\ntasks = "rows.csv"\n'
+                'files = ["left", "right"]\n'
+            ),
+            "rows.csv": "left,right\na/x.txt,b/y.txt\n",
+            "a/x.txt": "X",
+            "b/y.txt": "Y",
+        },
+    )
+    job = Job("pairs", command="cat {left} {right}", files=["left", "right"], base_dir=tmp_path)
+    job.add_tasks([{"left": "a/x.txt", "right": "b/y.txt"}])
+    resolved = job.resolve()
+    assert resolved.job_id == load_spec(tmp_path / "job.toml").job_id
+    assert [f.dest for f in resolved.tasks[0].inputs] == ["x.txt", "y.txt"]
+    assert resolved.tasks[0].command == "cat x.txt y.txt"
+    with pytest.raises(SpecError, match="'gone'"):
+        Job("p", command="true", files=["gone"], base_dir=tmp_path).add_tasks(
+            [{"left": "a/x.txt"}]
+        ).resolve()

@@ -80,32 +80,48 @@ class BlobPutter:
     def put(self, name: str, source: Path, metadata: dict[str, str]) -> None:
         """PUT one blob, retried by the storage policy's bounds (azure/retry.py)."""
         body = source.read_bytes()
-        path = f"{self._path}/{urllib.parse.quote(name, safe='/')}"
+        headers = {
+            "x-ms-blob-type": "BlockBlob",
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(len(body)),
+            **{f"x-ms-meta-{key}": value for key, value in metadata.items()},
+        }
+        self.request("PUT", name, headers=headers, body=body, ok=201, action="upload")
+
+    def request(
+        self,
+        method: str,
+        name: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        ok: int,
+        action: str,
+    ) -> bytes:
+        """One request about blob ``name``: bearer token, keep-alive connection, retries."""
+        path = f"{self._path}/{urllib.parse.quote(name, safe='~/')}"
         refreshed = False
         deadline = Deadline()
         while True:
-            headers = {
+            sent = {
                 "Authorization": self._bearer(),
                 "x-ms-version": SERVICE_VERSION,
                 "x-ms-date": formatdate(usegmt=True),
-                "x-ms-blob-type": "BlockBlob",
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(len(body)),
-                **{f"x-ms-meta-{key}": value for key, value in metadata.items()},
+                **headers,
             }
             try:
                 connection = self._connection()
-                connection.request("PUT", path, body=body, headers=headers)
+                connection.request(method, path, body=body, headers=sent)
                 response = connection.getresponse()
                 detail = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if not deadline.retry():
-                    message = unreachable_message(exc, action=f"upload {name}", service="storage")
+                    message = unreachable_message(exc, action=f"{action} {name}", service="storage")
                     raise RemoteError(message) from exc
                 continue
-            if response.status == 201:
-                return
+            if response.status == ok:
+                return detail
             if response.status == 401 and not refreshed:
                 refreshed = True
                 self._bearer(refresh=True)
@@ -113,23 +129,26 @@ class BlobPutter:
             asked = retry_after(dict(response.getheaders()))
             if response.status in _RETRY_STATUSES and deadline.retry(asked):
                 continue
-            raise _put_error(name, response.status, response.getheader("x-ms-error-code"), detail)
+            code = response.getheader("x-ms-error-code")
+            raise _put_error(name, response.status, code, detail, action=action)
 
 
-def _put_error(name: str, status: int, code: str | None, detail: bytes) -> Exception:
+def _put_error(
+    name: str, status: int, code: str | None, detail: bytes, *, action: str = "upload"
+) -> Exception:
     from superbatch.azure.errors import ROLE_HINTS
     from superbatch.errors import ConfigError
 
     if status == 403:
         return ConfigError(
-            f"not allowed to upload {name} ({code or 403}): your identity needs "
+            f"not allowed to {action} {name} ({code or 403}): your identity needs "
             f"{ROLE_HINTS['storage']} (`pulumi up` grants it to the deploying user; role "
             "changes take a few minutes)"
         )
     if code == "ContainerNotFound":
-        return ConfigError(f"inputs container not found uploading {name}: run `pulumi up`")
+        return ConfigError(f"container not found to {action} {name}: run `pulumi up`")
     text = detail.decode("utf-8", errors="replace")[:200]
-    return RemoteError(f"failed to upload {name}: {status} {code or ''} {text}".strip())
+    return RemoteError(f"failed to {action} {name}: {status} {code or ''} {text}".strip())
 
 
 def _default_cafile() -> str | None:
