@@ -257,3 +257,9 @@ def pool_stack(
     yield make
     for serving in started:
         next(serving, None)  # stops it; fails the test if the emulator itself failed
+
+
+def timings_shape(timings_json: bytes) -> list[tuple[str, str, str, int]]:
+    """What must match across backends in ``timings.json``: task, label, state, attempts."""
+    data = json.loads(timings_json)
+    return [(t["task"], t["label"], t["state"], len(t["attempts"])) for t in data["tasks"]]

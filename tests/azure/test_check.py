@@ -139,3 +139,11 @@ def test_nodes_that_failed_to_start_are_red(pool_stack: Any) -> None:
     assert pool.status == FAIL, pool
     assert "cannot run tasks" in pool.detail and "1 node(s) unusable" in pool.detail, pool
     assert "NodeStartFailed" in pool.detail
+
+
+def test_check_needs_an_azure_stack(tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env().items() if k != "SUPERBATCH_OUTPUTS"}
+    run = superbatch("check", cwd=tmp_path, env=env)
+
+    assert run.code == 3
+    assert run.stderr.strip() == "error: check needs an Azure stack: --stack NAME or --outputs FILE"

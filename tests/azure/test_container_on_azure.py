@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.azure.conftest import EmulatedStack
+from tests.azure.conftest import EmulatedStack, timings_shape
 from tests.runner.conftest import cli_env, job_id_of, superbatch, write
 
 
@@ -61,6 +61,9 @@ def test_container_job_matches_local(
     job_id = job_id_of(azure)
     local_tree = _tree(tmp_path / "local" / job_id)
     azure_tree = _tree(tmp_path / "azure" / job_id)
+    assert timings_shape(azure_tree.pop("timings.json")) == timings_shape(
+        local_tree.pop("timings.json")
+    )
     assert (
         json.loads(azure_tree.pop("manifest.json"))["tasks"]
         == json.loads(local_tree.pop("manifest.json"))["tasks"]

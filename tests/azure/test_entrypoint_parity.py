@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.azure.conftest import EmulatedStack
+from tests.azure.conftest import EmulatedStack, timings_shape
 from tests.runner.conftest import cli_env, job_id_of, superbatch, write
 from tests.support.entrypoint_image import ENTRYPOINT_MARKER, entrypoint_image
 from tests.support.podman import PodmanUnavailable
@@ -58,6 +58,9 @@ def test_an_entrypoint_image_runs_the_command_the_same_locally_and_on_azure(
     assert (
         json.loads(azure_tree.pop("manifest.json"))["tasks"]
         == json.loads(local_tree.pop("manifest.json"))["tasks"]
+    )
+    assert timings_shape(azure_tree.pop("timings.json")) == timings_shape(
+        local_tree.pop("timings.json")
     )
     assert azure_tree == local_tree
     assert azure_tree["0/out/a.n"].strip() == b"2"

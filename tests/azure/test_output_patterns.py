@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.azure.conftest import EmulatedStack
+from tests.azure.conftest import EmulatedStack, timings_shape
 from tests.runner.conftest import job_id_of, superbatch, write
 
 
@@ -42,6 +42,9 @@ def test_a_trailing_double_star_collects_the_same_files_everywhere(
     assert azure.code == 0, azure.stderr
     job_id = job_id_of(azure)
     local_tree, azure_tree = _tree(tmp_path / "local" / job_id), _tree(tmp_path / "azure" / job_id)
+    assert timings_shape(azure_tree.pop("timings.json")) == timings_shape(
+        local_tree.pop("timings.json")
+    )
     local_manifest = json.loads(local_tree.pop("manifest.json"))
     azure_manifest = json.loads(azure_tree.pop("manifest.json"))
     assert azure_tree == local_tree

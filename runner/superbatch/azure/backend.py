@@ -26,6 +26,7 @@ from superbatch.azure import (
     submit,
     tasks,
 )
+from superbatch.azure import policy as azure_policy
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
@@ -60,8 +61,6 @@ META_TASKS = "superbatch_tasks"
 META_AGGREGATE = "superbatch_aggregate"
 META_IMAGE = "superbatch_image"
 META_POOL = "superbatch_pool"
-META_ALLOW_FAILURES = "superbatch_allow_failures"  # [aggregate] allow_failures (-1: any)
-META_MAX_FAILURES = "superbatch_max_failures"
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -178,62 +177,22 @@ class AzureBatchBackend:
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
-        from superbatch import plan as planning
+        from superbatch.azure.planning import plan_job
 
         job_pool, _ = self._check_before_submit(job)
-        uploads = staging.plan_uploads(self.inputs, job, concurrency=self._staging_concurrency)
-        try:
-            self._job_state(job.job_id)
-            exists = True
-        except JobNotFoundError:
-            exists = False
-        present = submit.existing_task_ids(self.batch, job.job_id) if exists else set()
-        missing = [task for task in job.tasks if task.id not in present]
-        pool = call_with_retries(
-            lambda: self.batch.get_pool(
-                job_pool.id, select=["id", "taskSlotsPerNode", "autoScaleFormula"]
-            ),
-            action=f"read pool {job_pool.id}",
-        )
-        slots = pool.task_slots_per_node or 1
-        nodes = planning.expected_nodes(len(job.tasks), slots)
-        max_nodes = _formula_max_nodes(pool.auto_scale_formula)
-        if max_nodes is not None:
-            nodes = min(nodes, max_nodes)
-        adds_aggregate = job.aggregate is not None and AGGREGATE_TASK_ID not in present
-        batch_requests = (
-            (0 if exists else 1)
-            + -(-len(missing) // submit.MAX_TASKS_PER_REQUEST)
-            + int(adds_aggregate)
-            + 1  # the switch to terminatejob
-        )
-        sizes = {blob.source: blob.size for blob in uploads.blobs}
-        return planning.Plan(
-            job_id=job.job_id,
-            backend=self.name,
-            tasks=len(job.tasks),
-            preview=planning.preview(job),
-            aggregate=job.aggregate is not None,
-            exists=exists,
-            tasks_to_add=len(missing) + int(adds_aggregate),
-            files=len(uploads.blobs),
-            bytes_total=sum(sizes.values()),
-            files_new=len(uploads.uploads) + len(uploads.copies),
-            bytes_new=sum(blob.size for blob in uploads.uploads),
-            files_staged=uploads.skipped,
-            requests={
-                "storage": int(bool(uploads.blobs)) + len(uploads.uploads) + len(uploads.copies),
-                "batch": batch_requests,
-            },
-            slots_per_node=slots,
-            nodes=nodes,
+        return plan_job(
+            self.batch,
+            self.inputs,
+            job,
+            pool_id=job_pool.id,
+            staging_concurrency=self._staging_concurrency,
         )
 
     def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
         """Every check that needs no write, in order: the job's pool (an unknown one, or
         more slots than its nodes have, is refused first), and the job to submit, whose
         image names what the stack's registry holds by its digest."""
-        _refuse_local_only_policy(job)
+        azure_policy.refuse_local_only(job)
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
@@ -276,7 +235,7 @@ class AzureBatchBackend:
                 BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
                 BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
                 BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
-                *_policy_metadata(job),
+                *azure_policy.metadata(job),
             ],
         )
 
@@ -338,7 +297,7 @@ class AzureBatchBackend:
             image=meta.get(META_IMAGE, ""),
             registry=self.outputs.registry_login_server,
         )
-        if status.state == "active" and _too_many(meta, status.counts.failed):
+        if status.state == "active" and azure_policy.too_many(meta, status.counts.failed):
             self._stop(job_id, meta)
             status = replace(status, state="stopped")
         if (
@@ -402,8 +361,8 @@ class AzureBatchBackend:
             stderr=self._stderr(job_id),
             interval=self._poll_interval,
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
-            allow_failures=int(meta.get(META_ALLOW_FAILURES, "0")),
-            too_many=lambda failed: _too_many(meta, failed),
+            allow_failures=int(meta.get(azure_policy.META_ALLOW_FAILURES, "0")),
+            too_many=lambda failed: azure_policy.too_many(meta, failed),
             on_too_many=lambda: self._stop(job_id, meta),
             pool=PoolWatch(self.batch, self._pool_id(meta)),
         )
@@ -412,7 +371,7 @@ class AzureBatchBackend:
         from superbatch.azure import jobend
         from superbatch.policy import stop_reason
 
-        reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[META_MAX_FAILURES]))}"
+        reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[azure_policy.META_MAX_FAILURES]))}"
         from superbatch.azure.ending import end_job
 
         end_job(self.batch, job_id, reason, why="after too many failed tasks (max_failures)")
@@ -486,7 +445,7 @@ class AzureBatchBackend:
         aggregate: TaskResult | None = None
         statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
         regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
-        allowed = self._job_meta(job_id).get(META_ALLOW_FAILURES, "0") != "0"
+        allowed = self._job_meta(job_id).get(azure_policy.META_ALLOW_FAILURES, "0") != "0"
         if TaskState.FAILED in regular and not allowed:
             finished = (TaskState.SUCCEEDED, TaskState.FAILED)
             blocked = all(state in finished for state in regular) and any(
@@ -622,51 +581,6 @@ class AzureBatchBackend:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
-
-
-def _refuse_local_only_policy(job: ResolvedJob) -> None:
-    """What Batch cannot do the way --local does: said before anything is created."""
-    from superbatch.errors import SpecError
-    from superbatch.policy import ANY
-
-    if job.policy.retry_on_exit is not None or job.policy.no_retry_on_exit:
-        raise SpecError(
-            "retry_on_exit / no_retry_on_exit: Azure Batch retries every non-zero exit the "
-            "same way (maxTaskRetryCount); run this spec with --local, or drop the key"
-        )
-    allow = job.aggregate.allow_failures if job.aggregate is not None else 0
-    if allow not in (0, ANY):
-        raise SpecError(
-            f"[aggregate] allow_failures = {allow}: on Azure Batch a failed task either "
-            "blocks the aggregate step or satisfies it; use allow_failures = true (and "
-            "max_failures to stop early), or run with --local"
-        )
-
-
-def _policy_metadata(job: ResolvedJob) -> list[Any]:
-    from azure.batch.models import BatchMetadataItem
-
-    items = []
-    if job.aggregate is not None and job.aggregate.allow_failures:
-        items.append(
-            BatchMetadataItem(name=META_ALLOW_FAILURES, value=str(job.aggregate.allow_failures))
-        )
-    if job.policy.max_failures is not None:
-        items.append(BatchMetadataItem(name=META_MAX_FAILURES, value=str(job.policy.max_failures)))
-    return items
-
-
-def _too_many(meta: dict[str, str], failed: int) -> bool:
-    limit = meta.get(META_MAX_FAILURES)
-    return limit is not None and failed > int(limit)
-
-
-def _formula_max_nodes(formula: str | None) -> int | None:
-    """``maxNodes = N;`` of the formula infra/ writes, if the pool has that formula."""
-    import re
-
-    found = re.search(r"^maxNodes\s*=\s*(\d+)\s*;", formula or "", re.MULTILINE)
-    return int(found.group(1)) if found else None
 
 
 def _task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:

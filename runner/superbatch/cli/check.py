@@ -1,5 +1,6 @@
 """``superbatch check``: is this stack ready for jobs? One green or red line per check."""
 
+import os
 from typing import Annotated
 
 import typer
@@ -32,10 +33,13 @@ def check_command(
     """Check a stack once after `pulumi up`: identity, roles, pools, quotas, registry."""
     from superbatch.azure.backend import AzureBatchBackend
     from superbatch.azure.check import run_checks
+    from superbatch.azure.outputs import OUTPUTS_ENV_VAR
     from superbatch.backends import BackendOptions
     from superbatch.cli import render
     from superbatch.errors import ConfigError
 
+    if stack is None and outputs is None and not os.environ.get(OUTPUTS_ENV_VAR):
+        raise ConfigError("check needs an Azure stack: --stack NAME or --outputs FILE")
     opened = BackendOptions(stack=stack, outputs=outputs).open()
     if not isinstance(opened, AzureBatchBackend):  # pragma: no cover - open() gives Azure
         raise ConfigError("check needs an Azure stack: --stack NAME or --outputs FILE")

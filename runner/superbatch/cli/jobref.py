@@ -33,6 +33,10 @@ def resolve_job_id(backend: Backend, text: str) -> str:
                 "(`superbatch jobs` lists them)"
             )
         return found
+    from superbatch.validate import is_valid_id
+
+    if not is_valid_id(text):  # also keeps a path such as ../.. out of every lookup
+        raise JobNotFoundError(f"{text!r} is not a job id (letters, digits, - and _)")
     if _FULL_ID.search(text):
         return text
     ids = backend.job_ids()
