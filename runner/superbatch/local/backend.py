@@ -592,9 +592,11 @@ def task_labels(job: ResolvedJob) -> dict[str, str]:
 
 
 def _get_image_hint(engine: str, image: str) -> str:
-    """How to get ``image`` into the engine: pull a registry's image, build a short name."""
+    """How to get ``image`` into the engine: pull a registry's image, build a short name.
+    ``localhost/...`` (no port) is where podman keeps images built on this machine: there is
+    no registry to pull it from."""
     from superbatch.images.reference import parse_image_ref
 
-    if parse_image_ref(image).registry is not None:
+    if parse_image_ref(image).registry not in (None, "localhost"):
         return f"pull it with `{engine} pull {image}`"
     return "build it with `superbatch image build`"
