@@ -32,6 +32,7 @@ def build_report(
     tasks: list[TaskTimings],
     failed: Iterable[TaskStatus],
     *,
+    pool: str | None = None,
     price_per_node_hour: float | None = None,
 ) -> dict[str, Any]:
     """Every number the page shows, JSON-ready."""
@@ -84,6 +85,7 @@ def build_report(
     return {
         "job_id": job_id,
         "backend": backend,
+        "pool": pool or "default",  # a spec without `pool`, or a job from before pools
         "tasks": len(tasks),
         "states": states,
         "attempts": len(bars),
@@ -205,6 +207,7 @@ def render_html(report: dict[str, Any]) -> str:
     """The page: self-contained (inline CSS and SVG, no script, no link)."""
     d = report["durations"]
     rows = [
+        ("pool", "pool", report["pool"]),
         ("tasks", "tasks", report["tasks"]),
         ("attempts", "attempts", report["attempts"]),
         ("wall-seconds", "start to end (s)", _num(report["wall_seconds"], 1)),

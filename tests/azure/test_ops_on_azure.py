@@ -248,4 +248,5 @@ def test_report_on_azure_in_chromium(tmp_path: Path, stack: EmulatedStack) -> No
     price = ("--price-per-node-hour", "3.5")
     numbers = superbatch("report", job_id, *azure, *price, "--json", cwd=tmp_path).json()
     assert numbers["failures"] == [{"error": "bad row 3", "count": 1, "tasks": ["2"]}]
+    assert numbers["pool"] == "default"  # the job's pool, as status names it
     check_report_page(Path(numbers["html"]), numbers, 6)

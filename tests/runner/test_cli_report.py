@@ -34,6 +34,7 @@ def check_report_page(html: Path, numbers: dict, attempts_in_timings: int) -> No
         def cell(key: str) -> str:
             return str(visit.driver.find_element("id", key).text)
 
+        assert cell("pool") == numbers["pool"]
         assert cell("tasks") == str(numbers["tasks"])
         assert cell("attempts") == str(numbers["attempts"])
         assert cell("node-hours") == f"{numbers['node_hours']:.4f}"
@@ -60,6 +61,7 @@ def test_report_page_in_chromium_matches_json(project: Path) -> None:
 
     price = ("--price-per-node-hour", "3.5")
     numbers = superbatch("report", job_id, "--local", *price, "--json", cwd=project).json()
+    assert numbers["pool"] == "default"  # the job's pool, as status names it
     assert numbers["failures"] == [{"error": "bad row 3", "count": 1, "tasks": ["2"]}]
     assert numbers["cost"] == numbers["node_hours"] * 3.5 > 0
     html = Path(numbers["html"])

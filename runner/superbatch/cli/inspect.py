@@ -91,7 +91,9 @@ def report_command(
     job_id = resolve_job_id(opened, job_id)
     tasks = opened.timings(job_id)
     status = opened.status(job_id)
-    report = build_report(job_id, opened.name, tasks, status.failed, price_per_node_hour=price)
+    report = build_report(
+        job_id, opened.name, tasks, status.failed, pool=status.pool, price_per_node_hour=price
+    )
     target = output or results / job_id / "report.html"
     atomic_write_bytes(target, render_html(report).encode())
     write_timings(opened, job_id, results)
