@@ -6,10 +6,18 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.emulator.fixtures import azurite_https, batch_emulator, batch_emulator_https  # noqa: F401
 from tests.support.azurite import Azurite, start_azurite
 from tests.support.docker import Dockerd
+
+# No timing in tests: Hypothesis' default 200 ms deadline per example is a timed assertion
+# that a loaded CI machine fails at random (seen: a settings property test under load).
+settings.register_profile(
+    "superbatch", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("superbatch")
 
 
 @pytest.fixture(scope="session", autouse=True)

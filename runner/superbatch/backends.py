@@ -8,7 +8,6 @@ the backend.
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +119,8 @@ class BackendOptions:
 
     def command(self, *words: str, running: bool = False) -> str:
         """A shell-quoted ``superbatch WORDS... <backend options>`` (for hints)."""
+        import shlex
+
         extra = self.run_args() if running else []
         return shlex.join(["superbatch", *words, *self.where_args(), *extra])
 

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.azure.conftest import EmulatedStack
+from tests.azure.conftest import EmulatedStack, timings_shape
 from tests.runner.conftest import cli_env, job_id_of, superbatch
 
 IMAGE = "docker.io/library/busybox:1.36"
@@ -152,10 +152,14 @@ def test_the_same_spec_runs_locally_with_your_identity_and_gives_the_same_result
         return {
             p.relative_to(base).as_posix(): p.read_bytes()
             for p in base.rglob("*")
-            if p.is_file() and p.name != "manifest.json"
+            if p.is_file() and p.name not in ("manifest.json", "timings.json")
         }
 
     assert tree("local") == tree("azure")
+    timings = [
+        (tmp_path / where / job_id / "timings.json").read_bytes() for where in ("local", "azure")
+    ]
+    assert timings_shape(timings[0]) == timings_shape(timings[1])
     assert tree("azure")["0/out/x.n"].strip() == b"2"
 
 

@@ -32,7 +32,9 @@ def test_pulumi_yaml_runs_infra_in_the_project_virtualenv() -> None:
     assert project["main"] == "infra/"
     assert project["runtime"] == {
         "name": "python",
-        "options": {"toolchain": "uv", "virtualenv": ".venv"},
+        # infra/ is its own uv project (the quick start installs no Pulumi packages); Pulumi
+        # resolves virtualenv against the project root and runs `uv sync` in infra/
+        "options": {"toolchain": "uv", "virtualenv": "infra/.venv"},
     }
 
 

@@ -123,7 +123,7 @@ def test_explicit_engine_without_the_image_refuses_before_anything(
     assert result.code == 3
     assert result.stderr.strip().splitlines() == [
         "error: image localhost/superbatch-test/absent:1 is not in podman's local images: "
-        "build it (or pull it) first, or use --no-container"
+        "build it with `superbatch image build` first, or use --no-container"
     ]
     assert not (project / ".superbatch").exists() and not (project / "results").exists()
 

@@ -86,7 +86,7 @@ def test_ambiguous_and_unknown_prefixes_are_one_line(project: Path) -> None:
     ambiguous = superbatch("status", "pre", "--local", cwd=project)
     assert ambiguous.code == 5 and "matches 2 jobs" in ambiguous.stderr
     unknown = superbatch("status", "nope", "--local", cwd=project)
-    assert unknown.code == 5 and "no local job id starts with 'nope'" in unknown.stderr
+    assert unknown.code == 5 and "no local job 'nope'" in unknown.stderr
 
 
 def test_dry_run_creates_nothing_and_shows_the_plan(project: Path) -> None:

@@ -45,10 +45,8 @@ def resolve_job_id(backend: Backend, text: str) -> str:
     matches = sorted(i for i in ids if i.startswith(text))
     if len(matches) == 1:
         return matches[0]
-    if not matches:
-        raise JobNotFoundError(
-            f"no {backend.name} job id starts with {text!r} (`superbatch jobs` lists them)"
-        )
+    if not matches:  # as given: the backend says there is no such job (or what is left)
+        return text
     shown = ", ".join(matches[:_SHOWN]) + (", ..." if len(matches) > _SHOWN else "")
     raise JobNotFoundError(f"{text!r} matches {len(matches)} jobs ({shown}): give more of the id")
 
