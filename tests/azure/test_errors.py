@@ -145,6 +145,25 @@ def test_throttling_past_retries_stops_with_resume_advice(stack: EmulatedStack) 
         )
 
 
+def test_a_400_without_batch_error_body_is_retried_not_fatal(canned: Any) -> None:
+    """Batch refuses with a code; a body-less 400 (a broken exchange) is sent again."""
+    canned.answer = (400, {}, b"")
+    submitter = TaskSubmitter(_batch_client(canned), "j1", max_attempts=2)
+    body = {"id": "0", "commandLine": "true", "containerSettings": {"imageName": TEST_IMAGE}}
+
+    with pytest.raises(ThrottledError, match="re-run the same command later") as caught:
+        submitter.submit([("0", json.dumps(body).encode())], expected={"0"}, body_for=bytes)
+    assert "(400)" in str(caught.value)
+    # ...while a 400 that Batch explains stays a refusal, at once
+    canned.answer = _batch_error(
+        400, "InvalidPropertyValue", "The value provided for one of the properties is invalid."
+    )
+    submitter = TaskSubmitter(_batch_client(canned), "j1", max_attempts=2)
+    with pytest.raises(RemoteError, match="400 InvalidPropertyValue") as refused:
+        submitter.submit([("0", json.dumps(body).encode())], expected={"0"}, body_for=bytes)
+    assert not isinstance(refused.value, ThrottledError)
+
+
 def test_image_pull_failure_names_image_and_push_command() -> None:
     from azure.batch import models
 

@@ -214,7 +214,12 @@ class TaskSubmitter:
                 )
             )
         status = getattr(exc, "status_code", None)
-        transient = status is None or status in {408, 429} or status >= 500
+        # Batch refuses a request with its error body (a code and a message). A 400 without
+        # one did not come from Batch's request handling but from a connection that broke
+        # mid-exchange: like a reset, the collection may or may not have been added.
+        transient = (
+            status is None or status in {408, 429} or status >= 500 or (status == 400 and not code)
+        )
         if not transient:
             raise translate_azure_error(exc, action=f"add tasks to job {self._job_id}") from exc
         _LOGGER.info("collection of %d task(s) failed (%s): retrying", len(chunk.tasks), exc)
