@@ -164,6 +164,41 @@ def test_a_400_without_batch_error_body_is_retried_not_fatal(canned: Any) -> Non
     assert not isinstance(refused.value, ThrottledError)
 
 
+def test_a_body_less_400_is_retried_by_the_batch_policy_on_every_call(canned: Any) -> None:
+    """A GET answered 400 with no body (Azurite's answer to a Batch request, seen once per
+    suite run) is tried again within the policy's bounds; a 400 Batch explains is not."""
+    from azure.batch import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.core.exceptions import HttpResponseError
+
+    from superbatch.azure.retry import batch_retry_policy
+
+    job = {"id": "j1", "state": "active", "poolInfo": {"poolId": "p"}}
+    ok = (200, {"Content-Type": "application/json"}, json.dumps(job).encode())
+    queue = [(400, {}, b""), (400, {}, b""), ok]
+    served: list[int] = []
+
+    class InTurn(type(canned)):  # type: ignore[misc]
+        @property
+        def answer(self) -> tuple[int, dict[str, str], bytes]:
+            served.append(1)
+            return queue.pop(0) if queue else refused
+
+    refused = _batch_error(400, "InvalidPropertyValue", "The value is invalid.")
+    canned.__class__ = InTurn
+    url = f"http://127.0.0.1:{canned.server_address[1]}"
+    client = BatchClient(
+        url, AzureNamedKeyCredential("acct", "a2V5"), retry_policy=batch_retry_policy()
+    )
+
+    assert client.get_job("j1").id == "j1"
+    assert len(served) == 3  # two body-less 400s, then the answer
+    served.clear()
+    with pytest.raises(HttpResponseError):
+        client.get_job("j1")
+    assert len(served) == 1  # Batch's own 400 is final
+
+
 def test_image_pull_failure_names_image_and_push_command() -> None:
     from azure.batch import models
 

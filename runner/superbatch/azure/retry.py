@@ -101,6 +101,12 @@ def backoff(retry: int, server_asked: float | None = None) -> float:
 _LAST_ERROR = "superbatch_last_error"
 
 
+def _batch_explained(headers: Mapping[str, str]) -> bool:
+    """Whether an error answer carries Batch's JSON error body."""
+    kind = headers.get("Content-Type") or headers.get("content-type") or ""
+    return "json" in kind.lower() and headers.get("Content-Length") != "0"
+
+
 def batch_retry_policy() -> Any:
     """azure-core's RetryPolicy with our bounds (it already honours Retry-After)."""
     from azure.core.pipeline.policies import RetryPolicy
@@ -118,6 +124,16 @@ def batch_retry_policy() -> Any:
         def get_backoff_time(self, settings: dict[str, Any]) -> float:
             left = float(settings["superbatch_end"]) - time.monotonic()
             return max(0.0, min(float(super().get_backoff_time(settings)), left))
+
+        def is_retry(self, settings: Any, response: Any) -> bool:
+            # Batch refuses a request with its JSON error body (a code and a message). A 400
+            # with no body is not Batch's answer: something else on the way spoke (seen in
+            # the suite: Azurite answers a Batch request so), so it is tried again, within
+            # the same bounds, like a lost connection.
+            http = response.http_response
+            if http.status_code == 400 and not _batch_explained(http.headers):
+                return True
+            return bool(super().is_retry(settings, response))
 
         def increment(self, settings: Any, response: Any = None, error: Any = None) -> bool:
             if error is not None and hasattr(response, "context"):
