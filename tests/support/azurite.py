@@ -1,6 +1,6 @@
 """Azurite, Microsoft's storage emulator, for tests: installed from npm on first use.
 
-``start_azurite()`` runs ``azurite-blob`` in memory on 127.0.0.1 with a free port and
+``start_azurite()`` runs ``azurite-blob`` in memory on 127.0.0.1 on a port it binds itself and
 returns an :class:`Azurite` whose ``connection_string`` / ``credential`` reach it with the
 well-known development account (the emulator's documented, public key: it exists only in
 Azurite and grants nothing in Azure). Tests that need it use the ``azurite`` fixture.
@@ -13,22 +13,29 @@ credential (:class:`tests.support.tokens.FakeTokenCredential`); pass
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.paths import cache_dir, cache_lock, free_port
+from tests.support.paths import cache_dir, cache_lock
 from tests.support.tls import tls_material
 
 AZURITE_VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"
 # Azurite's documented development key (public, emulator-only; see Microsoft's Azurite docs).
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+# Azurite's own start-up line, e.g. "... successfully listens on https://127.0.0.1:40547"
+_LISTENING = re.compile(r"successfully listens on https?://127\.0\.0\.1:(\d+)")
 
 
 class AzuriteUnavailable(RuntimeError):
@@ -120,16 +127,22 @@ def azurite_binary() -> Path:
 
 
 def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azurite:
-    """Start ``azurite-blob`` in memory; ``https=True`` adds TLS and bearer-token auth."""
+    """Start ``azurite-blob`` in memory; ``https=True`` adds TLS and bearer-token auth.
+
+    Azurite binds port 0 itself and we read the port it got from its own start-up line. A
+    port picked beforehand (bind 0, close, hand the number on) could be taken by another
+    server in between; the probe would then have found that server "up", and clients meant
+    for one server reached the other (seen: a Batch client answered by Azurite's body-less
+    400 ``Bad Request``).
+    """
     binary = azurite_binary()
-    port = free_port()
-    log = cache_dir("logs") / f"azurite-{port}.log"
+    log = cache_dir("logs") / f"azurite-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
     args = [
         str(binary),
         "--blobHost",
         "127.0.0.1",
         "--blobPort",
-        str(port),
+        "0",
         "--inMemoryPersistence",
         "--skipApiVersionCheck",
         "--loose",
@@ -143,13 +156,29 @@ def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azur
         args += ["--oauth", "basic", "--cert", str(tls.cert), "--key", str(tls.key)]
     with log.open("wb") as sink:
         process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + startup_timeout
+    port = None
+    while port is None and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AzuriteUnavailable(f"azurite-blob exited early: {log.read_text()[-500:]}")
+        found = _LISTENING.search(log.read_text(errors="replace"))
+        if found is None:
+            time.sleep(0.05)
+            continue
+        port = int(found.group(1))
+    if port is None:
+        process.kill()
+        process.wait()
+        raise AzuriteUnavailable(
+            f"azurite-blob did not say where it listens in {startup_timeout}s: "
+            f"{log.read_text()[-500:]}"
+        )
     azurite = Azurite(process, port, log, ca_bundle)
     probe_context = None
     if ca_bundle is not None:
         import ssl
 
         probe_context = ssl.create_default_context(cafile=str(ca_bundle))
-    deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AzuriteUnavailable(f"azurite-blob exited early: {log.read_text()[-500:]}")
@@ -157,7 +186,12 @@ def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azur
             urllib.request.urlopen(
                 f"{azurite.blob_endpoint}?comp=list", timeout=1, context=probe_context
             )
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as answer:
+            if not (answer.headers.get("Server") or "").startswith("Azurite"):
+                azurite.stop()
+                raise AzuriteUnavailable(
+                    f"port {port} answered, but not as Azurite: {answer.headers.get('Server')}"
+                ) from None
             return azurite  # it answered (403 without auth): it is up
         except OSError:
             time.sleep(0.1)
