@@ -108,3 +108,24 @@ def test_cancel_mid_run_stops_tasks_and_keeps_what_finished(project: Path) -> No
     assert [t["state"] for t in fetched.json()["tasks"]][:3] == ["succeeded", "succeeded", "queued"]
     again = superbatch("run", "job.toml", *args, "--json", cwd=project)  # runs nothing more
     assert again.json()["state"] == "cancelled" and again.code == 1
+
+
+def test_a_runner_that_finishes_before_it_is_seen_is_not_an_error(project: Path) -> None:
+    """`wait` starts a runner and looks for it; a runner that already ran the job to its end
+    (it found nothing left, or its last tasks were quick) has stopped with "completed": that
+    is the job done, not a failure (seen in CI: `wait` after Ctrl-C said "stopped")."""
+    from superbatch.local.backend import LocalBackend
+    from superbatch.local.runner import start_runner
+
+    write(
+        project,
+        {"job.toml": 'name = "quick"\ncommand = "true"\ntasks = "t.csv"\n', "t.csv": "n\n1\n"},
+    )
+    run = superbatch("run", "job.toml", "--local", "--no-container", "--json", cwd=project)
+    assert run.code == 0, run.stderr
+    backend = LocalBackend(home=project / ".superbatch", container=False)
+    store = backend._existing_store(run.json()["job_id"])
+    pid = start_runner(backend, store)  # the runner finds the job done and exits at once
+
+    log = (store.dir / "runner.log").read_text().strip().splitlines()
+    assert log[-1] == f"runner {pid}: completed"

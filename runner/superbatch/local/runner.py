@@ -54,6 +54,8 @@ def start_runner(backend: LocalBackend, store: JobStore) -> int:
         if code is not None and not store.runner_alive():
             lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             last = lines[-1] if lines else f"exit code {code}"
+            if code in (0, 1) and last.startswith(f"runner {proc.pid}: "):
+                return proc.pid  # it ran the job to its end before we looked: all done
             raise SuperBatchError(f"the background runner of {store.job_id} stopped: {last}")
         if time.monotonic() > deadline:
             raise SuperBatchError(
