@@ -8,16 +8,15 @@ normal schedule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 from infra.autoscale import autoscale_formula
 
 from superbatch.azure import rearm
 from superbatch.model import ResolvedJob, TaskSpec
-from tests.azure.conftest import EMULATOR_MISSING, EmulatedStack, write_stack
+from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import TEST_IMAGE
 
 FORMULA = autoscale_formula(max_nodes=2, task_slots_per_node=1, spot=False)
@@ -25,26 +24,14 @@ INTERVAL = 300.0
 
 
 @pytest.fixture
-def idle_pool(
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    fake_az_login: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[EmulatedStack]:
+def idle_pool(pool_stack: Any) -> EmulatedStack:
     """A container pool at zero nodes with the stack's formula, evaluated every 5 minutes."""
-    try:
-        from tests.emulator.pools import PoolSpec
-        from tests.emulator.server import start_emulator
-    except ImportError:
-        pytest.fail(EMULATOR_MISSING)
-    azurite = request.getfixturevalue("azurite_https")
-    spec = PoolSpec(formula=FORMULA, interval_seconds=INTERVAL, container=True)
-    emulator = start_emulator(azurite=azurite, https=True, pool=spec)
-    try:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
-        yield write_stack(tmp_path, emulator, azurite)
-    finally:
-        emulator.stop()
+    from tests.emulator.pools import PoolSpec
+
+    stack: EmulatedStack = pool_stack(
+        PoolSpec(formula=FORMULA, interval_seconds=INTERVAL, container=True)
+    )
+    return stack
 
 
 def job(job_id: str) -> ResolvedJob:
