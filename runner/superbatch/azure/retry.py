@@ -102,9 +102,11 @@ _LAST_ERROR = "superbatch_last_error"
 
 
 def _batch_explained(headers: Mapping[str, str]) -> bool:
-    """Whether an error answer carries Batch's JSON error body."""
-    kind = headers.get("Content-Type") or headers.get("content-type") or ""
-    return "json" in kind.lower() and headers.get("Content-Length") != "0"
+    """Whether an error answer carries Batch's JSON error body (azure-core's response
+    headers are case-insensitive)."""
+    return (
+        "json" in headers.get("Content-Type", "").lower() and headers.get("Content-Length") != "0"
+    )
 
 
 def batch_retry_policy() -> Any:
