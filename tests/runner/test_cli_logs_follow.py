@@ -46,13 +46,15 @@ def test_logs_follow_prints_what_comes_and_ends_with_the_task(project: Path) -> 
     assert queued.code == 5 and queued.stdout == ""  # not an empty log
     assert "task 1 of job" in queued.stderr and "has not run yet" in queued.stderr
     waiting = popen_superbatch("logs", job_id, "1", "--local", "-f", cwd=project)
+    assert waiting.stderr is not None  # it has looked (task 1 queued) before task 0 goes on
+    said_first = waiting.stderr.readline()
 
     code, out, err = follow_until_after(("logs", job_id, "0", "--local", "-f"), project)
     assert code == 0, err
     assert out == "before 1\nafter 1\n" and err == "oops\n"  # task stderr to stderr
     rest, err1 = waiting.communicate(timeout=90)  # task 1 ran after task 0: followed to its end
     assert waiting.returncode == 0, err1
-    assert err1 == "task 1 has not started yet (queued)\noops\n"
+    assert said_first + err1 == "task 1 has not started yet (queued)\noops\n"
     assert rest == "before 2\nafter 2\n"
     tail = superbatch(
         "logs", "last", "0", "--local", "--tail", "1", "--stream", "stdout", cwd=project
