@@ -200,3 +200,50 @@ def test_a_csv_with_a_local_and_a_blob_file_column(tmp_path: Path, stack: Emulat
     refused = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), cwd=tmp_path)
     assert refused.code == 2
     assert "row 1, column right" in refused.stderr and "refs/none.txt" in refused.stderr
+
+
+def test_clean_local_releases_the_blobs_only_its_job_used(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    """Two local jobs share one cached blob: cleaning the first keeps what the second still
+    stages from (its tasks could run again), cleaning the second leaves no blob cache."""
+    from superbatch.local.state import JobStore
+    from superbatch.model import InputFile
+
+    root = data_container(stack, {"d/shared.txt": b"both", "d/a.txt": b"a", "d/b.txt": b"b"})
+    endpoint = f"{stack.azurite.blob_endpoint.rsplit('/', 1)[0]}/{{account}}"
+    env = cli_env({"SUPERBATCH_BLOB_ENDPOINT": endpoint})
+    home = tmp_path / ".superbatch"
+    cache = home / "blobs"
+
+    def run(name: str, *blobs: str) -> str:
+        inputs = ", ".join(f'"{root}/d/{blob}"' for blob in blobs)
+        spec = write_spec(
+            tmp_path / name,
+            f'name = "{name}"\ncommand = "cat {{input}} > got.txt"\n'
+            f'inputs = [{inputs}]\noutputs = ["got.txt"]\n',
+        )
+        args = ["run", str(spec), "--local", "--no-container", "--json"]
+        done = superbatch(*args, cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+        return job_id_of(done)
+
+    def clean(job_id: str) -> None:
+        done = superbatch("clean", job_id, "--local", "--yes", cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+
+    def staged_from(job_id: str) -> list[bytes]:
+        job = JobStore(home, job_id).load()
+        sources = [f.source for t in job.tasks for f in t.inputs if isinstance(f, InputFile)]
+        return sorted(source.read_bytes() for source in sources)
+
+    first = run("first", "shared.txt", "a.txt")
+    second = run("second", "shared.txt", "b.txt")
+    assert len(list(cache.iterdir())) == 3  # shared.txt fetched once
+
+    clean(first)
+    assert sorted(p.read_bytes() for p in cache.iterdir()) == [b"b", b"both"]
+    assert staged_from(second) == [b"b", b"both"]
+
+    clean(second)
+    assert not cache.exists()
