@@ -1,7 +1,8 @@
 """Job specs: TOML (or the Python API) -> a validated :class:`ResolvedJob`.
 
 Two steps. :func:`parse_spec` reads a TOML file into a :class:`JobDraft` (types and keys
-checked); :class:`superbatch.Job` builds the same draft in code. :func:`resolve` then checks
+checked by :func:`parse_table`); :class:`superbatch.Job` hands its keywords to the same
+:func:`parse_table`, so both accept exactly the same keys and values. :func:`resolve` then checks
 everything that needs the file system (globs, CSV rows, shared files), fills the
 placeholders and computes the job id. Nothing is created and nothing runs before
 :func:`resolve` returns.
@@ -127,6 +128,18 @@ def parse_spec(path: Path) -> JobDraft:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    return parse_table(data, base_dir=path.resolve().parent, where=where)
+
+
+def parse_table(
+    data: dict[str, Any], *, base_dir: Path, where: str, rows_later: bool = False
+) -> JobDraft:
+    """Check every key of a job spec: a TOML file's table, or the Python API's keywords.
+
+    The one validator of both. ``rows_later``: the tasks may still come as rows
+    (``Job.add_tasks``), so neither ``inputs`` nor ``tasks`` is required yet, and ``files``
+    is checked against the rows once they are there (:func:`check_file_columns`).
+    """
     _check_keys(data, TOP_KEYS, where=where)
     for key in ("name", "command"):
         if key not in data:
@@ -135,7 +148,7 @@ def parse_spec(path: Path) -> JobDraft:
     draft = JobDraft(
         name=check_name(data["name"], where=where),
         command=command,
-        base_dir=path.resolve().parent,
+        base_dir=base_dir,
         source=where,
     )
     if "image" in data:
@@ -149,12 +162,14 @@ def parse_spec(path: Path) -> JobDraft:
             raise SpecError(f"{where}: tasks must be the path of a CSV file")
         draft.rows = read_csv_rows(draft.base_dir / data["tasks"], where=where)
         draft.rows_source = data["tasks"]
-    else:
+    elif not rows_later:
         raise SpecError(
             f'{where}: say what the tasks are: inputs = "data/*.txt" (one task per file) '
             'or tasks = "params.csv" (one task per row)'
         )
-    if "files" in data:
+    if "files" in data and rows_later and draft.inputs is None and draft.rows is None:
+        draft.files = check_string_list(data["files"], key="files", where=where)  # rows later
+    elif "files" in data:
         draft.files = check_file_columns(data["files"], draft.rows, where=where)
     if "shared" in data:
         draft.shared = check_string_list(data["shared"], key="shared", where=where)
@@ -226,21 +241,7 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
         raise SpecError(f"{where}: cannot read tasks file {name}: {exc}") from None
     if not header:
         raise SpecError(f"{where}: tasks file {name} is empty; it needs a header row")
-    columns = [c.strip() for c in header]
-    for column in columns:
-        if not column:
-            raise SpecError(f"{where}: tasks file {name} has an empty column name")
-        check_env_name(column, where=f"{where}: {name} column")
-        if column in ROW_RESERVED:
-            raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
-        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
-            raise SpecError(
-                f"{where}: {name} column {column!r} would replace the task's ${column} "
-                "environment variable (columns become variables): rename the column"
-            )
-    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
-    if repeated is not None:
-        raise SpecError(f"{where}: tasks file {name} has two columns named {repeated!r}")
+    columns = check_row_columns([c.strip() for c in header], where=f"{where}: tasks file {name}")
     if not rows:
         raise SpecError(f"{where}: tasks file {name} has a header but no rows")
     result = []
@@ -252,6 +253,26 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
             )
         result.append(dict(zip(columns, row, strict=True)))
     return result
+
+
+def check_row_columns(columns: list[str], *, where: str) -> list[str]:
+    """The columns of task rows (a CSV header, or ``Job.add_tasks`` keys): each becomes a
+    placeholder and an environment variable, so none may replace one a task needs."""
+    for column in columns:
+        if not column:
+            raise SpecError(f"{where} has an empty column name")
+        check_env_name(column, where=f"{where} column")
+        if column in ROW_RESERVED:
+            raise SpecError(f"{where} column {column!r} is a reserved placeholder name")
+        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
+            raise SpecError(
+                f"{where} column {column!r} would replace the task's ${column} "
+                "environment variable (columns become variables): rename the column"
+            )
+    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if repeated is not None:
+        raise SpecError(f"{where} has two columns named {repeated!r}")
+    return columns
 
 
 def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:

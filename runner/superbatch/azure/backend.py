@@ -203,6 +203,12 @@ class AzureBatchBackend:
             staging_concurrency=self._staging_concurrency,
         )
 
+    def price_per_node_hour(self, pool: str | None) -> float | None:
+        """The pool's ``pricePerNodeHour`` from the stack outputs (None: not given, a stack
+        from before prices, or a pool the stack does not have)."""
+        info = self.outputs.pools.get(pool or DEFAULT_POOL)
+        return info.price_per_node_hour if info is not None else None
+
     def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
         """Every check that needs no write, in order: the job's pool (an unknown one, or
         more slots than its nodes have, is refused first), and the job to submit, whose

@@ -425,7 +425,10 @@ def print_plan(plan: Plan) -> None:
         if plan.node_hours is not None:
             line += f" -> {plan.node_hours:.2f} node-hours"
         if plan.cost is not None:
-            line += f", cost {plan.cost:.2f} at {plan.price_per_node_hour:g} per node-hour"
+            line += (
+                f", cost {plan.cost:.2f} at {plan.price_per_node_hour:g} per node-hour "
+                f"({plan.price_source})"
+            )
         if plan.wall_seconds is not None:
             line += f"; about {_clock(plan.wall_seconds)} from start to end"
         stdout.print(line)

@@ -157,6 +157,10 @@ class LocalBackend:
 
         return plan_job(self, job)
 
+    def price_per_node_hour(self, pool: str | None) -> float | None:
+        """None: there is no stack here, so a price comes only from --price-per-node-hour."""
+        return None
+
     def status(self, job_id: str) -> JobStatus:
         store = self._existing_store(job_id)
         alive = store.runner_alive()
