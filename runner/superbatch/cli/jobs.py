@@ -74,7 +74,9 @@ def wait_command(
     job_id = resolve_job_id(opened, job_id)
     remember_job(job_id, backend, following=True)
     status = opened.status(job_id)
-    if not status.done:  # a finished job has nothing to run: no image check, no warning
+    # a finished job has nothing to run: no image check, no warning (an Azure job still
+    # active is ended by its monitor: the watcher, or this process)
+    if not status.done or status.state == "active":
         opened.detach(job_id)
         with render.stuck_as_json(json), render.progress_bar(job_id) as progress:
             if isinstance(opened, LocalBackend):

@@ -240,6 +240,11 @@ def print_status(status: JobStatus) -> None:
     if agg is not None:
         if agg.state == "failed":
             _print_failure(agg)
+        elif status.done and agg.state != "succeeded" and 0 < status.allow_failures < counts.failed:
+            stdout.print(
+                f"aggregate step not run: {counts.failed} tasks failed, more than "
+                f"allow_failures = {status.allow_failures}"
+            )
         elif status.done and agg.state != "succeeded" and counts.failed:
             stdout.print("aggregate step not run: some tasks failed")
         elif status.done and agg.state != "succeeded":
