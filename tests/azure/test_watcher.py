@@ -142,7 +142,6 @@ def test_one_watcher_per_job(tmp_path: Path, stack: EmulatedStack) -> None:
     assert watcher_pid(folder) == first  # neither started a second one
     stack.emulator.hold = False
     waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path)
-    assert watcher_pid(folder) == first
     failed = {t["task"]: t["attempts"] for t in waited.json()["failed"]}
     assert failed == {"0": 3, "1": 1}
 
