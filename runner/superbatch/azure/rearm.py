@@ -3,8 +3,9 @@
 A pool idling at zero nodes evaluates its formula every ``autoScaleEvaluationInterval`` (at
 least 5 minutes), and task samples reach the formula about a minute after they are taken
 ("It takes approximately one minute for samples to propagate through the system",
-batch-automatic-scaling.md; Batch records one every 30 s). A job submitted just after an
-evaluation would wait up to one interval plus that lag before a node is even asked for.
+batch-automatic-scaling.md, where "samples are obtained every 30 seconds"). A job submitted
+just after an evaluation would wait up to one interval plus that lag before a node is even
+asked for.
 
 Batch's "Pool - Enable Auto Scale" is the lever: given the evaluation interval again, "the
 existing autoscale evaluation schedule will be stopped and a new autoscale evaluation schedule
