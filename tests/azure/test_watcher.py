@@ -142,7 +142,6 @@ def test_one_watcher_per_job(tmp_path: Path, stack: EmulatedStack) -> None:
     assert watcher_pid(folder) == first  # neither started a second one
     stack.emulator.hold = False
     waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path)
-    assert watcher_pid(folder) == first
     failed = {t["task"]: t["attempts"] for t in waited.json()["failed"]}
     assert failed == {"0": 3, "1": 1}
 
@@ -208,3 +207,28 @@ def test_the_watcher_of_a_detached_job_rearms_the_idle_pool(
         waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path, env=env)
     assert waited.code == 0, waited.stderr
     assert waited.json()["counts"]["succeeded"] == 2
+
+
+def test_ctrl_c_in_wait_leaves_the_job_and_its_new_watcher_running(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    from tests.runner.conftest import popen_superbatch
+
+    job_id = _hold_and_detach(tmp_path, stack)
+    folder = _folder(stack, job_id)
+    killed = watcher_pid(folder)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    until(lambda: not alive(folder))
+
+    follower = popen_superbatch("wait", job_id, *_azure(stack), cwd=tmp_path)
+    until(lambda: alive(folder) and watcher_pid(folder) not in (None, killed))
+    follower.send_signal(signal.SIGINT)
+    _, err = follower.communicate(timeout=60)
+    assert follower.returncode == 130 and "the job keeps running" in err
+    assert alive(folder) and stack.emulator.job(job_id)["state"] == "active"
+
+    stack.emulator.hold = False  # the watcher alone retries and ends it
+    until(lambda: _ended(stack, job_id), timeout=120)
+    status = superbatch("status", job_id, *_azure(stack), "--json", cwd=tmp_path).json()
+    assert {t["task"]: t["attempts"] for t in status["failed"]} == {"0": 3, "1": 1}

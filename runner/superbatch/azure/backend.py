@@ -358,7 +358,7 @@ class AzureBatchBackend:
         from superbatch.azure.watcher import JobLock
 
         lock = JobLock(self._watch_dir(job_id))
-        if not lock.acquire():
+        if self._job_state(job_id) != "active" or not lock.acquire():
             return
         try:
             regular = monitor.job_task_counts(

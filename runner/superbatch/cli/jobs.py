@@ -31,7 +31,8 @@ WAIT_EXAMPLES = """Examples:
 
 \b
   superbatch wait wordcount-40242b330a --local       # follow it, or finish an interrupted run
-  superbatch wait last --stack dev                   # Ctrl-C stops following, not the job
+  superbatch wait last --stack dev                   # Ctrl-C stops following, not the job;
+                                                     # starts the job's watcher if it is gone
 """
 
 
@@ -65,7 +66,8 @@ def wait_command(
     json: Json = False,
 ) -> None:
     """Follow a job until it ends; Ctrl-C stops following, never the job (locally an
-    interrupted job gets a background runner again)."""
+    interrupted job gets a background runner again; on Azure a job whose watcher is gone
+    gets one again)."""
     from superbatch.cli import render
     from superbatch.cli.interrupt import remember_job
     from superbatch.local import LocalBackend

@@ -19,7 +19,8 @@ RUN_EXAMPLES = """Examples:
   superbatch run job.toml --local --no-container  # on this machine, on the host
   superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
   superbatch run job.toml --local --new           # a fresh job, even if this one ran
-  superbatch run job.toml --stack dev --detach    # submit, print the job id, return
+  superbatch run job.toml --stack dev --detach    # submit, print the job id, return (a
+                                                  # background watcher applies the policy)
   superbatch run job.toml --stack dev --dry-run --estimate 20m
                           # plan and cost (price: the stack's pricePerNodeHour); creates nothing
   superbatch run job.toml --stack dev --dry-run --estimate 20m --price-per-node-hour 0.10
@@ -83,7 +84,10 @@ def run_command(
     detach: Annotated[
         bool,
         typer.Option(
-            "--detach", help="Submit and return; the job runs on (locally: in the background)."
+            "--detach",
+            help="Submit and return; the job runs on (locally: in a background runner; on "
+            "Azure a background watcher applies retry_on_exit, max_failures, allow_failures "
+            "and the pool's cold-start re-arm).",
         ),
     ] = False,
     price: Annotated[
