@@ -16,16 +16,26 @@ IMAGE = "docker.io/library/busybox:1.36"
 def data_container(stack: EmulatedStack, blobs: dict[str, bytes]) -> str:
     """A container the stack does not own, filled (test-side, dev key), and declared in the
     stack outputs as `pulumi up` with dataContainers would; returns its az:// root."""
-    from azure.storage.blob import BlobServiceClient
-
-    name = f"data-{uuid.uuid4().hex[:8]}"
-    service = BlobServiceClient.from_connection_string(
-        stack.azurite.connection_string, **stack.azurite.blob_client_kwargs()
-    )
-    container = service.create_container(name)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(32) as pool:
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.storage.blob import BlobServiceClient
+
+    threads = 32
+    session = requests.Session()  # a pool per thread: urllib3's 10 would drop connections
+    adapter = requests.adapters.HTTPAdapter(pool_connections=threads, pool_maxsize=threads)
+    session.mount("https://", adapter)
+    name = f"data-{uuid.uuid4().hex[:8]}"
+    service = BlobServiceClient.from_connection_string(
+        stack.azurite.connection_string,
+        transport=RequestsTransport(
+            session=session, session_owner=True, **stack.azurite.blob_client_kwargs()
+        ),
+        **stack.azurite.blob_client_kwargs(),
+    )
+    container = service.create_container(name)
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda item: container.upload_blob(item[0], item[1]), blobs.items()))
     declare(stack, name)
     return f"az://devstoreaccount1/{name}"
