@@ -3,12 +3,14 @@
 ```yaml
 superbatch:pools:
   default: {vmSize: Standard_D2s_v5, maxNodes: 2, spot: false}
-  big:     {vmSize: Standard_E8s_v5, maxNodes: 4, spot: true, taskSlotsPerNode: 2}
+  big:     {vmSize: Standard_E8s_v5, maxNodes: 4, spot: true, taskSlotsPerNode: 2,
+            pricePerNodeHour: 0.12}
   gpu:     {vmSize: Standard_NC4as_T4_v3, maxNodes: 1, gpu: true}
 ```
 
 Each entry takes the per-pool keys of the top level (:data:`POOL_KEYS`), whose values are its
-defaults, plus ``gpu``; ``spot`` may also be ``fallback`` (Spot nodes, made up with dedicated
+defaults, plus ``gpu`` and ``pricePerNodeHour`` (never inherited: a price belongs to one VM
+size); ``spot`` may also be ``fallback`` (Spot nodes, made up with dedicated
 ones when Spot nodes are preempted or cannot be had). ``default`` must be one of them: jobs
 that name no pool run there. Every bad value is one problem naming
 ``<namespace>:pools.<name>.<key>``.
@@ -45,8 +47,10 @@ POOL_KEYS = (
     "autoscaleIntervalMinutes",
     "warmMinutes",
 )
-# Keys only a ``pools`` entry has.
-ENTRY_ONLY_KEYS = ("gpu",)
+# Keys only a ``pools`` entry has. ``pricePerNodeHour`` is also a top-level key, but only for
+# the stack without ``pools``: a price belongs to one VM size, so entries never inherit it.
+ENTRY_ONLY_KEYS = ("gpu", "pricePerNodeHour")
+PRICE_KEY = "pricePerNodeHour"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class PoolSettings:
     autoscale_interval_minutes: int
     warm_minutes: int
     gpu: bool
+    price_per_node_hour: float | None  # what one node costs per hour (None: not given)
     size: VmSize | None  # vCPUs, memory, GPUs of vm_size (None: not even vCPUs known)
 
 
@@ -73,7 +78,8 @@ def read_pools(
     """The pools of ``raw["pools"]`` (a JSON object), else one pool ``default`` from ``top``."""
     text = raw.get("pools")
     if text is None:
-        reader = _Reader({}, namespace, defaults=_top_defaults(top), problems=problems)
+        defaults = {**_top_defaults(top), PRICE_KEY: top.price_per_node_hour}
+        reader = _Reader({}, namespace, defaults=defaults, problems=problems)
         return (_read_pool(reader, DEFAULT_POOL, label_prefix=f"{namespace}:"),)
     try:
         entries = json.loads(text)
@@ -85,6 +91,11 @@ def read_pools(
             f'{{"default": {{"vmSize": "Standard_D2s_v5"}}}} (got {text!r})'
         )
         return ()
+    if top.price_per_node_hour is not None:
+        problems.append(
+            f"{namespace}:{PRICE_KEY} is the price of the stack without pools; with pools "
+            f"give each pool its own ({namespace}:pools.<name>.{PRICE_KEY}): VM sizes differ"
+        )
     pools = []
     for name, entry in entries.items():
         where = f"{namespace}:pools.{name}"
@@ -135,6 +146,7 @@ def _top_defaults(top: Settings) -> dict[str, Any]:
         "autoscaleIntervalMinutes": top.autoscale_interval_minutes,
         "warmMinutes": top.warm_minutes,
         "gpu": False,
+        PRICE_KEY: None,
     }
 
 
@@ -165,6 +177,7 @@ def _read_pool(reader: _Reader, name: str, *, label_prefix: str) -> PoolSettings
         autoscale_interval_minutes=reader.integer("autoscaleIntervalMinutes", 5, 10080),
         warm_minutes=reader.integer("warmMinutes", 0, 1440),
         gpu=reader.boolean("gpu"),
+        price_per_node_hour=reader.price(PRICE_KEY),
         size=vm_size(vm),
     )
     if pool.size is not None and pool.task_slots_per_node > max_task_slots(pool.size.cores):

@@ -139,6 +139,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes nodes stay after the last task ends, for quick re-runs (0-1440; 0: no idle cost).",
     ),
     Setting(
+        "pricePerNodeHour",
+        "string",
+        "",
+        "What one node of the pool costs per hour, such as 0.096 (your billing currency, "
+        "no sign), for the cost in run --dry-run --estimate and report; empty: no cost "
+        "shown. Never looked up. With pools, each pool gives its own.",
+    ),
+    Setting(
         "retentionDays",
         "integer",
         30,
@@ -218,6 +226,7 @@ class Settings:
     prefetch_images: tuple[str, ...]
     autoscale_interval_minutes: int
     warm_minutes: int
+    price_per_node_hour: float | None  # None: no price known (no cost is shown)
     retention_days: int
     runner_principal_id: str | None  # None: the principal running `pulumi up`
     runner_principal_type: str
@@ -263,6 +272,7 @@ def parse_settings(raw: Mapping[str, str | None], *, namespace: str = PROJECT) -
         prefetch_images=reader.image_list("prefetchImages"),
         autoscale_interval_minutes=reader.integer("autoscaleIntervalMinutes", 5, 10080),
         warm_minutes=reader.integer("warmMinutes", 0, 1440),
+        price_per_node_hour=reader.price("pricePerNodeHour"),
         retention_days=reader.integer("retentionDays", 1, 36500),
         runner_principal_id=reader.principal_id("runnerPrincipalId"),
         runner_principal_type=reader.choice("runnerPrincipalType", PRINCIPAL_TYPES),
@@ -333,6 +343,19 @@ class _Reader:
 
         return bool(self._parse(key, parse, "true or false"))
 
+    def price(self, key: str) -> float | None:
+        """A price per node-hour: a finite number, zero or more; empty or unset: ``None``."""
+
+        def parse(value: str) -> float | None:
+            if not value.strip():
+                return None
+            if not _PRICE.fullmatch(value.strip()):  # digits and a point: no sign, no exponent
+                raise ValueError(value)
+            return float(value.strip())
+
+        found = self._parse(key, parse, "a price of zero or more such as 0.096 (no currency sign)")
+        return None if found is None or found == "" else float(found)
+
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
         def parse(value: str) -> str:
             if value not in choices:
@@ -391,6 +414,7 @@ class _Reader:
         return tuple(self._parse(key, parse, expected))
 
 
+_PRICE = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _RESOURCE_GROUP = re.compile(r"[-\w.()]{1,89}[-\w()]")
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _CONTAINER = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")

@@ -69,6 +69,7 @@ def pools_output(
             slots=pool.task_slots_per_node,
             max_nodes=pool.max_nodes,
             spot=pool.spot,
+            price_per_node_hour=pool.price_per_node_hour,
         ).to_output()
 
     return pulumi.Output.all(

@@ -12,12 +12,11 @@ from hypothesis import HealthCheck, settings
 from tests.emulator.fixtures import azurite_https, batch_emulator, batch_emulator_https  # noqa: F401
 from tests.support.azurite import Azurite, start_azurite
 from tests.support.docker import Dockerd
+from tests.support.engines import ENGINES, EngineUnderTest, use_engine
 
 # No timing in tests: Hypothesis' default 200 ms deadline per example is a timed assertion
 # that a loaded CI machine fails at random (seen: a settings property test under load).
-settings.register_profile(
-    "superbatch", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("superbatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("superbatch")
 
 
@@ -111,12 +110,20 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
     daemon.stop()
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> EngineUnderTest:
+    """podman (the suite's own store), then docker (the session's private dockerd): in-process
+    CLI commands and their engine subprocesses use it. tests/images has its own, with the
+    loopback registries allowed."""
+    return use_engine(request, monkeypatch, podman_env="podman_env")
+
+
 # Parts that must not run twice at once on one machine: under pytest-xdist (scripts/test runs
 # `-n 2 --dist loadgroup`) every test using one is sent to the same worker. A private
 # dockerd per worker would fight over the host's bridge and iptables rules.
 def _uses_dockerd(item: pytest.Item) -> bool:
     params = getattr(getattr(item, "callspec", None), "params", {})
-    # the `engine` fixture (tests/images) asks for dockerd itself when it is "docker"
+    # the `engine` fixtures ask for dockerd themselves when it is "docker"
     return "dockerd" in getattr(item, "fixturenames", ()) or params.get("engine") == "docker"
 
 

@@ -39,6 +39,11 @@ class Backend(Protocol):
         """What :meth:`submit` would do, checked as for a run, from reads only."""
         ...
 
+    def price_per_node_hour(self, pool: str | None) -> float | None:
+        """What one node of ``pool`` (None: ``default``) costs per hour, as the stack's
+        config says (``pricePerNodeHour``); None when it says nothing. Never looked up."""
+        ...
+
     def status(self, job_id: str) -> JobStatus: ...
 
     def wait(

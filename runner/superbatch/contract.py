@@ -18,7 +18,8 @@ OUTPUT_DESCRIPTIONS: dict[str, str] = {
     "batch_account_endpoint": "Batch account URL with scheme, e.g. https://sbdev.westeurope.batch.azure.com",
     "batch_account_name": "Batch account name",
     "pool_id": "id of the pool `default` (the only pool of stacks from before `pools`)",
-    "pools": "the stack's pools: name -> {id, vmSize, cores, memoryGb, gpus, slots, ...}",
+    "pools": "the stack's pools: name -> {id, vmSize, cores, memoryGb, gpus, slots, ..., "
+    "pricePerNodeHour}",
     "storage_account_name": "storage account name",
     "blob_endpoint": "blob service URL with scheme and trailing slash",
     "inputs_container": "name of the container that holds staged inputs",
@@ -58,6 +59,9 @@ class PoolInfo:
     max_nodes: int | None
     spot: str | None  # dedicated | spot | fallback
     gpu: bool = False  # tasks get the node's GPUs (container run option --gpus all)
+    # What one node costs per hour (stack config pricePerNodeHour; None: not given, or a
+    # stack from before it). Only for estimates and reports: never looked up.
+    price_per_node_hour: float | None = None
 
     def to_output(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,7 @@ class PoolInfo:
             "maxNodes": self.max_nodes,
             "spot": self.spot,
             "gpu": self.gpu,
+            "pricePerNodeHour": self.price_per_node_hour,
         }
 
     @classmethod
@@ -97,6 +102,7 @@ class PoolInfo:
             max_nodes=number("maxNodes", int),
             spot=str(text["spot"]) if text["spot"] else None,
             gpu=value.get("gpu") is True,
+            price_per_node_hour=_price(number("pricePerNodeHour", float), name, source=source),
         )
 
 
@@ -144,6 +150,12 @@ class StackOutputs:
     def pool(self, name: str | None) -> PoolInfo:
         """The pool ``name`` (None: ``default``); ``KeyError`` when the stack has none such."""
         return self.pools[name or DEFAULT_POOL]
+
+
+def _price(value: float | None, pool: str, *, source: str) -> float | None:
+    if value is not None and not 0 <= value < float("inf"):
+        raise ValueError(f"{source}: stack output pools.{pool}.pricePerNodeHour is not a price")
+    return value
 
 
 def _data_containers(value: Any, *, source: str) -> dict[str, str]:

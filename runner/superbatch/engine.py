@@ -26,6 +26,17 @@ class Engine:
     def command(self, *args: str) -> list[str]:
         return [self.path, *args]
 
+    def remove_command(self, *names: str) -> list[str]:
+        """The command that removes containers ``names``, killing any still running at once.
+
+        podman's ``rm -f`` first stops a container with a grace period unless ``-t 0``;
+        docker's ``rm -f`` kills at once (SIGKILL) and has no ``-t``: given one, it removes
+        nothing ("unknown shorthand flag").
+        """
+        if self.name == "podman":
+            return self.command("rm", "-f", "-t", "0", *names)
+        return self.command("rm", "-f", *names)
+
     def image_exists(self, ref: str) -> bool:
         """True when ``ref`` is present in the engine's local image store (no pull)."""
         args = ["image", "inspect", "--format", "{{.Id}}", ref]

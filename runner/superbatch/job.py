@@ -14,31 +14,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from superbatch.backend import Backend
 from superbatch.errors import SpecError
 from superbatch.model import ProgressCallback, ResolvedJob
 from superbatch.run import RunOutcome, run_job
 from superbatch.spec import (
-    ROW_RESERVED,
-    JobDraft,
     check_file_columns,
+    check_row_columns,
     needs_storage,
-    parse_aggregate,
+    parse_table,
     resolve,
-)
-from superbatch.validate import (
-    check_env,
-    check_env_name,
-    check_name,
-    check_output_pattern,
-    check_pool,
-    check_retries,
-    check_slots,
-    check_string_list,
-    parse_duration,
 )
 
 
@@ -62,7 +52,13 @@ class Run:
 
 
 class Job:
-    """A job built in code. Give ``inputs`` (globs) or call :meth:`add_tasks` (parameter rows)."""
+    """A job built in code: every keyword is the spec key of the same name (README, *The job
+    spec*), checked by the same code as a TOML spec. Give ``inputs`` (globs), ``tasks`` (a CSV
+    file) or call :meth:`add_tasks` (parameter rows). A keyword left ``None`` is not given.
+
+    ``aggregate`` is the ``[aggregate]`` table (``{"command": ..., "outputs": [...],
+    "allow_failures": True}``), or just its command, with ``aggregate_outputs``.
+    """
 
     def __init__(
         self,
@@ -70,49 +66,44 @@ class Job:
         *,
         command: str,
         image: str | None = None,
-        inputs: str | Iterable[str] | None = None,
-        shared: Iterable[str] = (),
-        outputs: Iterable[str] = (),
-        env: Mapping[str, str] | None = None,
-        retries: int = 0,
+        inputs: str | Path | Iterable[str | Path] | None = None,
+        tasks: str | Path | None = None,
+        files: Iterable[str] | None = None,
+        shared: Iterable[str | Path] | None = None,
+        outputs: Iterable[str] | None = None,
+        retries: int | None = None,
         timeout: str | None = None,
-        aggregate: str | None = None,
-        aggregate_outputs: Iterable[str] = (),
-        files: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        aggregate: str | Mapping[str, Any] | None = None,
+        retry_on_exit: Iterable[int] | None = None,
+        no_retry_on_exit: Iterable[int] | None = None,
+        max_failures: int | None = None,
         pool: str | None = None,
-        slots: int = 1,
+        slots: int | None = None,
+        aggregate_outputs: Iterable[str] | None = None,
         base_dir: str | Path = ".",
     ) -> None:
         where = f"Job({name!r})"
-        if not isinstance(command, str) or not command.strip():
-            raise SpecError(f"{where}: command must be a non-empty string")
-        self._files = list(files)  # CSV-style columns naming files: checked in resolve()
-        self._draft = JobDraft(
-            name=check_name(name, where=where),
-            command=command,
-            base_dir=Path(base_dir).resolve(),
-            source=where,
-            image=image,
-            shared=check_string_list(list(shared), key="shared", where=where) if shared else [],
-            outputs=[check_output_pattern(p, where=where) for p in outputs],
-            env=check_env(dict(env or {}), where=where),
-            retries=check_retries(retries, where=where),
-            timeout=parse_duration(timeout, where=where) if timeout is not None else None,
-            pool=check_pool(pool, where=where) if pool is not None else None,
-            slots=check_slots(slots, where=where),
-        )
-        if inputs is not None:
-            globs = [inputs] if isinstance(inputs, str) else list(inputs)
-            self._draft.inputs = check_string_list(globs, key="inputs", where=where)
-        if aggregate is not None:  # checked exactly as a TOML [aggregate] table is
-            table = {"command": aggregate, "outputs": list(aggregate_outputs)}
-            self._draft.aggregate = parse_aggregate(table, where=f"{where}: aggregate")
+        table = _aggregate(aggregate, aggregate_outputs, where=where)
+        keywords = {  # the spec's keys, in TOP_KEYS order (a test checks they are all here)
+            "name": name, "image": image, "command": command, "inputs": inputs, "tasks": tasks,
+            "files": files, "shared": shared, "outputs": outputs, "retries": retries,
+            "timeout": timeout, "env": env, "aggregate": table,
+            "retry_on_exit": retry_on_exit, "no_retry_on_exit": no_retry_on_exit,
+            "max_failures": max_failures, "pool": pool, "slots": slots,
+        }  # fmt: skip
+        given = {key: as_spec_value(v) for key, v in keywords.items() if v is not None}
+        base = Path(base_dir).resolve()
+        self._draft = parse_table(given, base_dir=base, where=where, rows_later=True)
+        self._csv = tasks is not None
 
     def add_tasks(self, rows: Iterable[Mapping[str, object]]) -> Job:
         """One task per row; keys become ``{placeholders}`` and environment variables."""
         where = self._draft.source
         if self._draft.inputs is not None:
             raise SpecError(f"{where}: give either inputs or add_tasks rows, not both")
+        if self._csv:
+            raise SpecError(f"{where}: give either tasks (a CSV file) or add_tasks rows, not both")
         added = [{str(k): str(v) for k, v in row.items()} for row in rows]
         existing = self._draft.rows or []
         columns = list((existing or added or [{}])[0])
@@ -122,10 +113,7 @@ class Job:
                     f"{where}: task row {number} has keys {sorted(row)}; the first row has "
                     f"{sorted(columns)}"
                 )
-        for column in columns:
-            check_env_name(column, where=f"{where}: task key")
-            if column in ROW_RESERVED:
-                raise SpecError(f"{where}: task key {column!r} is a reserved placeholder name")
+        check_row_columns(columns, where=f"{where}: add_tasks")
         self._draft.rows = existing + added
         return self
 
@@ -135,10 +123,15 @@ class Job:
         ``az://`` names are listed by ``backend`` (else with your own identity).
         """
         if self._draft.inputs is None and not self._draft.rows:
-            raise SpecError(f"{self._draft.source}: give inputs=... or call add_tasks(...)")
-        if self._files:  # the columns are known once rows are added: checked as in a spec
+            raise SpecError(
+                f"{self._draft.source}: give inputs=..., tasks=... (a CSV file) or call "
+                "add_tasks(...)"
+            )
+        if self._draft.files and not self._csv:  # known once rows are added: checked as in a spec
             rows = self._draft.rows
-            self._draft.files = check_file_columns(self._files, rows, where=self._draft.source)
+            self._draft.files = check_file_columns(
+                self._draft.files, rows, where=self._draft.source
+            )
         blobs = (
             backend.blob_source() if backend is not None and needs_storage(self._draft) else None
         )
@@ -160,3 +153,32 @@ class Job:
             progress=progress,
         )
         return Run(outcome)
+
+
+def as_spec_value(value: object) -> object:
+    """A Python value as TOML would give it, for the spec's own checks: paths become strings,
+    mappings dicts, other iterables (tuples, generators, ranges) lists. Nothing is checked
+    here: a value of the wrong kind is refused by the same check as in a TOML spec."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str | bytes | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {key: as_spec_value(item) for key, item in value.items()}
+    if isinstance(value, Iterable):
+        return [as_spec_value(item) for item in value]
+    return value
+
+
+def _aggregate(
+    value: str | Mapping[str, Any] | None, outputs: Iterable[str] | None, *, where: str
+) -> object:
+    """``aggregate="cmd"`` (with ``aggregate_outputs``) is the table ``{"command": "cmd", ...}``."""
+    if outputs is not None and not isinstance(value, str):
+        raise SpecError(
+            f'{where}: aggregate_outputs goes with aggregate="<command>"; in an aggregate '
+            'table give "outputs"'
+        )
+    if isinstance(value, str):
+        return {"command": value, **({"outputs": outputs} if outputs is not None else {})}
+    return value

@@ -56,6 +56,9 @@ _QUOTERS: dict[str, Callable[[str], str]] = {
 }
 
 
+_SCOPES = {"$(": "subst", "${": "parameter", "$'": "ansi"}  # what each two-character opener starts
+
+
 def _contexts(template: str) -> list[str]:
     """The quoting context at every character of ``template`` (a small sh lexer)."""
     contexts: list[str] = []
@@ -67,6 +70,17 @@ def _contexts(template: str) -> list[str]:
 
     def mark(count: int, context: str) -> None:
         contexts.extend([context] * count)
+
+    def open_scope(pair: str, context: str, allowed: tuple[str, ...]) -> bool:
+        """Enter the ``$(``, ``${`` or ``$'`` scope that ``pair`` opens, if ``allowed``."""
+        scope = _SCOPES.get(pair)
+        if scope not in allowed:
+            return False
+        mark(2, context)
+        stack.append(scope)
+        if scope == "subst":
+            depth.append(0)
+        return True
 
     while i < n:
         top = stack[-1]
@@ -86,28 +100,15 @@ def _contexts(template: str) -> list[str]:
                 continue
             if pair == "<<" and "<" not in template[i - 1 : i] + template[i + 2 : i + 3]:
                 heredoc = True  # conservative: every later placeholder is refused
+            if open_scope(pair, here, ("subst", "parameter", "ansi")):
+                i += 2
+                continue
             if char == "'":
                 stack.append(_SINGLE)
             elif char == '"':
                 stack.append(_DOUBLE)
             elif char == "`":
                 stack.append("backquote")
-            elif pair == "$(":
-                mark(2, here)
-                stack.append("subst")
-                depth.append(0)
-                i += 2
-                continue
-            elif pair == "${":
-                mark(2, here)
-                stack.append("parameter")
-                i += 2
-                continue
-            elif pair == "$'":
-                mark(2, here)
-                stack.append("ansi")
-                i += 2
-                continue
             elif top == "subst" and char == "(":
                 depth[-1] += 1
             elif top == "subst" and char == ")":
@@ -129,21 +130,13 @@ def _contexts(template: str) -> list[str]:
                 mark(2, context)
                 i += 2
                 continue
+            if open_scope(pair, context, ("subst", "parameter")):  # no $'...' in "..."
+                i += 2
+                continue
             if char == '"':
                 stack.pop()
             elif char == "`":
                 stack.append("backquote")
-            elif pair == "$(":
-                mark(2, context)
-                stack.append("subst")
-                depth.append(0)
-                i += 2
-                continue
-            elif pair == "${":
-                mark(2, context)
-                stack.append("parameter")
-                i += 2
-                continue
             mark(1, context)
             i += 1
         else:  # backquote, parameter, ansi: placeholders inside are refused

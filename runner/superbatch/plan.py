@@ -2,7 +2,9 @@
 
 Backends fill a :class:`Plan` (``Backend.plan``) from reads only: the spec resolved, inputs
 hashed, on Azure the staged blobs' metadata, the job and the pool. :func:`with_estimate`
-adds node-hours and cost from a per-task duration guess and a price; no price is looked up.
+adds node-hours and cost from a per-task duration guess and a price; no price is looked up:
+it is ``--price-per-node-hour`` or else the stack's ``pricePerNodeHour`` of the job's pool
+(:func:`pick_price`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Plan:
     estimate_seconds: float | None = None  # per task, the user's guess
     node_hours: float | None = None
     price_per_node_hour: float | None = None
+    price_source: str | None = None  # where the price came from (see pick_price)
     cost: float | None = None
     wall_seconds: float | None = None  # with estimate: waves of tasks x the guess
 
@@ -50,10 +53,26 @@ def preview(job: ResolvedJob, count: int = PREVIEW_TASKS) -> tuple[PlannedTask, 
     return tuple(PlannedTask(t.id, t.label, t.command) for t in job.tasks[:count])
 
 
-def with_estimate(plan: Plan, *, seconds: float | None, price: float | None) -> Plan:
+PRICE_FLAG = "--price-per-node-hour"
+
+
+def pick_price(
+    flag: float | None, stack: float | None, *, pool: str | None
+) -> tuple[float | None, str | None]:
+    """The price per node-hour and where it came from: the flag wins over the stack config."""
+    if flag is not None:
+        return flag, PRICE_FLAG
+    if stack is not None:
+        return stack, f"stack config pools.{pool or 'default'}.pricePerNodeHour"
+    return None, None
+
+
+def with_estimate(
+    plan: Plan, *, seconds: float | None, price: float | None, source: str | None = None
+) -> Plan:
     """Node-hours (tasks x guess / slots per node: every slot busy) and cost."""
     if seconds is None:
-        return replace(plan, price_per_node_hour=price)
+        return replace(plan, price_per_node_hour=price, price_source=source)
     runs = plan.tasks + int(plan.aggregate)
     slots = max(1, plan.slots_per_node)
     width = slots * (plan.nodes or 1)
@@ -65,6 +84,7 @@ def with_estimate(plan: Plan, *, seconds: float | None, price: float | None) -> 
         estimate_seconds=seconds,
         node_hours=node_hours,
         price_per_node_hour=price,
+        price_source=source,
         cost=cost,
         wall_seconds=waves * seconds,
     )

@@ -3,7 +3,8 @@
 The page has no script and loads nothing: inline CSS and SVG only, so it opens anywhere,
 offline, and shows the same numbers as ``report --json``: a timeline of every task attempt
 per node (Gantt), the distribution of durations, failures grouped by their error,
-node-hours and, given a price per node-hour, the cost.
+node-hours and, given a price per node-hour (``--price-per-node-hour``, else the stack's
+``pricePerNodeHour`` of the job's pool), the cost.
 
 Node-hours count each node from the start of its first attempt to the end of its last one
 (what the job kept it busy for; node start-up and idle time before scale-down are not
@@ -34,6 +35,7 @@ def build_report(
     *,
     pool: str | None = None,
     price_per_node_hour: float | None = None,
+    price_source: str | None = None,
 ) -> dict[str, Any]:
     """Every number the page shows, JSON-ready."""
     bars: list[dict[str, Any]] = []
@@ -95,6 +97,7 @@ def build_report(
         "nodes": nodes,
         "node_hours": node_hours,
         "price_per_node_hour": price_per_node_hour,
+        "price_source": price_source,
         "cost": node_hours * price_per_node_hour if price_per_node_hour is not None else None,
         "durations": _distribution(durations),
         "failures": groups,
@@ -195,6 +198,11 @@ def _histogram(report: dict[str, Any]) -> str:
     return f'<svg class="histogram" width="{len(bins) * 44}" height="132">{"".join(bars)}</svg>'
 
 
+def _price(report: dict[str, Any]) -> str:
+    price = report["price_per_node_hour"]
+    return "-" if price is None else f"{price:g} ({report['price_source']})"
+
+
 _CSS = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}
@@ -213,6 +221,7 @@ def render_html(report: dict[str, Any]) -> str:
         ("wall-seconds", "start to end (s)", _num(report["wall_seconds"], 1)),
         ("node-hours", "node-hours", _num(report["node_hours"], 4)),
         ("cost", "cost", _num(report["cost"], 2)),
+        ("price", "price per node-hour", _price(report)),
         ("duration-median", "median duration (s)", _num(d["median"], 2)),
         ("duration-max", "longest duration (s)", _num(d["max"], 2)),
     ]

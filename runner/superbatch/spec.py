@@ -1,19 +1,18 @@
 """Job specs: TOML (or the Python API) -> a validated :class:`ResolvedJob`.
 
 Two steps. :func:`parse_spec` reads a TOML file into a :class:`JobDraft` (types and keys
-checked); :class:`superbatch.Job` builds the same draft in code. :func:`resolve` then checks
-everything that needs the file system (globs, CSV rows, shared files), fills the
-placeholders and computes the job id. Nothing is created and nothing runs before
-:func:`resolve` returns.
+checked by :func:`parse_table`); :class:`superbatch.Job` hands its keywords to the same
+:func:`parse_table`, so both accept exactly the same keys and values. :func:`resolve` then
+checks everything that needs the file system (globs, CSV rows, shared files: found by
+:mod:`superbatch.inputs`), fills the placeholders and computes the job id. Nothing is
+created and nothing runs before :func:`resolve` returns.
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import hashlib
 import json
-import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from superbatch.digest import file_sha256
 from superbatch.errors import SpecError
+from superbatch.inputs import matching_inputs, row_files, shared_files
 from superbatch.model import (
     MAX_LABEL_LENGTH,
     AggregateSpec,
@@ -40,7 +40,7 @@ from superbatch.policy import (
     parse_allow_failures,
     parse_policy,
 )
-from superbatch.remote import BlobSource, is_az, matching_blobs, one_blob, parse_az
+from superbatch.remote import BlobSource, is_az
 from superbatch.validate import (
     JOB_HASH_LENGTH,
     check_env,
@@ -127,6 +127,18 @@ def parse_spec(path: Path) -> JobDraft:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    return parse_table(data, base_dir=path.resolve().parent, where=where)
+
+
+def parse_table(
+    data: dict[str, Any], *, base_dir: Path, where: str, rows_later: bool = False
+) -> JobDraft:
+    """Check every key of a job spec: a TOML file's table, or the Python API's keywords.
+
+    The one validator of both. ``rows_later``: the tasks may still come as rows
+    (``Job.add_tasks``), so neither ``inputs`` nor ``tasks`` is required yet, and ``files``
+    is checked against the rows once they are there (:func:`check_file_columns`).
+    """
     _check_keys(data, TOP_KEYS, where=where)
     for key in ("name", "command"):
         if key not in data:
@@ -135,7 +147,7 @@ def parse_spec(path: Path) -> JobDraft:
     draft = JobDraft(
         name=check_name(data["name"], where=where),
         command=command,
-        base_dir=path.resolve().parent,
+        base_dir=base_dir,
         source=where,
     )
     if "image" in data:
@@ -149,12 +161,14 @@ def parse_spec(path: Path) -> JobDraft:
             raise SpecError(f"{where}: tasks must be the path of a CSV file")
         draft.rows = read_csv_rows(draft.base_dir / data["tasks"], where=where)
         draft.rows_source = data["tasks"]
-    else:
+    elif not rows_later:
         raise SpecError(
             f'{where}: say what the tasks are: inputs = "data/*.txt" (one task per file) '
             'or tasks = "params.csv" (one task per row)'
         )
-    if "files" in data:
+    if "files" in data and rows_later and draft.inputs is None and draft.rows is None:
+        draft.files = check_string_list(data["files"], key="files", where=where)  # rows later
+    elif "files" in data:
         draft.files = check_file_columns(data["files"], draft.rows, where=where)
     if "shared" in data:
         draft.shared = check_string_list(data["shared"], key="shared", where=where)
@@ -226,21 +240,7 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
         raise SpecError(f"{where}: cannot read tasks file {name}: {exc}") from None
     if not header:
         raise SpecError(f"{where}: tasks file {name} is empty; it needs a header row")
-    columns = [c.strip() for c in header]
-    for column in columns:
-        if not column:
-            raise SpecError(f"{where}: tasks file {name} has an empty column name")
-        check_env_name(column, where=f"{where}: {name} column")
-        if column in ROW_RESERVED:
-            raise SpecError(f"{where}: {name} column {column!r} is a reserved placeholder name")
-        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
-            raise SpecError(
-                f"{where}: {name} column {column!r} would replace the task's ${column} "
-                "environment variable (columns become variables): rename the column"
-            )
-    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
-    if repeated is not None:
-        raise SpecError(f"{where}: tasks file {name} has two columns named {repeated!r}")
+    columns = check_row_columns([c.strip() for c in header], where=f"{where}: tasks file {name}")
     if not rows:
         raise SpecError(f"{where}: tasks file {name} has a header but no rows")
     result = []
@@ -254,13 +254,33 @@ def read_csv_rows(path: Path, *, where: str) -> list[dict[str, str]]:
     return result
 
 
+def check_row_columns(columns: list[str], *, where: str) -> list[str]:
+    """The columns of task rows (a CSV header, or ``Job.add_tasks`` keys): each becomes a
+    placeholder and an environment variable, so none may replace one a task needs."""
+    for column in columns:
+        if not column:
+            raise SpecError(f"{where} has an empty column name")
+        check_env_name(column, where=f"{where} column")
+        if column in ROW_RESERVED:
+            raise SpecError(f"{where} column {column!r} is a reserved placeholder name")
+        if column in SHADOWED_ENV or column.startswith(TASK_ENV_PREFIX) or column.startswith("LC_"):
+            raise SpecError(
+                f"{where} column {column!r} would replace the task's ${column} "
+                "environment variable (columns become variables): rename the column"
+            )
+    repeated = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if repeated is not None:
+        raise SpecError(f"{where} has two columns named {repeated!r}")
+    return columns
+
+
 def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = None) -> ResolvedJob:
     """Check a draft against the file system, fill placeholders and compute the job id.
 
     ``blobs`` lists and looks up ``az://`` names (default: your own identity, any container).
     """
     where = draft.source
-    shared = tuple(_shared_files(draft))
+    shared = tuple(shared_files(draft))
     taken = {f.dest for f in shared}
     tasks: list[TaskSpec] = []
     if needs_storage(draft) and blobs is None:
@@ -269,7 +289,7 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
         check_placeholders(
             draft.command, INPUT_PLACEHOLDERS, where=f"{where}: command", env_names=TASK_ENV
         )
-        for index, item in enumerate(_matching_inputs(draft, blobs)):
+        for index, item in enumerate(matching_inputs(draft, blobs)):
             dest = item.dest
             if dest in taken:
                 raise SpecError(f"{where}: input {dest} has the same path as a shared file")
@@ -288,7 +308,7 @@ def resolve(draft: JobDraft, *, new: bool = False, blobs: BlobSource | None = No
             where=f"{where}: command",
             env_names={**{c: c for c in columns}, "index": TASK_ENV["index"]},
         )
-        staged = _row_files(draft, taken, blobs)
+        staged = row_files(draft, taken, blobs)
         for index, row in enumerate(draft.rows):
             files = staged[index]
             values = {**row, **{c: f.dest for c, f in files.items()}, "index": str(index)}
@@ -321,120 +341,6 @@ def default_blob_source() -> BlobSource:
     from superbatch.azure.credentials import default_credential
 
     return StorageBlobs(default_credential())
-
-
-def _matching_inputs(draft: JobDraft, blobs: BlobSource | None) -> list[StagedFile]:
-    found: dict[str, StagedFile] = {}
-    for pattern in draft.inputs or []:
-        if is_az(pattern):
-            assert blobs is not None
-            remote = matching_blobs(parse_az(pattern, where=f"{draft.source}: inputs"), blobs)
-            if not remote:
-                raise SpecError(f"{draft.source}: inputs {pattern!r} matched no blobs")
-            for item in remote:
-                found.setdefault(item.source, item)
-            continue
-        for source in _matching_files(draft, pattern):
-            found.setdefault(str(source), InputFile(source, _staged_name(source, draft.base_dir)))
-    return list(found.values())
-
-
-def _row_files(
-    draft: JobDraft, taken: set[str], blobs: BlobSource | None
-) -> list[dict[str, StagedFile]]:
-    """Per row: file column -> the file staged under its own name (one lookup per blob)."""
-    rows = draft.rows or []
-    where = f"{draft.source}: {draft.rows_source}"
-    remote: dict[str, RemoteFile | None] = {}
-    names = sorted({row[c] for row in rows for c in draft.files if is_az(row[c])})
-    if names:
-        assert blobs is not None
-        paths = {name: parse_az(name, where=where) for name in names}
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
-            looked_up = pool.map(lambda n: one_blob(paths[n], blobs), names)
-            remote = dict(zip(names, looked_up, strict=True))
-    staged: list[dict[str, StagedFile]] = []
-    for number, row in enumerate(rows, start=1):
-        files: dict[str, StagedFile] = {}
-        for column in draft.files:
-            value = row[column]
-            at = f"{where} row {number}, column {column}"
-            item: StagedFile
-            if is_az(value):
-                found = remote.get(value)
-                if found is None:
-                    raise SpecError(f"{at}: no such blob {value}")
-                item = found
-            else:
-                source = (draft.base_dir / value).resolve() if value else draft.base_dir
-                if not value or not source.is_file():
-                    raise SpecError(f"{at}: file {value!r} does not exist")
-                item = InputFile(source, source.name)
-            if item.dest in taken or any(f.dest == item.dest for f in files.values()):
-                raise SpecError(f"{at}: two files of this task would both be {item.dest}")
-            files[column] = item
-        staged.append(files)
-    return staged
-
-
-def _matching_files(draft: JobDraft, pattern: str) -> list[Path]:
-    matches = _glob_files(pattern, draft.base_dir)
-    if not matches and (draft.base_dir / pattern).is_dir():
-        folder = pattern.rstrip("/")
-        raise SpecError(
-            f"{draft.source}: inputs {pattern!r} is a folder; one task per file in it is "
-            f'inputs = "{folder}/*"'
-        )
-    if not matches:
-        raise SpecError(f"{draft.source}: inputs {pattern!r} matched no files")
-    return matches
-
-
-def _glob_files(pattern: str, base_dir: Path) -> list[Path]:
-    """Regular files matching ``pattern`` (relative to ``base_dir``; ``**`` recurses), sorted."""
-    full = pattern if os.path.isabs(pattern) else os.path.join(base_dir, pattern)
-    matches = sorted(Path(m) for m in glob.glob(full, recursive=True) if os.path.isfile(m))
-    return [m.resolve() for m in matches]
-
-
-def _shared_files(draft: JobDraft) -> list[InputFile]:
-    files: dict[str, InputFile] = {}
-    for item in draft.shared:
-        for source in _shared_sources(item, draft):
-            dest = _staged_name(source, draft.base_dir)
-            if dest in files and files[dest].source != source:
-                raise SpecError(f"{draft.source}: two shared files would both land at {dest}")
-            files[dest] = InputFile(source, dest)
-    return list(files.values())
-
-
-def _shared_sources(item: str, draft: JobDraft) -> list[Path]:
-    """One shared entry: a file, or a glob (``lib/**/*`` shares a folder's files)."""
-    if any(c in item for c in "*?["):
-        matches = _glob_files(item, draft.base_dir)
-        if not matches:
-            raise SpecError(f"{draft.source}: shared {item!r} matched no files")
-        return matches
-    source = (draft.base_dir / item).resolve()
-    if source.is_dir():
-        folder = item.rstrip("/")
-        raise SpecError(
-            f"{draft.source}: shared {item} is a folder; share the files in it with a glob: "
-            f'shared = ["{folder}/**/*"]'
-        )
-    if not source.is_file():
-        raise SpecError(f"{draft.source}: shared file {item} does not exist")
-    return [source]
-
-
-def _staged_name(source: Path, base_dir: Path) -> str:
-    """Path in the working dir: as written relative to the spec, else the bare file name."""
-    try:
-        return source.relative_to(base_dir).as_posix()
-    except ValueError:
-        return source.name
 
 
 def _fingerprint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -263,3 +264,21 @@ def timings_shape(timings_json: bytes) -> list[tuple[str, str, str, int]]:
     """What must match across backends in ``timings.json``: task, label, state, attempts."""
     data = json.loads(timings_json)
     return [(t["task"], t["label"], t["state"], len(t["attempts"])) for t in data["tasks"]]
+
+
+@pytest.fixture(autouse=True)
+def no_watcher_left() -> Iterator[None]:
+    """Background watchers this test's commands started (``run --detach``, ``wait``) end
+    with their job; one whose job the test left running is stopped here (SIGTERM)."""
+    import signal
+
+    from superbatch.azure.watcher import alive, watcher_pid
+    from superbatch.jobindex import index_path
+
+    root = index_path().parent / "watch"  # this test's own (own_job_index), read before
+    yield
+    for folder in root.iterdir() if root.is_dir() else ():
+        pid = watcher_pid(folder)
+        if pid is not None and alive(folder):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infra.autoscale import autoscale_formula
+
 from superbatch.model import InputFile, ResolvedJob, TaskSpec
+from tests.emulator.pool_state import PoolInjections
+from tests.emulator.pools import PoolSpec
 
 # Every Azure job names an image (the stack's pool is a container pool). Named in full, so
 # it is not looked up in the stack's registry; the emulator runs its tasks on the host
@@ -74,4 +78,14 @@ def noop_job(count: int, *, job_id: str = "noop-1") -> ResolvedJob:
         image=TEST_IMAGE,
         tasks=tuple(TaskSpec(str(i), "true") for i in range(count)),
         outputs=(),
+    )
+
+
+def spot_pool_without_quota() -> PoolSpec:
+    """The stack's own two-node Spot formula on a pool whose Spot core quota is 0."""
+    return PoolSpec(
+        formula=autoscale_formula(max_nodes=2, task_slots_per_node=1, spot=True),
+        slots=1,
+        interval_seconds=300,
+        inject=PoolInjections(spot_core_quota=0),
     )

@@ -8,12 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.autoscale import autoscale_formula
-
 from superbatch.azure.check import FAIL, OK, WARN, run_checks
 from tests.azure.conftest import AcrStack, EmulatedStack
-from tests.azure.jobs import TEST_IMAGE
-from tests.emulator.pool_state import PoolInjections
+from tests.azure.jobs import TEST_IMAGE, spot_pool_without_quota
 from tests.emulator.pools import PoolSpec
 from tests.runner.conftest import cli_env, superbatch
 from tests.support.tokens import fake_jwt
@@ -102,13 +99,7 @@ def test_a_refused_identity_names_the_missing_role(stack: EmulatedStack) -> None
 def test_a_pool_that_cannot_get_nodes_is_red_and_its_formula_is_probed(
     tmp_path: Path, pool_stack: Any
 ) -> None:
-    spec = PoolSpec(
-        formula=autoscale_formula(max_nodes=2, task_slots_per_node=1, spot=True),
-        slots=1,
-        interval_seconds=300,
-        inject=PoolInjections(spot_core_quota=0),
-    )
-    stack = pool_stack(spec)
+    stack = pool_stack(spot_pool_without_quota())
     emulator = stack.emulator
     emulator.clock.advance(0)
     healthy = _by_name(run_checks(stack.backend()))

@@ -67,6 +67,70 @@ def test_nodes_are_requested_as_soon_as_the_formula_sees_the_tasks(
     assert backend.wait("cold-1", timeout=60).ok
 
 
+def visible_at(stack: EmulatedStack) -> float:
+    """When the pool's formula can first see the job's tasks: the first sample counting them
+    (recorded already, or the next one), plus the pool's lag."""
+    with stack.emulator.account.lock:
+        pool = stack.emulator.pool()
+        counted = [t for t, v in pool.samples.get("$PendingTasks", []) if v > 0]
+        return (counted[0] if counted else pool.next_sample) + pool.spec.sample_lag_seconds
+
+
+def evaluated_at(stack: EmulatedStack) -> float:
+    """The time of the pool's last autoscale evaluation (Batch's own record of it)."""
+    from datetime import datetime
+
+    stamp = stack.emulator.pool_wire()["autoScaleRun"]["timestamp"]
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+# (sample period, lag, seconds after the last sample the job is submitted): the documented
+# model, then shorter and longer lags and a longer period than Batch documents.
+MODELS = {
+    "documented-30s-60s": (30.0, 60.0, 1.0),
+    "lag-30s": (30.0, 30.0, 1.0),
+    "lag-100s": (30.0, 100.0, 1.0),
+    "period-60s": (60.0, 60.0, 1.0),
+}
+SLOP = 1.5  # host time that passes between the runner's steps (the emulated clock runs on it)
+
+
+@pytest.mark.parametrize("model", MODELS.values(), ids=MODELS.keys())
+def test_nodes_are_requested_within_a_probe_step_of_the_tasks_becoming_visible(
+    pool_stack: Any, model: tuple[float, float, float]
+) -> None:
+    from tests.emulator.pools import PoolSpec
+
+    period, lag, before_sample = model
+    stack: EmulatedStack = pool_stack(
+        PoolSpec(
+            formula=FORMULA,
+            interval_seconds=INTERVAL,
+            container=True,
+            sample_period_seconds=period,
+            sample_lag_seconds=lag,
+        )
+    )
+    backend = stack.backend(cold_start=emulated_clock(stack))
+    backend.batch.get_pool(stack.emulator.pool_id)  # connected: the submission is quick
+    clock = stack.emulator.clock
+    with stack.emulator.account.lock:
+        next_sample = stack.emulator.pool().next_sample
+    clock.advance((next_sample - clock.now() - before_sample) % period)  # a sample is due
+    backend.submit(job("cold-model"))
+    assert backend.cold_start is not None
+    report = backend.cold_start.result(timeout=120)
+    assert report is not None and report.nodes_requested_at is not None, report
+    visible = visible_at(stack)
+    # Probes run every second where the documented model shows the tasks, else every 5 s.
+    window = rearm.SAMPLE_LAG_SECONDS < visible - report.tasks_added_at <= 90
+    step = rearm.PROBE_CLOSE_SECONDS if window else rearm.PROBE_EVERY_SECONDS
+    assert visible <= report.nodes_requested_at <= visible + step + SLOP, (visible, report)
+    # The time reported is when Batch evaluated the formula and asked for the nodes.
+    assert abs(evaluated_at(stack) - report.nodes_requested_at) <= SLOP
+    assert targets(stack) == (2, 0)
+
+
 def test_a_refused_rearm_says_why_and_the_job_runs_on_the_normal_schedule(
     idle_pool: EmulatedStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,3 +213,24 @@ def test_status_says_when_nodes_were_requested_and_how_long_they_take(
     requested = backend.status("cold-5").nodes
     assert requested is not None and "2 node(s) requested at " in requested
     assert "0 ready; standard_d2s_v3 nodes usually take 3-8 minutes to start" in requested
+    assert "(commonly reported: github.com/Azure/Batch/issues/145)" in requested
+
+
+def test_status_shows_how_long_nodes_of_this_size_took_here(idle_pool: EmulatedStack) -> None:
+    emulator = idle_pool.emulator
+    with emulator.account.lock:
+        emulator.pool().spec.node_start_seconds = 240
+    emulator.hold = True  # tasks wait on the nodes, so status lists them once they are up
+    backend = idle_pool.backend(cold_start=None)
+    backend.submit(job("cold-6"))
+    emulator.clock.advance(INTERVAL + 240)  # requested at the evaluation, up 4 minutes later
+    assert backend.status("cold-6").nodes == "2 node(s) ready (standard_d2s_v3)"
+    emulator.hold = False
+    assert backend.wait("cold-6", timeout=60).ok
+    emulator.clock.advance(2 * INTERVAL)  # a quiet window: the formula lets the nodes go
+    assert targets(idle_pool) == (0, 0) and emulator.nodes() == []
+    # A later job on the idle pool: its nodes are told with the time measured here.
+    backend.submit(job("cold-7"))
+    waiting = backend.status("cold-7").nodes
+    assert waiting is not None and waiting.startswith("no nodes requested yet"), waiting
+    assert "then standard_d2s_v3 nodes took 4.0 min to start here (median of 2 measured" in waiting

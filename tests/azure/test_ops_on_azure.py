@@ -222,18 +222,6 @@ def test_allow_failures_on_azure_matches_local(tmp_path: Path, stack: EmulatedSt
     assert {**azure_manifest, "backend": ""} == {**local_manifest, "backend": ""}
 
 
-def test_retry_on_exit_is_refused_on_azure_before_anything(
-    tmp_path: Path, stack: EmulatedStack
-) -> None:
-    from tests.runner.test_cli_policy import RETRY
-
-    write(tmp_path, _with_image(RETRY))
-    refused = superbatch("run", "job.toml", "--outputs", str(stack.outputs_file), cwd=tmp_path)
-    assert refused.code == 2 and "run this spec with --local" in refused.stderr
-    assert _blobs(stack, stack.outputs.inputs_container) == []
-    assert stack.emulator.requests["create_job"] == 0
-
-
 def test_report_on_azure_in_chromium(tmp_path: Path, stack: EmulatedStack) -> None:
     from tests.runner.test_cli_report import FLAKY, check_report_page
 

@@ -12,6 +12,20 @@ from superbatch.run import run_job
 from superbatch.spec import load_spec
 from tests.azure.conftest import EmulatedStack, timings_shape
 
+ALLOW_N = """
+name = "allow"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
+command = "echo {{n}} > out.txt; test {{n}} -le 2"
+tasks = "rows.csv"
+outputs = ["out.txt"]
+
+[aggregate]
+command = "ls results > seen.txt"
+outputs = ["seen.txt"]
+allow_failures = {allow}
+"""
+FAILING = {"failing", "retry_on_exit", "allow_one"}  # the examples whose job is not ok
+
 SPECS = {
     "wordcount": (
         """
@@ -52,6 +66,25 @@ retries = 1
 command = "echo never"
 """,
         {"rows.csv": "n\n1\n2\n3\n"},
+    ),
+    "retry_on_exit": (  # runner retries on Azure: Batch retries none, the monitor reactivates
+        """
+name = "retry"
+image = "docker.io/library/busybox:1.36"   # the emulator runs it on the host
+command = "echo try {code} >&2; exit {code}"
+tasks = "codes.csv"
+retries = 2
+retry_on_exit = [75]
+""",
+        {"codes.csv": "code\n75\n2\n0\n"},
+    ),
+    "allow_two": (  # 2 failed, allow_failures = 2: the aggregate runs over the others
+        ALLOW_N.format(allow=2),
+        {"rows.csv": "n\n1\n2\n3\n4\n"},
+    ),
+    "allow_one": (  # 2 failed, allow_failures = 1: the aggregate does not run
+        ALLOW_N.format(allow=1),
+        {"rows.csv": "n\n1\n2\n3\n4\n"},
     ),
     "placed": (  # pool and slots: Batch requiredSlots; a task takes 2 of --parallel locally
         """
@@ -103,4 +136,4 @@ def test_azure_results_match_local(tmp_path: Path, stack: EmulatedStack, example
     assert azure_tree == local_tree
     assert {**azure_manifest, "backend": "-"} == {**local_manifest, "backend": "-"}
     assert (local_manifest["backend"], azure_manifest["backend"]) == ("local", "azure")
-    assert azure.status.ok == local.status.ok == (example != "failing")
+    assert azure.status.ok == local.status.ok == (example not in FAILING)

@@ -22,7 +22,7 @@ from typing import Any
 from infra.autoscale import autoscale_formula
 
 from tests.azure.conftest import EmulatedStack
-from tests.emulator.pool_state import PoolInjections
+from tests.azure.jobs import spot_pool_without_quota
 from tests.emulator.pools import PoolSpec
 from tests.runner.conftest import cli_env, superbatch, write
 
@@ -120,13 +120,7 @@ def test_a_first_job_on_a_cold_pool_shows_the_node_count_rising(
 def test_spot_quota_zero_says_cannot_get_nodes_then_gives_up_with_exit_7(
     tmp_path: Path, pool_stack: Any
 ) -> None:
-    spec = PoolSpec(
-        formula=autoscale_formula(max_nodes=2, task_slots_per_node=1, spot=True),
-        slots=1,
-        interval_seconds=300,
-        inject=PoolInjections(spot_core_quota=0),
-    )
-    stack = pool_stack(spec)
+    stack = pool_stack(spot_pool_without_quota())
     emulator = stack.emulator
     emulator.clock.advance(0)
     _project(tmp_path, "nospot", tasks=2)

@@ -2,9 +2,11 @@
 
 A pool is fixed-size (``targetDedicatedNodes``/``targetLowPriorityNodes``) or autoscaled: its
 formula runs through the one interpreter (:mod:`tests.support.formula`) at the schedule's start
-and every ``autoScaleEvaluationInterval`` after, seeing task samples recorded every 30 s that
-become available ``sample_lag_seconds`` later ("It takes approximately one minute for samples
-to propagate through the system", batch-automatic-scaling.md). A resize adds nodes in
+and every ``autoScaleEvaluationInterval`` after, seeing task samples recorded every
+``sample_period_seconds`` (30: "samples are obtained every 30 seconds") that become available
+``sample_lag_seconds`` later (60: "It takes approximately one minute for samples to propagate
+through the system", batch-automatic-scaling.md). Both are settable, so a runner can be tested
+under a model other than the documented one. A resize adds nodes in
 ``starting`` that become ``idle`` after ``node_start_seconds``, within the injected core quotas
 (else ``resizeErrors``). Tasks run only on idle or running nodes' free slots.
 """
@@ -57,6 +59,7 @@ class PoolSpec:
     interval_seconds: float = DEFAULT_INTERVAL
     node_start_seconds: float = 0.0
     sample_lag_seconds: float = 60.0
+    sample_period_seconds: float = formulas.SAMPLE_PERIOD_SECONDS  # Batch's: 30
     rounding: str = "down"  # how fractional targets become nodes: "down" | "up" | "nearest"
     container: bool = True  # containerConfiguration: every task needs containerSettings
     identity_resource_ids: list[str] = field(default_factory=list)
@@ -185,7 +188,14 @@ class Pool:
             "$UsableNodeCount": float(sum(1 for n in self.nodes if n.state == "idle")),
             "$TaskSlotsPerNode": float(self.spec.slots),
         }
-        return formulas.Context(now, available, scalars, self.target, self.random)
+        return formulas.Context(
+            now,
+            available,
+            scalars,
+            self.target,
+            self.random,
+            sample_period=self.spec.sample_period_seconds,
+        )
 
     def evaluate(self, formula: str, now: float) -> dict[str, Any]:
         """An ``AutoScaleRun`` for ``formula`` at ``now``, applying nothing."""
@@ -223,7 +233,7 @@ class Pool:
         now = self.clock.now()
         while self.next_sample <= now:
             self._record_sample(self.next_sample)
-            self.next_sample += formulas.SAMPLE_PERIOD_SECONDS
+            self.next_sample += self.spec.sample_period_seconds
         while self.auto_scale and self.next_evaluation <= now:
             self.evaluate_now(self.next_evaluation)
             self.next_evaluation += self.interval

@@ -193,6 +193,38 @@ def test_samples_reach_the_formula_about_a_minute_late(azurite: Azurite) -> None
         assert run.results is not None and run.results.startswith("$TargetDedicatedNodes=1;")
 
 
+def test_the_sample_period_and_lag_are_settable(azurite: Azurite) -> None:
+    """A model other than Batch's documented one (samples every 60 s, seen 20 s later), so a
+    runner can be shown right under more than one."""
+    formula = (
+        "$TargetDedicatedNodes = max(0, $PendingTasks.GetSample(1));"
+        "period = $PendingTasks.GetSamplePeriod() == 60 * TimeInterval_Second;"
+    )
+    spec = PoolSpec(
+        formula=formula,
+        interval_seconds=300,
+        dedicated=0,
+        sample_period_seconds=60,
+        sample_lag_seconds=20,
+    )
+    for emulator in serve_emulator(start_emulator(azurite=azurite, pool=spec)):
+        client = emulator.client()
+        emulator.clock.advance(1)  # the sample at 0 s (no task) is recorded
+        new_job(emulator, client)
+        client.create_task(
+            "job-1",
+            m.BatchTaskCreateOptions(id="t", command_line="true", container_settings=BUSYBOX),
+        )
+        options = m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula=formula)
+        seen = []
+        for step in (78, 1):  # sampled at 60 s, available from 80 s
+            emulator.clock.advance(step)
+            run = client.evaluate_pool_auto_scale(emulator.pool_id, options)
+            assert run.results is not None and "period=1" in run.results, run.results
+            seen.append(run.results.split(";")[0])
+        assert seen == ["$TargetDedicatedNodes=0", "$TargetDedicatedNodes=1"]
+
+
 def test_spot_quota_0_is_a_resize_error_and_no_node(azurite: Azurite) -> None:
     quota_0 = PoolInjections(spot_core_quota=0)
     spec = PoolSpec(formula="$TargetLowPriorityNodes = 2;", interval_seconds=300, inject=quota_0)

@@ -57,12 +57,19 @@ def python_base_image(env: dict[str, str]) -> str:
 
 def python_rootfs() -> Path:
     """The rootfs tarball (debootstrapped once into the test cache) every engine imports."""
+    tarball = _tarball()
+    if tarball.exists():  # written whole, then renamed: no need to wait for the lock
+        return tarball
     with cache_lock("python-base-image"):
         return _python_rootfs()
 
 
+def _tarball() -> Path:
+    return cache_dir("images") / f"debian-{SUITE}-python3.tar"
+
+
 def _python_rootfs() -> Path:
-    tarball = cache_dir("images") / f"debian-{SUITE}-python3.tar"
+    tarball = _tarball()
     if not tarball.exists():
         _debootstrap(tarball)
     return tarball

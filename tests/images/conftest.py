@@ -13,9 +13,7 @@ import pytest
 from tests.images.fake_acr import FakeAcr
 from tests.images.fake_arm import FakeArm, FakeArmState
 from tests.images.local_registry import LocalRegistry, RegistryUnavailable, start_registry
-from tests.support.docker import Dockerd
-from tests.support.engines import ENGINES, EngineUnderTest, docker_engine, podman_engine
-from tests.support.paths import cache_dir
+from tests.support.engines import ENGINES, EngineUnderTest, use_engine
 
 TENANT = "72f988bf-0000-4000-8000-00000000c0de"
 
@@ -100,23 +98,11 @@ def images_env(
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> EngineUnderTest:
-    """podman, then docker (its daemon started once per session): in-process CLI commands
-    and their engine subprocesses use it through the environment."""
-    import superbatch.engine
-
-    if request.param == "podman":
-        env = request.getfixturevalue("images_env")
-        chosen = podman_engine(
-            env, auth_file=Path(env["REGISTRY_AUTH_FILE"]), runroot=cache_dir("podman") / "run"
-        )
-    else:
-        daemon: Dockerd = request.getfixturevalue("dockerd")
+    """podman, then docker (its daemon started once per session), both with the loopback
+    registries allowed: in-process CLI commands and their engine subprocesses use it."""
+    if request.param == "docker":
         request.getfixturevalue("local_registry")  # 127.0.0.0/8: docker allows plain http
-        chosen = docker_engine(daemon)
-    for key, value in chosen.cli_vars().items():
-        monkeypatch.setenv(key, value)
-    superbatch.engine._working.cache_clear()  # a daemon started after an earlier look
-    return chosen
+    return use_engine(request, monkeypatch, podman_env="images_env")
 
 
 @pytest.fixture

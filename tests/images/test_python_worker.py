@@ -1,11 +1,7 @@
 """container/ end to end: build it on a local Debian+python3 base, push it to the real
-registry, pull it back by digest, and run a job in it with ``superbatch run --local``.
-
-On podman only: with the vfs storage driver every layer of the Debian base is a full copy,
-and docker's classic builder turned this build into more than ten minutes on two cores.
-Docker runs the same path (build, push, pull, ``run --local --engine docker`` with mounts,
-env, user and outputs) on a busybox image in ``test_run_local.py`` and
-``test_same_content.py``.
+registry, pull it back by digest, and run a job in it with ``superbatch run --local``; on
+podman and on docker (whose private daemon uses overlay2 where it can: see
+``tests/support/docker.py`` for what vfs costs this build).
 
 Batch runs a Linux container task with the node root dir mounted at the same path, the task's
 working dir as the container's working dir, the AZ_BATCH_* variables, and the task user's
@@ -33,7 +29,6 @@ pytestmark = pytest.mark.container
 CONTAINER_DIR = REPO_ROOT / "container"
 
 
-@pytest.mark.parametrize("engine", ["podman"], indirect=True)
 def test_container_builds_pushes_pulls_by_digest_and_runs_a_task(
     tmp_path: Path,
     engine: EngineUnderTest,

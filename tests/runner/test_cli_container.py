@@ -1,5 +1,6 @@
-"""`superbatch run --local` in a real container (podman, a busybox image built from a local
-rootfs: no registry pulls). The node root is mounted at the same path, as on Batch."""
+"""`superbatch run --local` in a real container, on podman and on docker (both started by the
+suite; a busybox image imported from a local rootfs: no registry pulls). The node root is
+mounted at the same path, as on Batch."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import time
 from pathlib import Path
 
 from tests.runner.conftest import cli_env, job_id_of, superbatch, write
+from tests.support.engines import EngineUnderTest
 
 
-def _env(podman_env: dict[str, str]) -> dict[str, str]:
-    return cli_env({k: v for k, v in podman_env.items() if k.startswith("CONTAINERS_")})
+def _env(engine: EngineUnderTest) -> dict[str, str]:
+    return cli_env(engine.cli_vars())
+
+
+def _containers(engine: EngineUnderTest, *filters: str) -> list[str]:
+    return engine("ps", "-a", *filters, "--format", "{{.Names}}").stdout.split()
 
 
 def test_task_runs_in_the_image_with_batch_mounts_env_and_outputs(
-    project: Path, podman_env: dict[str, str], busybox_image: str
+    project: Path, engine: EngineUnderTest
 ) -> None:
     write(
         project,
@@ -27,27 +33,27 @@ def test_task_runs_in_the_image_with_batch_mounts_env_and_outputs(
             "lib/words.sh": 'wc -w < "$1" | tr -d " "\n',
             "job.toml": f"""\
                 name = "inside"
-                image = "{busybox_image}"
+                image = "{engine.busybox()}"
                 inputs = "data/*.txt"
                 shared = ["lib/words.sh"]
                 command = '''
                 set -e
                 mkdir -p out && sh lib/words.sh {{input}} > out/{{stem}}.n
                 env | sort > env.txt && pwd > pwd.txt
-                test -e /run/.containerenv && echo in-container > where.txt
+                test -e /run/.containerenv -o -e /.dockerenv && echo in-container > where.txt
                 ls $AZ_BATCH_NODE_SHARED_DIR > /dev/null'''
                 outputs = ["out/*", "*.txt"]
                 env = {{ MODE = "container" }}
                 [aggregate]
                 command = '''cat results/*/out/*.n > all.txt
-                test -e /run/.containerenv && echo agg-in-container >> all.txt'''
+                test -e /run/.containerenv -o -e /.dockerenv && echo agg-in-container >> all.txt'''
                 outputs = ["all.txt"]
                 """,
         },
     )
     result = superbatch(
-        "run", "job.toml", "--local", "--engine", "podman", "--json",
-        cwd=project, env=_env(podman_env),
+        "run", "job.toml", "--local", "--engine", engine.name, "--json",
+        cwd=project, env=_env(engine),
     )  # fmt: skip
     assert result.code == 0, result.stdout + result.stderr
     assert "warning" not in result.stderr
@@ -70,23 +76,17 @@ def test_task_runs_in_the_image_with_batch_mounts_env_and_outputs(
     assert (root / "_aggregate" / "all.txt").read_text() == "2\n1\nagg-in-container\n"
     manifest = json.loads((root / "manifest.json").read_text())
     assert [t["state"] for t in manifest["tasks"]] == ["succeeded", "succeeded"]
-    leftovers = subprocess.run(
-        ["podman", "ps", "-a", "--filter", f"name=sb-{job_id}", "--format", "{{.Names}}"],
-        env=podman_env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert leftovers.stdout.strip() == ""
+    assert _containers(engine, "--filter", f"name=sb-{job_id}") == []
 
 
-def test_timeout_removes_the_container(
-    project: Path, podman_env: dict[str, str], busybox_image: str
-) -> None:
+def test_timeout_removes_the_container(project: Path, engine: EngineUnderTest) -> None:
     write(
         project,
         {
             "params.csv": "n\n1\n",
             "job.toml": f"""\
                 name = "ctimeout"
-                image = "{busybox_image}"
+                image = "{engine.busybox()}"
                 tasks = "params.csv"
                 timeout = "2s"
                 command = "sleep 300"
@@ -94,20 +94,16 @@ def test_timeout_removes_the_container(
         },
     )
     result = superbatch(
-        "run", "job.toml", "--local", "--engine", "podman", "--json",
-        cwd=project, env=_env(podman_env),
+        "run", "job.toml", "--local", "--engine", engine.name, "--json",
+        cwd=project, env=_env(engine),
     )  # fmt: skip
     assert result.code == 1
     assert result.json()["failed"][0]["failure"] == "timed out after 2s"
-    names = subprocess.run(
-        ["podman", "ps", "-a", "--format", "{{.Names}}"],
-        env=podman_env, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert f"sb-{job_id_of(result)}-0" not in names
+    assert f"sb-{job_id_of(result)}-0" not in _containers(engine)
 
 
 def test_explicit_engine_without_the_image_refuses_before_anything(
-    project: Path, podman_env: dict[str, str]
+    project: Path, engine: EngineUnderTest
 ) -> None:
     write(
         project,
@@ -118,35 +114,42 @@ def test_explicit_engine_without_the_image_refuses_before_anything(
         },
     )
     result = superbatch(
-        "run", "job.toml", "--local", "--engine", "podman", cwd=project, env=_env(podman_env)
+        "run", "job.toml", "--local", "--engine", engine.name, cwd=project, env=_env(engine)
     )
     assert result.code == 3
     assert result.stderr.strip().splitlines() == [
-        "error: image localhost/superbatch-test/absent:1 is not in podman's local images: "
+        f"error: image localhost/superbatch-test/absent:1 is not in {engine.name}'s local images: "
         "build it with `superbatch image build` first, or use --no-container"
     ]
     assert not (project / ".superbatch").exists() and not (project / "results").exists()
 
 
 def test_auto_mode_without_the_image_warns_once_and_runs_on_the_host(
-    project: Path, podman_env: dict[str, str]
+    project: Path, engine: EngineUnderTest
 ) -> None:
     write(
         project,
         {
             "data/a.txt": "a\n",
+            # on the host: the project dir is there (a container sees only the node root;
+            # and no marker file works, this host may itself be a container)
             "job.toml": 'name = "fallback"\nimage = "localhost/superbatch-test/absent:1"\n'
-            'command = "test ! -e /run/.containerenv && cat {input}"\ninputs = "data/*.txt"\n',
+            f'command = "test -e {project}/job.toml && cat {{input}}"\n'
+            'inputs = "data/*.txt"\n',
         },
     )
-    result = superbatch("run", "job.toml", "--local", cwd=project, env=_env(podman_env))
+    env = _env(engine)
+    if engine.name == "podman":  # auto mode tries docker first: none answers here
+        env["DOCKER_HOST"] = f"unix://{project}/no-docker.sock"
+    result = superbatch("run", "job.toml", "--local", cwd=project, env=env)
     assert result.code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "running tasks on this machine" in warnings[0]
+    assert f"not in {engine.name}'s local images" in warnings[0]  # the engine auto mode found
 
 
 def test_clean_removes_containers_a_killed_run_left_behind(
-    project: Path, podman_env: dict[str, str], busybox_image: str
+    project: Path, engine: EngineUnderTest
 ) -> None:
     write(
         project,
@@ -154,23 +157,20 @@ def test_clean_removes_containers_a_killed_run_left_behind(
             "params.csv": "n\n1\n",
             "job.toml": f"""\
                 name = "cleftover"
-                image = "{busybox_image}"
+                image = "{engine.busybox()}"
                 tasks = "params.csv"
                 command = "sleep 300"
                 """,
         },
     )
-    env = _env(podman_env)
+    env = _env(engine)
     runner = subprocess.Popen(
-        [sys.executable, "-m", "superbatch", "run", "job.toml", "--local", "--engine", "podman"],
+        [sys.executable, "-m", "superbatch", "run", "job.toml", "--local", "--engine", engine.name],
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
     def containers() -> list[str]:
-        return subprocess.run(
-            ["podman", "ps", "-a", "--format", "{{.Names}}"],
-            env=podman_env, capture_output=True, text=True, check=True,
-        ).stdout.split()  # fmt: skip
+        return _containers(engine)
 
     jobs = project / ".superbatch" / "jobs"
     deadline = time.monotonic() + 120  # a guard against hanging, never asserted on
@@ -188,7 +188,4 @@ def test_clean_removes_containers_a_killed_run_left_behind(
         assert clean.code == 0, clean.stderr
         assert f"sb-{job_id}-0" not in containers()
     finally:
-        subprocess.run(
-            ["podman", "rm", "-f", "-t", "0", f"sb-{job_id}-0"],
-            env=podman_env, capture_output=True, check=False,
-        )  # fmt: skip
+        engine("rm", "-f", f"sb-{job_id}-0", check=False)

@@ -39,6 +39,7 @@ def check_report_page(html: Path, numbers: dict, attempts_in_timings: int) -> No
         assert cell("attempts") == str(numbers["attempts"])
         assert cell("node-hours") == f"{numbers['node_hours']:.4f}"
         assert cell("cost") == f"{numbers['cost']:.2f}"
+        assert cell("price") == f"{numbers['price_per_node_hour']:g} ({numbers['price_source']})"
         assert cell("duration-median") == f"{numbers['durations']['median']:.2f}"
         groups = visit.driver.find_elements("css selector", "tr.failure-group")
         assert len(groups) == len(numbers["failures"])
@@ -64,6 +65,11 @@ def test_report_page_in_chromium_matches_json(project: Path) -> None:
     assert numbers["pool"] == "default"  # the job's pool, as status names it
     assert numbers["failures"] == [{"error": "bad row 3", "count": 1, "tasks": ["2"]}]
     assert numbers["cost"] == numbers["node_hours"] * 3.5 > 0
+    assert numbers["price_source"] == "--price-per-node-hour"
     html = Path(numbers["html"])
     assert html == project / "results" / job_id / "report.html"
     check_report_page(html, numbers, attempts)
+    # No stack here: without the flag there is no price, so no cost (never a lookup).
+    unpriced = superbatch("report", job_id, "--local", "--json", cwd=project).json()
+    assert (unpriced["cost"], unpriced["price_source"]) == (None, None)
+    assert unpriced["node_hours"] == numbers["node_hours"]

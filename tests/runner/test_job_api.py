@@ -66,9 +66,9 @@ def test_api_places_a_quoted_placeholder_exactly(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("aggregate", "outputs", "message"),
     [
-        ("cat {input}", [], r"aggregate: unknown placeholder \{input\}"),
-        ("  ", [], r"aggregate: command must be"),
-        ("cat results/*/out.txt > total", ["../total"], r"aggregate: .*\.\."),
+        ("cat {input}", [], r"\[aggregate\]: unknown placeholder \{input\}"),
+        ("  ", [], r"\[aggregate\]: command must be"),
+        ("cat results/*/out.txt > total", ["../total"], r"\[aggregate\]: .*\.\."),
     ],
 )
 def test_api_checks_the_aggregate_step_like_toml(

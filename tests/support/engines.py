@@ -5,12 +5,16 @@ every test builds on, imported from local rootfs tarballs under the same names."
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.support import docker as docker_support
 from tests.support import podman as podman_support
+from tests.support.paths import cache_dir
 
 ENGINES = ("podman", "docker")
 
@@ -77,3 +81,25 @@ def docker_engine(daemon: docker_support.Dockerd) -> EngineUnderTest:
         daemon.config_dir / "config.json",
         (daemon.root / "exec",),
     )
+
+
+def use_engine(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, *, podman_env: str
+) -> EngineUnderTest:
+    """The engine ``request.param`` names, made the one in-process CLI commands and their
+    engine subprocesses use (through the environment): podman under the environment the
+    fixture ``podman_env`` returns, or docker on the session's private daemon (the
+    ``dockerd`` fixture, started on first use)."""
+    import superbatch.engine
+
+    if request.param == "podman":
+        env: dict[str, str] = request.getfixturevalue(podman_env)
+        # without REGISTRY_AUTH_FILE, rootful podman's default (no test there logs in)
+        auth_file = Path(env.get("REGISTRY_AUTH_FILE", f"/run/containers/{os.getuid()}/auth.json"))
+        chosen = podman_engine(env, auth_file=auth_file, runroot=cache_dir("podman") / "run")
+    else:
+        chosen = docker_engine(request.getfixturevalue("dockerd"))
+    for key, value in chosen.cli_vars().items():
+        monkeypatch.setenv(key, value)
+    superbatch.engine._working.cache_clear()  # a daemon started after an earlier look
+    return chosen

@@ -135,6 +135,7 @@ class Context:
     targets: tuple[float, float] = (0.0, 0.0)
     random: random.Random = field(default_factory=random.Random)
     variables: dict[str, Any] = field(default_factory=dict)
+    sample_period: float = SAMPLE_PERIOD_SECONDS  # seconds between two recorded samples
 
 
 def _undefined(token: _Token) -> Thunk:
@@ -325,7 +326,9 @@ def _method(metric: str, member: _Token, args: list[Thunk]) -> Thunk:
     def call(context: Context) -> Any:
         samples = context.samples.get(metric, ())
         values = [a(context) for a in args]
-        return Metric(metric, samples, context.now).call(member.text, values, member.where)
+        return Metric(metric, samples, context.now, context.sample_period).call(
+            member.text, values, member.where
+        )
 
     return call
 

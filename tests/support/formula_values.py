@@ -116,6 +116,7 @@ class Metric:
     name: str
     samples: Sequence[tuple[float, float]]
     now: float
+    period: float = SAMPLE_PERIOD_SECONDS  # seconds between two samples
 
     def _window(self, start: Any, end: Any, where: str) -> tuple[list[float], float]:
         begin = self._moment(start, where)
@@ -123,7 +124,7 @@ class Metric:
         if finish < begin:
             begin, finish = finish, begin
         values = [v for t, v in self.samples if begin < t <= finish]
-        expected = max(1.0, math.floor((finish - begin) / SAMPLE_PERIOD_SECONDS))
+        expected = max(1.0, math.floor((finish - begin) / self.period))
         return values, min(100.0, 100.0 * len(values) / expected)
 
     def _moment(self, value: Any, where: str) -> float:
@@ -157,7 +158,7 @@ class Metric:
                 raise FormulaError(EVALUATION_ERROR, f"{where}: GetSamplePercent takes 1 or 2")
             return self._window(args[0], args[1] if len(args) > 1 else None, where)[1]
         if method == "GetSamplePeriod" and not args:
-            return Interval(SAMPLE_PERIOD_SECONDS)
+            return Interval(self.period)
         if method == "Count" and not args:
             return float(len(self.samples))
         if method == "HistoryBeginTime" and not args:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure import (
     cleanup,
     credentials,
-    download,
     ending,
+    enforce,
     monitor,
     pools,
     rearm,
@@ -31,15 +31,15 @@ from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError, TaskNotStartedError
+from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
+    AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
     ResolvedJob,
-    ResultFile,
     TaskCounts,
     TaskInfo,
     TaskResult,
@@ -91,18 +91,23 @@ class AzureBatchBackend:
         self.last_staging: staging.StagingReport | None = None
         self._cold_start_clock = cold_start
         self.cold_start: rearm.Watch | None = None  # the re-arm of the last submission
+        self.where: list[str] | None = None  # how a watcher opens this backend again
 
     @classmethod
     def from_stack(cls, stack: str, **kwargs: Any) -> AzureBatchBackend:
         from superbatch.azure.outputs import load_stack_outputs
 
-        return cls(load_stack_outputs(stack=stack), **kwargs)
+        backend = cls(load_stack_outputs(stack=stack), **kwargs)
+        backend.where = ["--stack", stack]
+        return backend
 
     @classmethod
     def from_outputs_file(cls, path: Path, **kwargs: Any) -> AzureBatchBackend:
         from superbatch.azure.outputs import load_stack_outputs
 
-        return cls(load_stack_outputs(outputs_file=path), **kwargs)
+        backend = cls(load_stack_outputs(outputs_file=path), **kwargs)
+        backend.where = ["--outputs", str(Path(path).absolute())]
+        return backend
 
     # Clients are built on first use: `status` never needs the inputs container.
     @property
@@ -162,15 +167,25 @@ class AzureBatchBackend:
             expected=regular,
             body_for=body_for,
         )
+        deferred = azure_policy.deferred_aggregate(job)
+        if deferred and AGGREGATE_TASK_ID not in present:  # the monitor adds it later
+            blob = enforce.aggregate_blob(job.job_id)
+            data = body_for(AGGREGATE_TASK_ID)
+            call_with_retries(
+                lambda: self.inputs.upload_blob(blob, data, overwrite=True),
+                action=f"store the aggregate step of {job.job_id}",
+                service="storage",
+            )
         # The aggregate depends on every task: add it once they all exist.
-        if job.aggregate is not None and AGGREGATE_TASK_ID not in present:
+        elif job.aggregate is not None and AGGREGATE_TASK_ID not in present:
             submitter.submit(
                 [(AGGREGATE_TASK_ID, body_for(AGGREGATE_TASK_ID))],
                 expected=regular | {AGGREGATE_TASK_ID},
                 body_for=body_for,
             )
         self.last_submit = submitter.report
-        self._finish_when_done(job.job_id)
+        if not azure_policy.watched(job):  # else the monitor ends it (azure/enforce.py)
+            self._finish_when_done(job.job_id)
         if submitter.report.added and self._cold_start_clock is not None:
             # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
             self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
@@ -188,11 +203,16 @@ class AzureBatchBackend:
             staging_concurrency=self._staging_concurrency,
         )
 
+    def price_per_node_hour(self, pool: str | None) -> float | None:
+        """The pool's ``pricePerNodeHour`` from the stack outputs (None: not given, a stack
+        from before prices, or a pool the stack does not have)."""
+        info = self.outputs.pools.get(pool or DEFAULT_POOL)
+        return info.price_per_node_hour if info is not None else None
+
     def _check_before_submit(self, job: ResolvedJob) -> tuple[PoolInfo, ResolvedJob]:
         """Every check that needs no write, in order: the job's pool (an unknown one, or
         more slots than its nodes have, is refused first), and the job to submit, whose
         image names what the stack's registry holds by its digest."""
-        azure_policy.refuse_local_only(job)
         pool = pools.job_pool(job, self.outputs)
         image = tasks.require_image(job)  # the stack's pool runs only container tasks
         # a bad image reference fails here, before anything remote
@@ -225,7 +245,7 @@ class AzureBatchBackend:
             pool_info=BatchPoolInfo(pool_id=pool_id),
             all_tasks_complete_mode="noaction",
             uses_task_dependencies=job.aggregate is not None,
-            constraints=BatchJobConstraints(max_task_retry_count=job.retries),
+            constraints=BatchJobConstraints(max_task_retry_count=azure_policy.batch_retries(job)),
             common_environment_settings=[
                 EnvironmentSetting(name=k, value=v) for k, v in job.env.items()
             ]
@@ -289,6 +309,9 @@ class AzureBatchBackend:
             if cleanup.has_stored_files([self.inputs, self.results_container], job_id):
                 return JobStatus(job_id, DELETED_STATE, TaskCounts())
             raise
+        watched = meta.get(azure_policy.META_WATCHED) == "1"  # its leader applies the policy
+        if watched:
+            self._lead_once(job_id, meta)
         status = monitor.job_status(
             self.batch,
             job_id,
@@ -297,8 +320,13 @@ class AzureBatchBackend:
             image=meta.get(META_IMAGE, ""),
             registry=self.outputs.registry_login_server,
         )
-        if status.state == "active" and azure_policy.too_many(meta, status.counts.failed):
-            self._stop(job_id, meta)
+        if (
+            status.state == "active"
+            and not watched
+            and azure_policy.too_many(meta, status.counts.failed)
+        ):
+            limit = int(meta[azure_policy.META_MAX_FAILURES])
+            enforce.stop_for_failures(self.batch, job_id, limit)
             status = replace(status, state="stopped")
         if (
             status.state == "active"
@@ -324,6 +352,23 @@ class AzureBatchBackend:
             status = replace(status, nodes=nodes, pool_state=state)
         return status
 
+    def _lead_once(self, job_id: str, meta: dict[str, str]) -> None:
+        """One poll of the monitor when nobody leads the job (its watcher is gone): a retry
+        due, a deferred aggregate or the job's end are not left waiting for the next `wait`."""
+        from superbatch.azure.watcher import JobLock
+
+        lock = JobLock(self._watch_dir(job_id))
+        if self._job_state(job_id) != "active" or not lock.acquire():
+            return
+        try:
+            regular = monitor.job_task_counts(
+                self.batch, job_id, has_aggregate=meta.get(META_AGGREGATE) == "1"
+            )
+            _, raw = monitor.task_counts(self.batch, job_id)
+            enforce.Enforcer(self.batch, self.inputs, job_id, meta).poll(raw, regular.failed)
+        finally:
+            lock.release()
+
     def _pool_id(self, meta: dict[str, str]) -> str:
         """The Batch id of the job's pool (by the name it was submitted with)."""
         try:
@@ -348,9 +393,40 @@ class AzureBatchBackend:
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
     ) -> JobStatus:
+        """Follow the job to its end, leading its monitoring (azure/enforce.py) when no
+        watcher does, and from the moment one is gone."""
+        from superbatch.azure.watcher import JobLock
+
+        lock = JobLock(self._watch_dir(job_id))
+        try:
+            return self.lead(job_id, lock, progress=progress, timeout=timeout)
+        finally:
+            lock.release()
+
+    def lead(
+        self,
+        job_id: str,
+        lock: Any,
+        *,
+        progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        rearm_pool: bool = False,
+    ) -> JobStatus:
+        """The monitor: applies the job's policy while ``lock`` (its lead) is held, else
+        follows; ``rearm_pool``: re-arm the pool's autoscale too (the watcher's)."""
         meta = self._job_meta(job_id)
         has_aggregate = meta.get(META_AGGREGATE) == "1"
 
+        def leader() -> enforce.Enforcer | None:
+            if not lock.acquire():
+                return None
+            return enforce.Enforcer(self.batch, self.inputs, job_id, meta)
+
+        enforcer = leader()
+        if rearm_pool and enforcer is not None and self._cold_start_clock is not None:
+            pool_id = self._pool_id(meta)
+            self.cold_start = rearm.Watch(self.batch, pool_id, clock=self._cold_start_clock)
+        limit = meta.get(azure_policy.META_MAX_FAILURES)
         return monitor.wait_for_job(
             self.batch,
             job_id,
@@ -363,46 +439,28 @@ class AzureBatchBackend:
             on_blocked_aggregate=lambda: monitor.end_blocked_job(self.batch, job_id),
             allow_failures=int(meta.get(azure_policy.META_ALLOW_FAILURES, "0")),
             too_many=lambda failed: azure_policy.too_many(meta, failed),
-            on_too_many=lambda: self._stop(job_id, meta),
+            on_too_many=lambda: enforce.stop_for_failures(self.batch, job_id, int(limit or 0)),
             pool=PoolWatch(self.batch, self._pool_id(meta)),
+            stuck_after=float("inf") if rearm_pool else monitor.STUCK_GIVE_UP_SECONDS,
+            watched=meta.get(azure_policy.META_WATCHED) == "1",
+            deferred=meta.get(azure_policy.META_DEFERRED) == "1",
+            enforcer=enforcer,
+            lead=leader if enforcer is None else None,
         )
 
-    def _stop(self, job_id: str, meta: dict[str, str]) -> None:
-        from superbatch.azure import jobend
-        from superbatch.policy import stop_reason
+    def _watch_dir(self, job_id: str) -> Path:
+        from superbatch.azure.watcher import watch_dir
 
-        reason = f"{jobend.STOP_PREFIX}: {stop_reason(int(meta[azure_policy.META_MAX_FAILURES]))}"
-        from superbatch.azure.ending import end_job
-
-        end_job(self.batch, job_id, reason, why="after too many failed tasks (max_failures)")
+        return watch_dir(self.outputs.batch_account_endpoint, job_id)
 
     def logs(self, job_id: str, task_id: str, *, stream: str = "stderr") -> str:
         """The task's stored (or, while it runs, live) log; "" while it has none yet.
 
         An unknown job or task raises JobNotFoundError (as --local does), never "".
         """
-        if stream not in ("stdout", "stderr"):
-            raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
-        name = download.log_blob(job_id, task_id, stream)
-        stored = download.read_blob_text(self.results_container, name)
-        if stored is not None:
-            return stored
-        try:  # still running: read it from the node
-            chunks = self.batch.download_task_file(job_id, task_id, f"{stream}.txt")
-            return b"".join(chunks).decode("utf-8", errors="replace")
-        except Exception as exc:
-            action = f"read the {stream} of task {task_id} of job {job_id}"
-            if getattr(exc, "status_code", None) not in (404, 409):
-                raise translate_azure_error(exc, action=action) from exc
-        # 404/409 means no such job, task or file, or a task not started. The SDK streams this
-        # call and leaves the error body unread (no code), so ask for the task itself.
-        task = call_with_retries(
-            lambda: self.batch.get_task(job_id, task_id, select=["id", "state"]),
-            action=f"find task {task_id} of job {job_id}",
-        )
-        if wire_enum(task.state) in ("active", "preparing"):
-            raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
-        return ""  # the task ran but wrote no such file
+        from superbatch.azure.logs import whole_log
+
+        return whole_log(self.batch, self.results_container, job_id, task_id, stream=stream)
 
     def read_log(self, job_id: str, task_id: str, *, stream: str, offset: int) -> LogRead:
         """From the node (byte ranges) while the task runs, from storage once it ended."""
@@ -422,77 +480,9 @@ class AzureBatchBackend:
         only: tuple[str, ...] | None = None,
         download: bool = True,
     ) -> builtins.list[TaskResult]:
-        from superbatch import results as layout
-        from superbatch.azure.download import download_job_outputs, files_by_task
-        from superbatch.remote import blob_url
+        from superbatch.azure.fetch import fetch_results
 
-        previous = layout.previous_files(dest, job_id)  # before the manifest is rewritten
-        report = download_job_outputs(
-            self.results_container,
-            job_id,
-            dest,
-            select=None if only is None else lambda path: layout.selects(path, only),
-            fetch=download,
-            logs=layout.wants_logs(only),
-        )
-        stored = files_by_task(report.names, job_id)
-        for task_id, files in previous.items() if download else ():
-            # as --local: a superseded attempt's files go (of those --only picks)
-            earlier = [f for f in files if layout.selects(f.path, only)]
-            layout.remove_superseded(dest / job_id / task_id, earlier, stored.get(task_id, set()))
-        container_url = self.outputs.outputs_container_url
-        results: list[TaskResult] = []
-        aggregate: TaskResult | None = None
-        statuses = [monitor.task_status(task, None) for task in self._all_tasks(job_id)]
-        regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
-        allowed = self._job_meta(job_id).get(azure_policy.META_ALLOW_FAILURES, "0") != "0"
-        if TaskState.FAILED in regular and not allowed:
-            finished = (TaskState.SUCCEEDED, TaskState.FAILED)
-            blocked = all(state in finished for state in regular) and any(
-                s.task_id == AGGREGATE_TASK_ID and s.state is TaskState.QUEUED for s in statuses
-            )
-            if blocked and self._job_state(job_id) == "active":
-                monitor.end_blocked_job(self.batch, job_id)
-            statuses = [
-                monitor.never_ran(s.task_id) if s.task_id == AGGREGATE_TASK_ID else s
-                for s in statuses
-            ]
-        for status in statuses:
-            paths = stored.get(status.task_id, ())
-            if download:
-                result = layout.task_result(
-                    dest,
-                    job_id,
-                    status.task_id,
-                    state=status.state,
-                    exit_code=status.exit_code,
-                    attempts=status.attempts,
-                    paths=paths,
-                    label=status.label,
-                )
-            else:  # listed, not fetched: each file's blob URL (no SAS: read it as yourself)
-                names = {p: f"{job_id}/{status.task_id}/{p}" for p in paths}
-                files = tuple(
-                    ResultFile(
-                        p, report.sizes[n], "", blob_url(container_url, report.blob_names[n])
-                    )
-                    for p, n in sorted(names.items())
-                )
-                result = TaskResult(
-                    status.task_id,
-                    status.state,
-                    status.exit_code,
-                    status.attempts,
-                    files,
-                    status.label,
-                )
-            if status.task_id == AGGREGATE_TASK_ID:
-                aggregate = result
-            else:
-                results.append(result)
-        results.sort(key=_task_order)
-        layout.write_manifest(dest, layout.Manifest(job_id, self.name, tuple(results), aggregate))
-        return results + ([aggregate] if aggregate is not None else [])
+        return fetch_results(self, job_id, dest, only=only, download=download)
 
     def _job_state(self, job_id: str) -> str:
         job = call_with_retries(
@@ -533,7 +523,8 @@ class AzureBatchBackend:
     def timings(self, job_id: str) -> builtins.list[TaskTimings]:
         from superbatch.timings import TaskTimings, spread_attempts
 
-        self._job_meta(job_id)
+        meta = self._job_meta(job_id)
+        again = azure_policy.reactivations(meta)
         fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
         listed = call_with_retries(
             lambda: list(self.batch.list_tasks(job_id, select=fields)),
@@ -541,27 +532,37 @@ class AzureBatchBackend:
         )
         found = []
         for task in listed:
-            info = monitor.task_info(task)
+            info = monitor.task_info(task, again.get(task.id, 0))
             execution = task.execution_info
+            queued = monitor.epoch(task.creation_time)
+            start = info.start
+            last_retry = monitor.epoch(getattr(execution, "last_retry_time", None))
+            if again.get(task.id) and start is not None:
+                # reactivated by the runner: Batch keeps only the last attempt's times
+                start, last_retry = queued or start, last_retry or start
             attempts = spread_attempts(
                 info.attempts,
-                start=info.start,
-                last_retry=monitor.epoch(getattr(execution, "last_retry_time", None)),
+                start=start,
+                last_retry=last_retry,
                 end=info.end,
                 exit_code=info.exit_code,
                 node=info.node,
             )
-            queued = monitor.epoch(task.creation_time)
             found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
+        if meta.get(META_AGGREGATE) == "1" and AGGREGATE_TASK_ID not in {t.task_id for t in found}:
+            # deferred and never added (azure/enforce.py): it did not run
+            found.append(TaskTimings(AGGREGATE_TASK_ID, AGGREGATE_LABEL, TaskState.QUEUED, None))
         return sorted(found, key=_task_order)
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
-        self._job_meta(job_id)  # an unknown job is JobNotFoundError, not an empty list
+        # an unknown job is JobNotFoundError, not an empty list
+        again = azure_policy.reactivations(self._job_meta(job_id))
         listed = call_with_retries(
             lambda: list(self.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
             action=f"list the tasks of job {job_id}",
         )
-        return sorted((monitor.task_info(task) for task in listed), key=_task_order)
+        infos = (monitor.task_info(task, again.get(task.id, 0)) for task in listed)
+        return sorted(infos, key=_task_order)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Terminate the job (Batch kills its running tasks; tasks not started never run)
@@ -575,7 +576,14 @@ class AzureBatchBackend:
         return self.status(job_id)
 
     def detach(self, job_id: str) -> None:
-        """Nothing to start: Batch runs the job whether anyone watches or not."""
+        """Start the job's watcher unless one is alive (Batch runs the job either way; the
+        watcher applies what Batch cannot: azure/watcher.py)."""
+        from superbatch.azure.watcher import start_watcher
+
+        if self.cold_start is not None:  # the watcher re-arms the pool from now on
+            self.cold_start.stop()
+        if self.where is not None:
+            start_watcher(self.where, self._watch_dir(job_id), job_id)
 
     def clean(self, job_id: str) -> None:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure import download
 from superbatch.azure.errors import call_with_retries, translate_azure_error
 from superbatch.azure.wire import wire_enum
+from superbatch.errors import SuperBatchError, TaskNotStartedError
 from superbatch.follow import LogRead
 
 if TYPE_CHECKING:
@@ -97,3 +98,34 @@ def _node_bytes(
     if end is not None and len(data) > end - start:  # the range was not honoured
         data = data[start:end]
     return data
+
+
+def whole_log(
+    client: BatchClient, outputs: ContainerClient, job_id: str, task_id: str, *, stream: str
+) -> str:
+    """The task's stored (or, while it runs, live) log; "" while it has none yet.
+
+    An unknown job or task raises JobNotFoundError (as --local does), never "".
+    """
+    if stream not in ("stdout", "stderr"):
+        raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
+    name = download.log_blob(job_id, task_id, stream)
+    stored = download.read_blob_text(outputs, name)
+    if stored is not None:
+        return stored
+    try:  # still running: read it from the node
+        chunks = client.download_task_file(job_id, task_id, f"{stream}.txt")
+        return b"".join(chunks).decode("utf-8", errors="replace")
+    except Exception as exc:
+        action = f"read the {stream} of task {task_id} of job {job_id}"
+        if getattr(exc, "status_code", None) not in (404, 409):
+            raise translate_azure_error(exc, action=action) from exc
+    # 404/409 means no such job, task or file, or a task not started. The SDK streams this
+    # call and leaves the error body unread (no code), so ask for the task itself.
+    task = call_with_retries(
+        lambda: client.get_task(job_id, task_id, select=["id", "state"]),
+        action=f"find task {task_id} of job {job_id}",
+    )
+    if wire_enum(task.state) in ("active", "preparing"):
+        raise TaskNotStartedError(f"task {task_id} of job {job_id} has not run yet: no logs")
+    return ""  # the task ran but wrote no such file

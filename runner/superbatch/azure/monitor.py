@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import jobend
 from superbatch.azure.ending import end_finished_job, end_job
+from superbatch.azure.enforce import Enforcer, Step
 from superbatch.azure.errors import (
     call_with_retries,
     image_not_found_message,
 )
+from superbatch.azure.policy import reactivations
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.errors import JobStuckError, RemoteError
@@ -94,7 +96,7 @@ def job_task_counts(client: BatchClient, job_id: str, *, has_aggregate: bool) ->
     return counts if aggregate is None else _without(counts, aggregate.state)
 
 
-def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
+def _aggregate_status(client: BatchClient, job_id: str, reactivated: int = 0) -> TaskStatus | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     def get() -> Any:
@@ -104,7 +106,7 @@ def _aggregate_status(client: BatchClient, job_id: str) -> TaskStatus | None:
             return None  # not added yet
 
     task = call_with_retries(get, action=f"get the aggregate step of {job_id}")
-    return None if task is None else task_status(task, None)
+    return None if task is None else task_status(task, None, reactivated=reactivated)
 
 
 def _state(task: Any) -> TaskState:
@@ -124,8 +126,14 @@ def _is_image_failure(code: str | None, message: str | None) -> bool:
 
 
 def task_status(
-    task: Any, stderr: StderrReader | None, *, image: str = "", registry: str = ""
+    task: Any,
+    stderr: StderrReader | None,
+    *,
+    image: str = "",
+    registry: str = "",
+    reactivated: int = 0,
 ) -> TaskStatus:
+    """``reactivated``: the runner's reactivations of the task (each one attempt more)."""
     info = task.execution_info
     state = _state(task)
     failure = None
@@ -142,6 +150,7 @@ def task_status(
     if state is TaskState.FAILED and stderr is not None:
         tail = "\n".join(stderr(task.id).splitlines()[-STDERR_TAIL_LINES:])
     attempts = (info.retry_count or 0) + 1 if info is not None and info.start_time else 0
+    attempts += reactivated
     if failure is not None and attempts > 1:
         failure += f" (after {attempts} attempts)"
     label = getattr(task, "display_name", None) or ""
@@ -152,9 +161,9 @@ def epoch(value: Any) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def task_info(task: Any) -> TaskInfo:
+def task_info(task: Any, reactivated: int = 0) -> TaskInfo:
     """A task's line in ``superbatch tasks`` (its last attempt's times and node)."""
-    status = task_status(task, None)
+    status = task_status(task, None, reactivated=reactivated)
     info = task.execution_info
     node = getattr(task, "node_info", None)
     started = info is not None and info.start_time is not None
@@ -191,13 +200,20 @@ def job_status(
         has_aggregate = meta.get("superbatch_aggregate") == "1"
     if counts is None:
         counts, _ = task_counts(client, job_id)
-    aggregate = _aggregate_status(client, job_id) if has_aggregate else None
+    again = reactivations(meta)
+    aggregate = None
+    if has_aggregate:
+        aggregate = _aggregate_status(client, job_id, again.get(AGGREGATE_TASK_ID, 0))
     if aggregate is not None:
         counts = _without(counts, aggregate.state)
+    elif has_aggregate:  # deferred (azure/enforce.py): not added until every task ended
+        aggregate = never_ran(AGGREGATE_TASK_ID)
     failed: tuple[TaskStatus, ...] = ()
     allow = int(meta.get("superbatch_allow_failures", "0"))
     if counts.failed:
-        failed = failed_tasks(client, job_id, stderr, image=image, registry=registry)
+        failed = failed_tasks(
+            client, job_id, stderr, image=image, registry=registry, reactivated=again
+        )
         if aggregate is not None and not aggregate_may_run(counts.failed, allow):
             aggregate = never_ran(aggregate.task_id)
     return JobStatus(job_id, jobend.job_state(job), counts, failed, aggregate, allow_failures=allow)
@@ -242,6 +258,7 @@ def failed_tasks(
     *,
     image: str = "",
     registry: str = "",
+    reactivated: dict[str, int] | None = None,
 ) -> tuple[TaskStatus, ...]:
     tasks = call_with_retries(
         lambda: list(
@@ -258,7 +275,8 @@ def failed_tasks(
         if task.id == AGGREGATE_TASK_ID:
             continue
         reader = stderr if len(found) < MAX_FAILED_REPORTED else None
-        found.append(task_status(task, reader, image=image, registry=registry))
+        again = (reactivated or {}).get(task.id, 0)
+        found.append(task_status(task, reader, image=image, registry=registry, reactivated=again))
     return tuple(found)
 
 
@@ -289,6 +307,10 @@ def wait_for_job(
     on_too_many: Callable[[], None] | None = None,
     pool: PoolWatch | None = None,
     stuck_after: float = STUCK_GIVE_UP_SECONDS,
+    watched: bool = False,
+    deferred: bool = False,
+    enforcer: Enforcer | None = None,
+    lead: Callable[[], Enforcer | None] | None = None,
 ) -> JobStatus:
     """Poll counts until every task is completed (confirmed by a listing); return the status.
 
@@ -296,10 +318,16 @@ def wait_for_job(
     ``progress.pool``; a job stuck (tasks waiting, none running, the pool saying no node
     can come) for ``stuck_after`` seconds of the service's time raises JobStuckError.
     ``too_many(failed)``: max_failures; once true, ``on_too_many`` stops the job.
+
+    ``enforcer``: this process leads the job (azure/enforce.py) and applies its policy at
+    every poll; without one, ``lead()`` (if given) is asked at every poll whether this
+    process may lead now (no watcher alive). A ``watched`` job (one the monitor ends) is
+    only followed by a process that does not lead: it ends when its leader ends it. A
+    ``deferred`` aggregate is added by the leader once every task ended.
     """
     interval = interval or PollInterval()
     deadline = None if timeout is None else time.monotonic() + timeout
-    total = expected_tasks + int(has_aggregate)
+    total = expected_tasks + int(has_aggregate and not deferred)
     last: Any = None
     idle_polls = 0  # polls in a row with tasks missing and nothing changing
     quiet_polls = 0  # polls in a row with nothing changing
@@ -308,21 +336,32 @@ def wait_for_job(
         counts, raw = task_counts(client, job_id)
         changed = last is None or raw.as_dict() != last
         last = raw.as_dict()
+        present = raw.active + raw.running + raw.completed
+        # a deferred aggregate is counted once added
+        with_aggregate = has_aggregate and (not deferred or present > expected_tasks)
+        regular = _regular_counts(counts, raw, expected_tasks) if with_aggregate else counts
         if progress is not None:
-            progress(_regular_counts(counts, raw, expected_tasks) if has_aggregate else counts)
+            progress(regular)
         finished = raw.completed >= total and raw.active == 0 and raw.running == 0
-        regular = _regular_counts(counts, raw, expected_tasks) if has_aggregate else counts
-        if too_many is not None and on_too_many is not None and too_many(regular.failed):
+        if enforcer is None and lead is not None:
+            enforcer = lead()  # the watcher is gone: lead from here
+        if enforcer is not None:
+            step = enforcer.poll(raw, regular.failed)
+            if step is Step.ENDED:
+                return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
+            changed = changed or step is Step.CHANGED
+        elif too_many is not None and on_too_many is not None and too_many(regular.failed):
             on_too_many()
             return job_status(client, job_id, stderr=stderr, has_aggregate=has_aggregate)
         blocked = (
-            has_aggregate
+            not watched
+            and has_aggregate
             and not aggregate_may_run(regular.failed, allow_failures)
             and raw.failed > 0
             and raw.completed >= expected_tasks
             and raw.running == 0
         )
-        if pool is not None and _waiting_for_nodes(raw, expected_tasks, has_aggregate):
+        if pool is not None and _waiting_for_nodes(raw, expected_tasks, with_aggregate):
             state = pool.poll()
             shape = state.shape() if state is not None else None
             changed = changed or shape != pool_seen
@@ -331,7 +370,6 @@ def wait_for_job(
                 progress.pool(state)
             if state is not None and raw.running == 0 and pool.stuck_for() >= stuck_after:
                 raise _stuck(client, job_id, state, pool.stuck_for(), has_aggregate)
-        present = raw.active + raw.running + raw.completed
         idle_polls = 0 if changed or present >= total else idle_polls + 1
         quiet_polls = 0 if changed else quiet_polls + 1
         if quiet_polls >= INTERRUPTED_AFTER_POLLS and raw.running == 0 and _ended(client, job_id):
@@ -347,7 +385,9 @@ def wait_for_job(
                 f"submission of {job_id} was interrupted ({added} of {total} tasks added): "
                 "re-run the same `superbatch run SPEC --stack ...` command to finish it"
             )
-        if (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
+        if watched:
+            pass  # its leader ends it (and the quiet-poll check above sees that)
+        elif (finished or blocked) and not _still_running(client, job_id, has_aggregate, blocked):
             if blocked and on_blocked_aggregate is not None:
                 on_blocked_aggregate()
             elif not blocked:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from superbatch.azure import boots
 from superbatch.azure.errors import error_code
 from superbatch.azure.wire import wire_enum
 from superbatch.model import PoolState
@@ -39,7 +40,11 @@ POOL_FIELDS = (
     "targetLowPriorityNodes,enableAutoScale,autoScaleEvaluationInterval,autoScaleRun,"
     "resizeErrors"
 )
-NODE_FIELDS = "id,state,errors,isDedicated"
+# and what azure/boots.py notes of each node's start (vmSize, allocation and ready times)
+NODE_FIELDS = (
+    "id,state,errors,isDedicated,vmSize,allocationTime,lastBootTime,stateTransitionTime,"
+    "totalTasksRun"
+)
 # Node states that will never run a task without someone acting (REST ComputeNodeState).
 DEAD_NODE_STATES = {"unusable", "starttaskfailed"}
 READY_NODE_STATES = {"idle", "running"}
@@ -94,8 +99,10 @@ def read_pool(client: BatchClient, pool_id: str) -> PoolAnswer:
     return PoolAnswer(wire, when)
 
 
-def read_nodes(client: BatchClient, pool_id: str) -> list[dict[str, Any]]:
-    wire, _ = _get(client, f"/pools/{pool_id}/nodes", NODE_FIELDS)
+def read_nodes(
+    client: BatchClient, pool_id: str, fields: str = NODE_FIELDS
+) -> list[dict[str, Any]]:
+    wire, _ = _get(client, f"/pools/{pool_id}/nodes", fields)
     return list(wire.get("value", []))
 
 
@@ -273,6 +280,7 @@ class PoolWatch:
             self.requests += 1
             if self._read_nodes_next and self._answer is not None:
                 self._nodes = read_nodes(self._client, self.pool_id)
+                boots.record(self.pool_id, self._nodes)  # how long they took, for `status`
             else:
                 self._answer = read_pool(self._client, self.pool_id)
         except Exception as exc:

@@ -3,8 +3,9 @@
 A pool idling at zero nodes evaluates its formula every ``autoScaleEvaluationInterval`` (at
 least 5 minutes), and task samples reach the formula about a minute after they are taken
 ("It takes approximately one minute for samples to propagate through the system",
-batch-automatic-scaling.md; Batch records one every 30 s). A job submitted just after an
-evaluation would wait up to one interval plus that lag before a node is even asked for.
+batch-automatic-scaling.md, where "samples are obtained every 30 seconds"). A job submitted
+just after an evaluation would wait up to one interval plus that lag before a node is even
+asked for.
 
 Batch's "Pool - Enable Auto Scale" is the lever: given the evaluation interval again, "the
 existing autoscale evaluation schedule will be stopped and a new autoscale evaluation schedule
@@ -13,11 +14,18 @@ will be started, with its starting time being the time when this request was iss
 seconds. So, after a job's tasks are added and while the pool has no node and none requested:
 
 1. read the pool's own formula and interval (never a formula of ours: Pulumi sees no drift);
-2. from one sample lag after the tasks were added, probe the formula every few seconds with
-   "Pool - Evaluate Auto Scale" (applies nothing) until it asks for nodes, i.e. the first
-   sample that counts the tasks is available;
+2. probe that formula with "Pool - Evaluate Auto Scale" (applies nothing) until it asks for
+   nodes, i.e. until the first sample that counts the tasks is available. That sample is
+   taken within one sample period of the tasks being added and seen one lag later, so it
+   becomes visible in (lag, lag + period] after them: 60-90 s under the documented model.
+   Probes run every second in that window and every 5 s before and after it (a lag other
+   than the documented one is still caught, a little later), so nodes are requested at most
+   a second after the formula could first see the tasks;
 3. then re-arm: Enable Auto Scale with that same formula and interval, which evaluates it
-   at once, and stop as soon as the pool has nodes requested.
+   at once (nodes requested at the time of that request), and stop.
+
+No runner can do better than the sample that counts the tasks: in the worst case (tasks added
+just after a sample) that is one period plus the lag, 90 s under the documented model.
 
 Anything that fails (no permission, the 30-second limit, a network error) is one line on
 stderr and the job carries on: the pool's normal schedule still brings the nodes.
@@ -28,9 +36,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from superbatch.azure.wire import wire_enum
@@ -43,7 +51,8 @@ _LOGGER = logging.getLogger(__name__)
 SAMPLE_PERIOD_SECONDS = 30.0  # Batch records a task sample every 30 s
 SAMPLE_LAG_SECONDS = 60.0  # "approximately one minute" until the formula sees a sample
 ENABLE_SPACING_SECONDS = 30.0  # Enable Auto Scale: once per pool per 30 s at most
-PROBE_EVERY_SECONDS = 5.0
+PROBE_EVERY_SECONDS = 5.0  # outside the window where the documented model shows the tasks
+PROBE_CLOSE_SECONDS = 1.0  # inside it: (lag, lag + period] after the tasks were added
 # Past this (a lag three times the documented one) the probe stops: the schedule takes over.
 GIVE_UP_AFTER_SECONDS = SAMPLE_PERIOD_SECONDS + 3 * SAMPLE_LAG_SECONDS
 SETTLE_SECONDS = 10.0  # after re-arming, how long to look for the targets to change
@@ -136,27 +145,24 @@ class Rearm:
             report.outcome = f"pool {self.pool_id} already has nodes or has asked for them"
             return
         formula, interval = pool.auto_scale_formula, pool.auto_scale_evaluation_interval
-        # The first sample that counts the tasks is taken within 30 s and seen a lag later.
-        self._sleep_until(report.tasks_added_at + SAMPLE_LAG_SECONDS)
-        deadline = report.tasks_added_at + GIVE_UP_AFTER_SECONDS
-        while not self.stop():
-            pool = self._pool()
-            if nodes_requested(pool):  # the schedule (or another job) was first
+        for offset in probe_offsets():
+            self._sleep_until(report.tasks_added_at + offset)
+            if self.stop():
+                return
+            probe = self.batch.evaluate_pool_auto_scale(self.pool_id, _evaluate_options(formula))
+            if probe.error is not None or not formula_asks_for_nodes(probe.results):
+                continue
+            if nodes_requested(self._pool()):  # the schedule (or another job) was first
                 report.nodes_requested_at = self.now()
                 report.outcome = f"pool {self.pool_id} asked for nodes on its own schedule"
                 return
-            probe = self.batch.evaluate_pool_auto_scale(self.pool_id, _evaluate_options(formula))
-            if probe.error is None and formula_asks_for_nodes(probe.results):
-                self._rearm(report, formula, interval)
-                return
-            if self.now() >= deadline:
-                report.outcome = (
-                    f"the formula of pool {self.pool_id} did not see the tasks within "
-                    f"{GIVE_UP_AFTER_SECONDS:.0f} s: nodes come at its next scheduled evaluation"
-                )
-                self.say(report.outcome)
-                return
-            self.sleep(PROBE_EVERY_SECONDS)
+            self._rearm(report, formula, interval)
+            return
+        report.outcome = (
+            f"the formula of pool {self.pool_id} did not see the tasks within "
+            f"{GIVE_UP_AFTER_SECONDS:.0f} s: nodes come at its next scheduled evaluation"
+        )
+        self.say(report.outcome)
 
     def _rearm(self, report: ColdStart, formula: str, interval: timedelta | None) -> None:
         from azure.batch.models import BatchPoolEnableAutoScaleOptions
@@ -164,13 +170,14 @@ class Rearm:
         options = BatchPoolEnableAutoScaleOptions(
             auto_scale_formula=formula, auto_scale_evaluation_interval=interval
         )
+        issued = self.now()  # the new schedule starts, and evaluates, at this request's time
         self.batch.enable_pool_auto_scale(self.pool_id, options)
-        report.rearmed_at = self.now()
-        settle = report.rearmed_at + SETTLE_SECONDS
+        report.rearmed_at = issued
+        settle = self.now() + SETTLE_SECONDS
         while True:
             if nodes_requested(self._pool()):
-                report.nodes_requested_at = self.now()
-                waited = report.nodes_requested_at - report.tasks_added_at
+                report.nodes_requested_at = issued
+                waited = issued - report.tasks_added_at
                 report.outcome = (
                     f"re-armed the autoscale of pool {self.pool_id}: nodes requested "
                     f"{waited:.0f} s after the tasks were added"
@@ -184,6 +191,18 @@ class Rearm:
     def _sleep_until(self, moment: float) -> None:
         while not self.stop() and self.now() < moment:
             self.sleep(min(PROBE_EVERY_SECONDS, moment - self.now()))
+
+
+def probe_offsets() -> Iterator[float]:
+    """Seconds after the tasks were added at which to probe the formula: every second while
+    the documented model can first show them (lag, lag + period], every 5 s before and after
+    (another lag is still caught), until :data:`GIVE_UP_AFTER_SECONDS`."""
+    window = (SAMPLE_LAG_SECONDS, SAMPLE_LAG_SECONDS + SAMPLE_PERIOD_SECONDS)
+    offset = 0.0
+    while offset < GIVE_UP_AFTER_SECONDS:
+        step = PROBE_CLOSE_SECONDS if window[0] <= offset < window[1] else PROBE_EVERY_SECONDS
+        offset = min(offset + step, window[0]) if offset < window[0] else offset + step
+        yield offset
 
 
 def _evaluate_options(formula: str) -> Any:
@@ -250,13 +269,13 @@ class Watch:
         self._stopped.set()
 
 
-# "3-8 minutes before a node exists is commonly reported" (GitHub Azure/Batch#145).
-TYPICAL_NODE_START = "3-8 minutes"
-
-
 def nodes_note(batch: BatchClient, pool_id: str) -> str | None:
     """One line for ``status`` while tasks wait: when nodes were requested and how long nodes
-    of the pool's size usually take, or when the formula runs next. None if unreadable."""
+    of the pool's size take to start (as measured here, else as reported: azure/boots.py), or
+    when the formula runs next. None if unreadable."""
+    from superbatch.azure import boots
+    from superbatch.azure.pool import read_nodes
+
     try:
         pool = batch.get_pool(pool_id, select=POOL_FIELDS)
     except Exception:  # status never fails for this line
@@ -271,30 +290,35 @@ def nodes_note(batch: BatchClient, pool_id: str) -> str | None:
             return (
                 f"no nodes requested yet: the pool's formula runs next at "
                 f"{_clock_time(last + interval)} (every {interval.total_seconds() / 60:g} min); "
-                f"then {size} nodes usually take {TYPICAL_NODE_START} to start"
+                f"then {boots.usual_start(size)}"
             )
-        return f"no nodes requested yet; {size} nodes usually take {TYPICAL_NODE_START} to start"
+        return f"no nodes requested yet; {boots.usual_start(size)}"
     try:
-        nodes = list(batch.list_nodes(pool_id, select=["id", "state", "allocationTime"]))
+        nodes = read_nodes(batch, pool_id, fields=f"id,state,{boots.NODE_FIELDS}")
     except Exception:
         return f"{target} node(s) requested ({size})"
-    coming = [n for n in nodes if wire_enum(n.state) in _COMING_STATES]
+    boots.record(pool_id, nodes)
+    coming = [n for n in nodes if wire_enum(n.get("state")) in _COMING_STATES]
     ready = len(nodes) - len(coming)
     if coming or target > len(nodes):
-        times = [n.allocation_time for n in coming if n.allocation_time is not None]
+        times = [t for t in (_moment(n.get("allocationTime")) for n in coming) if t is not None]
         since = (
             _clock_time(min(times)) if times else _clock_time(pool.allocation_state_transition_time)
         )
         waiting = max(len(coming), target - ready)
-        return (
-            f"{waiting} node(s) requested at {since}, {ready} ready; {size} nodes usually take "
-            f"{TYPICAL_NODE_START} to start"
-        )
+        return f"{waiting} node(s) requested at {since}, {ready} ready; {boots.usual_start(size)}"
     return f"{ready} node(s) ready ({size})"
 
 
 # Node states before a node can run tasks (BatchNodeState).
 _COMING_STATES = {"creating", "starting", "waitingforstarttask", "reimaging", "rebooting"}
+
+
+def _moment(stamp: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        return None
 
 
 def _clock_time(moment: Any) -> str:

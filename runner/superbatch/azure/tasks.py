@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from superbatch.azure.policy import batch_retries, deferred_aggregate
 from superbatch.azure.pools import GPU_RUN_OPTIONS
 from superbatch.azure.staging import shared_prefix, task_prefix
 from superbatch.container_command import CLEAR_ENTRYPOINT, SHELL
@@ -191,7 +192,8 @@ def _common(job: ResolvedJob, outputs: StackOutputs) -> Body:
         body["containerSettings"]["containerRunOptions"] += " " + GPU_RUN_OPTIONS
     if job.slots != 1:
         body["requiredSlots"] = job.slots
-    constraints: Body = {"maxTaskRetryCount": job.retries}
+    # 0 where the runner decides which exits are retried (azure/policy.py)
+    constraints: Body = {"maxTaskRetryCount": batch_retries(job)}
     if job.timeout is not None:
         constraints["maxWallClockTime"] = iso_duration(job.timeout)
     body["constraints"] = constraints
@@ -231,7 +233,8 @@ def task_body(job: ResolvedJob, task: TaskSpec, outputs: StackOutputs) -> Body:
     body["outputFiles"] = output_files(
         job.job_id, task.id, job.outputs, outputs, success_only=allowed
     )
-    if allowed:  # a failed task satisfies the aggregate's dependency instead of blocking it
+    if allowed and not deferred_aggregate(job):
+        # a failed task satisfies the aggregate's dependency instead of blocking it
         body["exitConditions"] = {"default": {"dependencyAction": "satisfy"}}
     if task.env:
         body["environmentSettings"] = [{"name": k, "value": v} for k, v in task.env.items()]
@@ -268,7 +271,8 @@ def aggregate_body(job: ResolvedJob, outputs: StackOutputs) -> Body:
     body["outputFiles"] = output_files(
         job.job_id, AGGREGATE_TASK_ID, job.aggregate.outputs, outputs
     )
-    body["dependsOn"] = depends_on_all([task.id for task in job.tasks])
+    if not deferred_aggregate(job):  # else the monitor adds it once every task ended
+        body["dependsOn"] = depends_on_all([task.id for task in job.tasks])
     return body
 
 

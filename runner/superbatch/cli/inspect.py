@@ -52,7 +52,8 @@ REPORT_EXAMPLES = """Examples:
 
 \b
   superbatch report wordcount-40242b330a --local     # results/<job>/report.html
-  superbatch report last --stack dev --price-per-node-hour 0.10 --output week1.html
+  superbatch report last --stack dev --output week1.html   # cost at pricePerNodeHour
+  superbatch report last --stack dev --price-per-node-hour 0.10   # this price instead
   superbatch report last --stack dev --json          # the same numbers, for scripts
 """
 
@@ -71,7 +72,10 @@ def report_command(
     price: Annotated[
         float | None,
         typer.Option(
-            "--price-per-node-hour", metavar="PRICE", help="What one node costs per hour."
+            "--price-per-node-hour",
+            metavar="PRICE",
+            help="What one node costs per hour (default: the stack's pricePerNodeHour for "
+            "the job's pool; --local: no default).",
         ),
     ] = None,
     json: Json = False,
@@ -81,6 +85,7 @@ def report_command(
     from superbatch.cli import render
     from superbatch.cli.jobref import resolve_job_id
     from superbatch.errors import SpecError
+    from superbatch.plan import pick_price
     from superbatch.report import build_report, render_html
     from superbatch.results import atomic_write_bytes
     from superbatch.timings import write_timings
@@ -91,8 +96,15 @@ def report_command(
     job_id = resolve_job_id(opened, job_id)
     tasks = opened.timings(job_id)
     status = opened.status(job_id)
+    chosen, source = pick_price(price, opened.price_per_node_hour(status.pool), pool=status.pool)
     report = build_report(
-        job_id, opened.name, tasks, status.failed, pool=status.pool, price_per_node_hour=price
+        job_id,
+        opened.name,
+        tasks,
+        status.failed,
+        pool=status.pool,
+        price_per_node_hour=chosen,
+        price_source=source,
     )
     target = output or results / job_id / "report.html"
     atomic_write_bytes(target, render_html(report).encode())

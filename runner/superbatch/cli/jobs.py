@@ -31,7 +31,8 @@ WAIT_EXAMPLES = """Examples:
 
 \b
   superbatch wait wordcount-40242b330a --local       # follow it, or finish an interrupted run
-  superbatch wait last --stack dev                   # Ctrl-C stops following, not the job
+  superbatch wait last --stack dev                   # Ctrl-C stops following, not the job;
+                                                     # starts the job's watcher if it is gone
 """
 
 
@@ -65,7 +66,8 @@ def wait_command(
     json: Json = False,
 ) -> None:
     """Follow a job until it ends; Ctrl-C stops following, never the job (locally an
-    interrupted job gets a background runner again)."""
+    interrupted job gets a background runner again; on Azure a job whose watcher is gone
+    gets one again)."""
     from superbatch.cli import render
     from superbatch.cli.interrupt import remember_job
     from superbatch.local import LocalBackend
@@ -74,7 +76,9 @@ def wait_command(
     job_id = resolve_job_id(opened, job_id)
     remember_job(job_id, backend, following=True)
     status = opened.status(job_id)
-    if not status.done:  # a finished job has nothing to run: no image check, no warning
+    # a finished job has nothing to run: no image check, no warning (an Azure job still
+    # active is ended by its monitor: the watcher, or this process)
+    if not status.done or status.state == "active":
         opened.detach(job_id)
         with render.stuck_as_json(json), render.progress_bar(job_id) as progress:
             if isinstance(opened, LocalBackend):

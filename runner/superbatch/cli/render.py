@@ -240,6 +240,11 @@ def print_status(status: JobStatus) -> None:
     if agg is not None:
         if agg.state == "failed":
             _print_failure(agg)
+        elif status.done and agg.state != "succeeded" and 0 < status.allow_failures < counts.failed:
+            stdout.print(
+                f"aggregate step not run: {counts.failed} tasks failed, more than "
+                f"allow_failures = {status.allow_failures}"
+            )
         elif status.done and agg.state != "succeeded" and counts.failed:
             stdout.print("aggregate step not run: some tasks failed")
         elif status.done and agg.state != "succeeded":
@@ -420,7 +425,10 @@ def print_plan(plan: Plan) -> None:
         if plan.node_hours is not None:
             line += f" -> {plan.node_hours:.2f} node-hours"
         if plan.cost is not None:
-            line += f", cost {plan.cost:.2f} at {plan.price_per_node_hour:g} per node-hour"
+            line += (
+                f", cost {plan.cost:.2f} at {plan.price_per_node_hour:g} per node-hour "
+                f"({plan.price_source})"
+            )
         if plan.wall_seconds is not None:
             line += f"; about {_clock(plan.wall_seconds)} from start to end"
         stdout.print(line)

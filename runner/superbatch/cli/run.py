@@ -19,9 +19,11 @@ RUN_EXAMPLES = """Examples:
   superbatch run job.toml --local --no-container  # on this machine, on the host
   superbatch run job.toml --stack dev --json      # on Azure Batch; JSON summary on stdout
   superbatch run job.toml --local --new           # a fresh job, even if this one ran
-  superbatch run job.toml --stack dev --detach    # submit, print the job id, return
+  superbatch run job.toml --stack dev --detach    # submit, print the job id, return (a
+                                                  # background watcher applies the policy)
+  superbatch run job.toml --stack dev --dry-run --estimate 20m
+                          # plan and cost (price: the stack's pricePerNodeHour); creates nothing
   superbatch run job.toml --stack dev --dry-run --estimate 20m --price-per-node-hour 0.10
-                                                  # plan and cost; creates nothing
 """
 
 
@@ -82,7 +84,10 @@ def run_command(
     detach: Annotated[
         bool,
         typer.Option(
-            "--detach", help="Submit and return; the job runs on (locally: in the background)."
+            "--detach",
+            help="Submit and return; the job runs on (locally: in a background runner; on "
+            "Azure a background watcher applies retry_on_exit, max_failures, allow_failures "
+            "and the pool's cold-start re-arm).",
         ),
     ] = False,
     price: Annotated[
@@ -90,7 +95,8 @@ def run_command(
         typer.Option(
             "--price-per-node-hour",
             metavar="PRICE",
-            help="With --dry-run on Azure: what one node costs per hour, for the estimate.",
+            help="With --dry-run on Azure: what one node costs per hour, for the estimate "
+            "(default: the stack's pricePerNodeHour for the job's pool).",
         ),
     ] = None,
 ) -> None:
@@ -113,9 +119,11 @@ def run_command(
         job = resolve(draft, new=new, blobs=opened.blob_source())
     check_output_folders(opened, results / job.job_id)
     if dry_run:
-        from superbatch.plan import with_estimate
+        from superbatch.plan import pick_price, with_estimate
 
-        plan = with_estimate(opened.plan(job), seconds=seconds, price=price)
+        # The flag wins; else the stack's price for the job's pool (locally: none).
+        chosen, source = pick_price(price, opened.price_per_node_hour(job.pool), pool=job.pool)
+        plan = with_estimate(opened.plan(job), seconds=seconds, price=chosen, source=source)
         if json:
             render.print_json(render.plan_json(plan))
         else:

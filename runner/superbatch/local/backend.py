@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
-import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from superbatch.engine import ENGINES, Engine, find_engine
+from superbatch.engine import ENGINES
 from superbatch.errors import (
     ConfigError,
     JobNotFoundError,
@@ -29,13 +26,13 @@ from superbatch.errors import (
     TaskNotStartedError,
 )
 from superbatch.follow import LogRead
+from superbatch.local.containers import choose_container, engines_to_clean
 from superbatch.local.execute import ContainerRun, remove_job_containers
-from superbatch.local.node import LOCAL_NODE, NodeLayout, collected_path
+from superbatch.local.node import NodeLayout
 from superbatch.local.scheduler import Scheduler, kill_leftovers
 from superbatch.local.state import JobStore, TaskRecord, default_home, list_job_ids
-from superbatch.local.threads import run_split
+from superbatch.local.status import job_status
 from superbatch.model import (
-    AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     InputFile,
     JobStatus,
@@ -43,24 +40,17 @@ from superbatch.model import (
     ProgressCallback,
     RemoteFile,
     ResolvedJob,
-    TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
-    TaskStatus,
 )
 from superbatch.plan import Plan
 from superbatch.remote import BlobSource
-from superbatch.results import Manifest, place_files, previous_files, selects, write_manifest
 from superbatch.timings import TaskTimings
 from superbatch.validate import is_valid_id
 
-log = logging.getLogger("superbatch.local")
-STDERR_TAIL_LINES = 10
 FOLLOW_INTERVAL = 0.5
 CANCEL_TIMEOUT = 60.0
-PLACING_THREADS = 2
-LOCAL_NODES = "tasks run on this machine (--local), the pool applies on Azure"
 
 
 class LocalBackend:
@@ -157,6 +147,10 @@ class LocalBackend:
 
         return plan_job(self, job)
 
+    def price_per_node_hour(self, pool: str | None) -> float | None:
+        """None: there is no stack here, so a price comes only from --price-per-node-hour."""
+        return None
+
     def status(self, job_id: str) -> JobStatus:
         store = self._existing_store(job_id)
         alive = store.runner_alive()
@@ -198,7 +192,7 @@ class LocalBackend:
         running = [t for t, r in records.items() if r.state == TaskState.RUNNING]
         kill_leftovers(self.node, job_id, records)
         if running and job.image is not None and self.use_container:
-            for engine in self._engines_to_clean():
+            for engine in engines_to_clean(self.engine_name):
                 remove_job_containers(engine, job_id, running)
         return self._status(job, records, alive=False, store=store)
 
@@ -268,43 +262,11 @@ class LocalBackend:
         only: tuple[str, ...] | None = None,
         download: bool = True,
     ) -> builtins.list[TaskResult]:
-        store = self._existing_store(job_id)
-        job = store.load()
-        records = store.records()
-        labels = task_labels(job)
-        ids = list(labels)
-        previous = previous_files(dest, job_id)
-        results = []
-        placements: list[Callable[[], None]] = []
-        tasks_dir = self.node.tasks_dir(job_id)
-        job_dest = os.fspath(dest / job_id)
-        for task_id in ids:
-            record = records.get(task_id, TaskRecord())
-            finished = record.state in (TaskState.SUCCEEDED, TaskState.FAILED)
-            files = record.files if finished else ()
-            if only is not None:
-                files = tuple(f for f in files if selects(f.path, only))
-            source = functools.partial(collected_path, f"{tasks_dir}/{task_id}")
-            if finished and download:
-                earlier = tuple(f for f in previous.get(task_id, ()) if selects(f.path, only))
-                target = f"{job_dest}/{task_id}"
-                placements.append(
-                    functools.partial(place_files, target, files, source, previous=earlier)
-                )
-            elif not download:  # where each file is: the node's copy
-                files = tuple(replace(f, url=Path(source(f.path)).as_uri()) for f in files)
-            state = record.state if finished else TaskState.QUEUED
-            results.append(
-                TaskResult(
-                    task_id, state, record.exit_code, record.attempts, files, labels[task_id]
-                )
-            )
-        os.makedirs(job_dest, exist_ok=True)
-        run_split(placements, PLACING_THREADS)
-        tasks = tuple(r for r in results if r.task_id != AGGREGATE_TASK_ID)
-        aggregate = next((r for r in results if r.task_id == AGGREGATE_TASK_ID), None)
-        write_manifest(dest, Manifest(job_id, self.name, tasks, aggregate))
-        return results
+        """Bring every task's files from its node dir to ``dest/<job>/<task>/`` (or, without
+        ``download``, list them where they are) and write the manifest."""
+        from superbatch.local.collect import collect_results
+
+        return collect_results(self, job_id, dest, only=only, download=download)
 
     def list(self) -> builtins.list[JobSummary]:
         """Jobs of this state dir and of every other one the per-user index knows."""
@@ -327,43 +289,14 @@ class LocalBackend:
         return list(ids)
 
     def timings(self, job_id: str) -> builtins.list[TaskTimings]:
-        from superbatch.timings import AttemptTiming, TaskTimings
+        from superbatch.local.inspect import task_timings
 
-        store = self._existing_store(job_id)
-        infos = self.tasks(job_id)
-        times = store.attempt_times()
-        queued = store.created()
-        return [
-            TaskTimings(
-                info.task_id,
-                info.label,
-                info.state,
-                queued,
-                tuple(
-                    AttemptTiming(n, start, end, code, LOCAL_NODE)
-                    for n, start, end, code in times.get(info.task_id, [])
-                ),
-            )
-            for info in infos
-        ]
+        return task_timings(self, job_id)
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
-        store = self._existing_store(job_id)
-        job = store.load()
-        records = store.records()
-        alive = store.runner_alive()
-        infos = []
-        for task_id, label in task_labels(job).items():
-            record = records.get(task_id, TaskRecord())
-            state = record.state
-            if state == TaskState.RUNNING and not alive:
-                state = TaskState.QUEUED
-            node = LOCAL_NODE if record.start is not None else None
-            info = TaskInfo(task_id, label, state, record.attempts, record.exit_code)
-            infos.append(
-                replace(info, failure=record.failure, node=node, start=record.start, end=record.end)
-            )
-        return infos
+        from superbatch.local.inspect import task_infos
+
+        return task_infos(self, job_id)
 
     def clean(self, job_id: str) -> None:
         store = self._existing_store(job_id)
@@ -372,60 +305,23 @@ class LocalBackend:
         job = store.load()
         if job.image is not None and self.use_container:
             task_ids = [t.id for t in job.tasks] + [AGGREGATE_TASK_ID]
-            for engine in self._engines_to_clean():
+            for engine in engines_to_clean(self.engine_name):
                 remove_job_containers(engine, job_id, task_ids)
         for path in (self.node.job_dir(job_id), store.dir):
             shutil.rmtree(path, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _engines_to_clean(self) -> tuple[Engine, ...]:
-        """The chosen engine, else every engine that answers (a run may have used either)."""
-        names = (self.engine_name,) if self.engine_name is not None else ENGINES
-        engines: tuple[Engine, ...] = ()
-        for name in names:
-            with contextlib.suppress(ConfigError):  # not installed or not answering: nothing
-                engine = find_engine(name)
-                if engine is not None:
-                    engines += (engine,)
-        return engines
-
     def container_plan(self, job: ResolvedJob) -> ContainerRun | None:
         """How tasks of ``job`` run: in its image (engine + image present) or on the host."""
-        if job.job_id in self._plans:
-            return self._plans[job.job_id]
-        from superbatch.images.resolve import resolve_local_image
-
-        # Refused as on Azure (untagged, `latest`), with or without a container here: the
-        # spec that runs locally is the one that will run on Batch.
-        image = None if job.image is None else resolve_local_image(job.image)
-        plan: ContainerRun | None = None
-        if self.use_container and image is not None:
-            engine = find_engine(self.engine_name)  # explicit and not working: ConfigError
-            if engine is None:
-                log.warning(
-                    "no working container engine (docker or podman): running %s's tasks on "
-                    "this machine, not in %s",
-                    job.name,
-                    image,
-                )
-            elif engine.image_exists(image):
-                plan = ContainerRun(engine, image, self.node.root)
-            elif self.engine_name is not None:
-                raise ConfigError(
-                    f"image {image} is not in {engine.name}'s local images: "
-                    f"{_get_image_hint(engine.name, image)} first, or use --no-container"
-                )
-            else:
-                log.warning(
-                    "image %s is not in %s's local images: running tasks on this machine "
-                    "instead (%s to use it; --no-container to silence this)",
-                    image,
-                    engine.name,
-                    _get_image_hint(engine.name, image),
-                )
-        self._plans[job.job_id] = plan
-        return plan
+        if job.job_id not in self._plans:
+            self._plans[job.job_id] = choose_container(
+                job,
+                use_container=self.use_container,
+                engine_name=self.engine_name,
+                node_root=self.node.root,
+            )
+        return self._plans[job.job_id]
 
     def _store(self, job_id: str) -> JobStore:
         if not is_valid_id(job_id):  # also keeps paths built from it inside the state dir
@@ -467,15 +363,6 @@ class LocalBackend:
             )
         return store
 
-    def _scheduler(self, job: ResolvedJob, store: JobStore) -> Scheduler:
-        return Scheduler(
-            job,
-            store,
-            node=self.node,
-            parallel=self.parallel,
-            container=self.container_plan(job),
-        )
-
     def _status(
         self,
         job: ResolvedJob,
@@ -484,64 +371,13 @@ class LocalBackend:
         alive: bool,
         store: JobStore | None = None,
     ) -> JobStatus:
-        tally = dict.fromkeys(TaskState, 0)
-        failed = []
-        for task in job.tasks:
-            record = records.get(task.id, TaskRecord())
-            state = record.state
-            if state == TaskState.RUNNING and not alive:
-                state = TaskState.QUEUED  # interrupted: a re-run (or `wait`) runs it again
-            tally[state] += 1
-            if state == TaskState.FAILED:
-                failed.append(self._task_status(job.job_id, task.id, record, task.label))
-        aggregate = None
-        if job.aggregate is not None:
-            record = records.get(AGGREGATE_TASK_ID, TaskRecord())
-            if record.state == TaskState.RUNNING and not alive:
-                record = TaskRecord()
-            aggregate = self._task_status(job.job_id, AGGREGATE_TASK_ID, record, AGGREGATE_LABEL)
-        counts = TaskCounts(
-            tally[TaskState.QUEUED],
-            tally[TaskState.RUNNING],
-            tally[TaskState.SUCCEEDED],
-            tally[TaskState.FAILED],
+        return job_status(job, records, node=self.node, alive=alive, store=store)
+
+    def _scheduler(self, job: ResolvedJob, store: JobStore) -> Scheduler:
+        return Scheduler(
+            job,
+            store,
+            node=self.node,
+            parallel=self.parallel,
+            container=self.container_plan(job),
         )
-        # A pool the spec names is reported (the same spec runs on Azure), not used.
-        pool: dict[str, Any] = {"pool": job.pool, "nodes": LOCAL_NODES} if job.pool else {}
-        allow = job.aggregate.allow_failures if job.aggregate else 0
-        status = JobStatus(
-            job.job_id, "active", counts, tuple(failed), aggregate, allow_failures=allow, **pool
-        )
-        label = "completed" if status.done else ("active" if alive else "interrupted")
-        ended = store.ended() if store is not None else None
-        return replace(status, state=ended or label)
-
-    def _task_status(self, job_id: str, task_id: str, record: TaskRecord, label: str) -> TaskStatus:
-        tail = ""
-        if record.state == TaskState.FAILED:
-            stderr = self.node.task_dir(job_id, task_id) / "stderr.txt"
-            if stderr.is_file():
-                lines = stderr.read_text(encoding="utf-8", errors="replace").splitlines()
-                tail = "\n".join(lines[-STDERR_TAIL_LINES:])
-        return TaskStatus(
-            task_id, record.state, record.exit_code, record.attempts, record.failure, tail, label
-        )
-
-
-def task_labels(job: ResolvedJob) -> dict[str, str]:
-    """Task id -> label, in id order, the aggregate step last (as the manifest lists them)."""
-    labels = {task.id: task.label for task in job.tasks}
-    if job.aggregate is not None:
-        labels[AGGREGATE_TASK_ID] = AGGREGATE_LABEL
-    return labels
-
-
-def _get_image_hint(engine: str, image: str) -> str:
-    """How to get ``image`` into the engine: pull a registry's image, build a short name.
-    ``localhost/...`` (no port) is where podman keeps images built on this machine: there is
-    no registry to pull it from."""
-    from superbatch.images.reference import parse_image_ref
-
-    if parse_image_ref(image).registry not in (None, "localhost"):
-        return f"pull it with `{engine} pull {image}`"
-    return "build it with `superbatch image build`"

@@ -70,7 +70,7 @@ def kill_group(pid: int) -> None:
 
 def remove_container(container: ContainerRun, name: str) -> None:
     subprocess.run(
-        container.engine.command("rm", "-f", "-t", "0", name),
+        container.engine.remove_command(name),
         capture_output=True,
         check=False,
         timeout=60,
@@ -91,7 +91,7 @@ def remove_job_containers(engine: Engine, job_id: str, task_ids: Iterable[str]) 
     names = sorted(set(listed.stdout.split()) & wanted)
     if names:
         subprocess.run(
-            engine.command("rm", "-f", "-t", "0", *names),
+            engine.remove_command(*names),
             capture_output=True,
             check=False,
             timeout=120,

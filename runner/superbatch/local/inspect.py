@@ -1,16 +1,27 @@
-"""The local backend's read-only views that are not status: the dry-run plan and a
-task's log as it grows (``logs -f``)."""
+"""The local backend's read-only views that are not status: the dry-run plan, a task's log
+as it grows (``logs -f``), one line per task (``tasks``) and every attempt's times."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.follow import LogRead
+from superbatch.local.node import LOCAL_NODE
 from superbatch.local.state import TaskRecord
-from superbatch.model import AGGREGATE_TASK_ID, InputFile, RemoteFile, ResolvedJob, TaskState
+from superbatch.local.status import task_labels
+from superbatch.model import (
+    AGGREGATE_TASK_ID,
+    InputFile,
+    RemoteFile,
+    ResolvedJob,
+    TaskInfo,
+    TaskState,
+)
 from superbatch.plan import Plan
+from superbatch.timings import TaskTimings
 
 if TYPE_CHECKING:
     from superbatch.local.backend import LocalBackend
@@ -55,8 +66,6 @@ def read_task_log(
     backend: LocalBackend, job_id: str, task_id: str, *, stream: str, offset: int
 ) -> LogRead:
     """The task's log from ``offset`` on, straight from its node dir."""
-    from superbatch.local.backend import task_labels
-
     if stream not in ("stdout", "stderr"):
         raise SuperBatchError(f"unknown log stream {stream!r}: use stdout or stderr")
     store = backend._existing_store(job_id)
@@ -84,3 +93,44 @@ def read_task_log(
     except FileNotFoundError:
         data, restarted = b"", False
     return LogRead(data if started else b"", started, ended, restarted, note)
+
+
+def task_timings(backend: LocalBackend, job_id: str) -> list[TaskTimings]:
+    from superbatch.timings import AttemptTiming, TaskTimings
+
+    store = backend._existing_store(job_id)
+    infos = task_infos(backend, job_id)
+    times = store.attempt_times()
+    queued = store.created()
+    return [
+        TaskTimings(
+            info.task_id,
+            info.label,
+            info.state,
+            queued,
+            tuple(
+                AttemptTiming(n, start, end, code, LOCAL_NODE)
+                for n, start, end, code in times.get(info.task_id, [])
+            ),
+        )
+        for info in infos
+    ]
+
+
+def task_infos(backend: LocalBackend, job_id: str) -> list[TaskInfo]:
+    store = backend._existing_store(job_id)
+    job = store.load()
+    records = store.records()
+    alive = store.runner_alive()
+    infos = []
+    for task_id, label in task_labels(job).items():
+        record = records.get(task_id, TaskRecord())
+        state = record.state
+        if state == TaskState.RUNNING and not alive:
+            state = TaskState.QUEUED
+        node = LOCAL_NODE if record.start is not None else None
+        info = TaskInfo(task_id, label, state, record.attempts, record.exit_code)
+        infos.append(
+            replace(info, failure=record.failure, node=node, start=record.start, end=record.end)
+        )
+    return infos
