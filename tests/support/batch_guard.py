@@ -18,7 +18,9 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import os
+import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -42,7 +44,8 @@ def check(response: Any) -> None:
     server = http.headers.get("Server") or "no Server header"
     line = (
         f"{request.method} {request.url} was answered {http.status_code} by {server}, not by "
-        "a Batch stand-in: a Batch client reached another server (endpoints crossed)"
+        "a Batch stand-in: a Batch client reached another server (endpoints crossed); "
+        f"{_where()}"
     )
     log = os.environ.get(LOG_ENV)
     if log:
@@ -51,12 +54,55 @@ def check(response: Any) -> None:
     raise CrossedEndpoints(line)
 
 
+_sent = threading.local()  # the socket the last request of this thread went out on
+
+
+def _where() -> str:
+    """Which socket the crossed request went out on, and who listens at its other end: the
+    port in the URL (a server took it over) or another (the connection itself crossed)."""
+    sent = getattr(_sent, "socket", None)
+    if sent is None:
+        return "socket unknown"
+    local, peer, fd = sent
+    try:
+        listeners = subprocess.run(
+            ["ss", "-ltnpH", f"src 127.0.0.1:{peer[1]}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:  # no ss (iproute2) here
+        listeners = ""
+    return f"sent on fd {fd} from {local[1]} to {peer[1]}, listening there: {listeners or '?'}"
+
+
+def _remember_sockets() -> None:
+    import urllib3.connection
+
+    connection = urllib3.connection.HTTPConnection
+    if getattr(connection, "_superbatch_guarded", False):
+        return
+    request = connection.request
+
+    def remembering(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = request(self, *args, **kwargs)
+        try:
+            _sent.socket = (self.sock.getsockname(), self.sock.getpeername(), self.sock.fileno())
+        except (AttributeError, OSError):
+            _sent.socket = None
+        return sent
+
+    connection.request = remembering  # type: ignore[method-assign]
+    connection._superbatch_guarded = True  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Check every answer of every ``BatchClient`` made from now on in this process."""
     from azure.batch import BatchClient
 
     if getattr(BatchClient, "_superbatch_guarded", False):
         return
+    _remember_sockets()
     original = BatchClient.__init__
 
     def guarded_init(self: Any, endpoint: str, credential: Any, **kwargs: Any) -> None:
