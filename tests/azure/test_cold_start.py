@@ -234,3 +234,25 @@ def test_status_shows_how_long_nodes_of_this_size_took_here(idle_pool: EmulatedS
     waiting = backend.status("cold-7").nodes
     assert waiting is not None and waiting.startswith("no nodes requested yet"), waiting
     assert "then standard_d2s_v3 nodes took 4.0 min to start here (median of 2 measured" in waiting
+
+
+def test_following_a_job_notes_how_long_its_nodes_took(idle_pool: EmulatedStack) -> None:
+    """``run``/``wait`` read the pool and its nodes while tasks wait (PoolWatch): the nodes'
+    starts are noted there too, not only by ``status``."""
+    from superbatch.azure import boots
+    from superbatch.azure.pool import PoolWatch
+
+    emulator = idle_pool.emulator
+    with emulator.account.lock:
+        emulator.pool().spec.node_start_seconds = 150
+    emulator.hold = True
+    backend = idle_pool.backend(cold_start=None)
+    backend.submit(job("cold-8"))
+    emulator.clock.advance(INTERVAL + 150)
+    watch = PoolWatch(backend.batch, emulator.pool_id)
+    watch.poll()  # the pool: it has nodes
+    state = watch.poll()  # then its nodes
+    assert state is not None and state.nodes == {"idle": 2}
+    assert boots.usual_start("standard_d2s_v3") == (
+        "standard_d2s_v3 nodes took 2.5 min to start here (median of 2 measured, 2.5-2.5 min)"
+    )

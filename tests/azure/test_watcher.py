@@ -232,3 +232,37 @@ def test_ctrl_c_in_wait_leaves_the_job_and_its_new_watcher_running(
     until(lambda: _ended(stack, job_id), timeout=120)
     status = superbatch("status", job_id, *_azure(stack), "--json", cwd=tmp_path).json()
     assert {t["task"]: t["attempts"] for t in status["failed"]} == {"0": 3, "1": 1}
+
+
+def test_a_later_wait_rearms_the_idle_pool_when_the_watcher_is_gone(
+    tmp_path: Path, pool_stack: Any
+) -> None:
+    from tests.emulator.pools import PoolSpec
+    from tests.support.clock_server import serve_clock
+
+    stack: EmulatedStack = pool_stack(
+        PoolSpec(formula=FORMULA, interval_seconds=INTERVAL, container=True)
+    )
+    spec = 'name = "cold"\ntasks = "p.csv"\ncommand = "echo {n}"\n'
+    write(tmp_path, _image({"p.csv": "n\n1\n2\n", "job.toml": spec}))
+    emulator = stack.emulator
+    # on wall time, the first watcher waits a real minute of sample lag before it probes
+    detached = superbatch("run", "job.toml", *_azure(stack), "--detach", "--json", cwd=tmp_path)
+    assert detached.code == 0, detached.stderr
+    job_id = detached.json()["job_id"]
+    folder = _folder(stack, job_id)
+    killed = watcher_pid(folder)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    until(lambda: not alive(folder))
+    assert emulator.requests["enable_pool_auto_scale"] == 0 and targets(stack) == (0, 0)
+
+    with serve_clock(emulator.clock) as url:
+        started = emulator.clock.now()
+        env = cli_env({"SUPERBATCH_TEST_CLOCK": url})
+        waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path, env=env)
+    assert waited.code == 0, waited.stderr
+    assert waited.json()["counts"]["succeeded"] == 2
+    assert emulator.requests["enable_pool_auto_scale"] == 1  # the new watcher re-armed it
+    assert watcher_pid(folder) not in (None, killed)
+    assert emulator.clock.now() - started < INTERVAL  # not the pool's own schedule

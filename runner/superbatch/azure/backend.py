@@ -19,15 +19,18 @@ from superbatch.azure import (
     credentials,
     ending,
     enforce,
+    jobcreate,
     monitor,
     pools,
     rearm,
     staging,
     submit,
     tasks,
+    waiting,
 )
 from superbatch.azure import policy as azure_policy
 from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.jobcreate import META_AGGREGATE, META_IMAGE, META_POOL, META_TASKS
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
@@ -57,10 +60,7 @@ if TYPE_CHECKING:
     from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
-META_TASKS = "superbatch_tasks"
-META_AGGREGATE = "superbatch_aggregate"
-META_IMAGE = "superbatch_image"
-META_POOL = "superbatch_pool"
+
 # `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
 DELETED_STATE = "deleted"
 
@@ -144,7 +144,7 @@ class AzureBatchBackend:
         self.last_staging = staging.stage_inputs(
             self.inputs, job, concurrency=self._staging_concurrency
         )
-        created, state = self._ensure_job(job, pool.id)
+        created, state = jobcreate.ensure_job(self.batch, job, pool.id)
         if state in {"completed", "terminating", "deleting"}:
             return  # every task was added before it could end: nothing left to submit
         present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
@@ -185,7 +185,7 @@ class AzureBatchBackend:
             )
         self.last_submit = submitter.report
         if not azure_policy.watched(job):  # else the monitor ends it (azure/enforce.py)
-            self._finish_when_done(job.job_id)
+            jobcreate.finish_when_done(self.batch, job.job_id)
         if submitter.report.added and self._cold_start_clock is not None:
             # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
             self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
@@ -229,63 +229,6 @@ class AzureBatchBackend:
         if digest is None:
             return pool, job
         return pool, replace(job, image=resolve.pinned_image(image, registry, digest))
-
-    def _ensure_job(self, job: ResolvedJob, pool_id: str) -> tuple[bool, str]:
-        from azure.batch.models import (
-            BatchJobConstraints,
-            BatchJobCreateOptions,
-            BatchMetadataItem,
-            BatchPoolInfo,
-            EnvironmentSetting,
-        )
-        from azure.core.exceptions import ResourceExistsError
-
-        options = BatchJobCreateOptions(
-            id=job.job_id,
-            pool_info=BatchPoolInfo(pool_id=pool_id),
-            all_tasks_complete_mode="noaction",
-            uses_task_dependencies=job.aggregate is not None,
-            constraints=BatchJobConstraints(max_task_retry_count=azure_policy.batch_retries(job)),
-            common_environment_settings=[
-                EnvironmentSetting(name=k, value=v) for k, v in job.env.items()
-            ]
-            or None,
-            metadata=[
-                BatchMetadataItem(name=META_TASKS, value=str(len(job.tasks))),
-                BatchMetadataItem(name=META_AGGREGATE, value="1" if job.aggregate else "0"),
-                BatchMetadataItem(name=META_IMAGE, value=job.image or ""),
-                BatchMetadataItem(name=META_POOL, value=job.pool or DEFAULT_POOL),
-                *azure_policy.metadata(job),
-            ],
-        )
-
-        def create() -> bool:
-            try:
-                self.batch.create_job(options)
-            except ResourceExistsError:  # ours from an earlier run, or a lost answer
-                return False
-            return True
-
-        created = call_with_retries(
-            create, action=f"create job {job.job_id} on pool {pool_id}", repeat=True
-        )
-        if created:
-            return True, "active"
-        job_state = call_with_retries(
-            lambda: self.batch.get_job(job.job_id, select=["id", "state"]).state,
-            action=f"find job {job.job_id}",
-        )
-        return False, wire_enum(job_state)
-
-    def _finish_when_done(self, job_id: str) -> None:
-        from azure.batch.models import BatchJobUpdateOptions
-
-        options = BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
-        call_with_retries(
-            lambda: self.batch.update_job(job_id, options),
-            action=f"update job {job_id}",
-            repeat=True,
-        )
 
     # -- reconnect ----------------------------------------------------------------------
     def _job_meta(self, job_id: str) -> dict[str, str]:
@@ -423,11 +366,11 @@ class AzureBatchBackend:
             return enforce.Enforcer(self.batch, self.inputs, job_id, meta)
 
         enforcer = leader()
-        if rearm_pool and enforcer is not None and self._cold_start_clock is not None:
-            pool_id = self._pool_id(meta)
-            self.cold_start = rearm.Watch(self.batch, pool_id, clock=self._cold_start_clock)
+        clock = self._cold_start_clock
+        if rearm_pool and enforcer is not None and clock is not None and self._queued(job_id):
+            self.cold_start = rearm.Watch(self.batch, self._pool_id(meta), clock=clock)
         limit = meta.get(azure_policy.META_MAX_FAILURES)
-        return monitor.wait_for_job(
+        return waiting.wait_for_job(
             self.batch,
             job_id,
             expected_tasks=int(meta.get(META_TASKS, "0")),
@@ -447,6 +390,10 @@ class AzureBatchBackend:
             enforcer=enforcer,
             lead=leader if enforcer is None else None,
         )
+
+    def _queued(self, job_id: str) -> bool:
+        """Tasks wait for nodes (by the counts): the watcher re-arms the pool for them."""
+        return bool(monitor.task_counts(self.batch, job_id)[1].active)
 
     def _watch_dir(self, job_id: str) -> Path:
         from superbatch.azure.watcher import watch_dir

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 _LOGGER = logging.getLogger(__name__)
-META_TASKS = "superbatch_tasks"
 
 
 def aggregate_blob(job_id: str) -> str:
@@ -87,7 +86,7 @@ class Enforcer:
         self.watched = meta.get(azure_policy.META_WATCHED) == "1"
         self.deferred = meta.get(azure_policy.META_DEFERRED) == "1"
         self.allow = int(meta.get(azure_policy.META_ALLOW_FAILURES, "0"))
-        self.expected = int(meta.get(META_TASKS, "0"))
+        self.expected = int(meta.get(azure_policy.META_TASKS, "0"))
         self.reactivated = azure_policy.reactivations(meta)
         self._listed: Any = None  # the counts at the last listing of failed tasks
         self._final_failed = 0  # regular tasks failed for good, at the last listing

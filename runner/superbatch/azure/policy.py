@@ -27,6 +27,7 @@ from typing import Any
 from superbatch.model import ResolvedJob
 from superbatch.policy import ANY, FailurePolicy
 
+META_TASKS = "superbatch_tasks"  # how many tasks the job has (the aggregate step aside)
 META_ALLOW_FAILURES = "superbatch_allow_failures"  # [aggregate] allow_failures (-1: any)
 META_MAX_FAILURES = "superbatch_max_failures"
 META_RETRY_ON_EXIT = "superbatch_retry_on_exit"  # "75,137"

@@ -110,6 +110,7 @@ def start_watcher(where: list[str], folder: Path, job_id: str) -> int | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "superbatch.azure.watcher", job_id, *where]
+    argv += ["--dir", str(folder)]  # it takes the lead before its slow imports
     log = folder / LOG_NAME
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -158,6 +159,14 @@ def clock_from_env() -> Clock:
     return rearm.Clock(now=now, sleep=sleep)
 
 
+def _lead(lock: JobLock, pid: int, job_id: str) -> bool:
+    if not lock.acquire():
+        print(f"watcher {pid}: another process leads job {job_id}", flush=True)
+        return False
+    (lock.folder / PID_NAME).write_text(f"{pid}\n")
+    return True
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -177,17 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack")
     where.add_argument("--outputs", type=Path)
+    parser.add_argument("--dir", type=Path, help="the job's watch dir (default: computed)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     pid = os.getpid()
     try:
-        backend = open_backend(args)
-        lock = JobLock(watch_dir(backend.outputs.batch_account_endpoint, args.job_id))
-        if not lock.acquire():
-            print(f"watcher {pid}: another process leads job {args.job_id}", flush=True)
+        lock = JobLock(args.dir) if args.dir is not None else None
+        if lock is not None and not _lead(lock, pid, args.job_id):
             return 0
-        (lock.folder / PID_NAME).write_text(f"{pid}\n")
+        backend = open_backend(args)
+        if lock is None:
+            lock = JobLock(watch_dir(backend.outputs.batch_account_endpoint, args.job_id))
+            if not _lead(lock, pid, args.job_id):
+                return 0
         status = backend.lead(args.job_id, lock, rearm_pool=True)
     except KeyboardInterrupt:
         print(f"watcher {pid}: stopped", flush=True)
