@@ -14,6 +14,7 @@ import sys
 from bench._harness import bench_stack, latency_proxy, ratio_line, timed
 
 from superbatch.azure.big_blobs import BLOCK_CONCURRENCY, download_in_ranges, upload_in_blocks
+from superbatch.azure.blob_get import lean_getter
 from superbatch.azure.credentials import container_client, default_credential
 from superbatch.digest import file_sha256
 
@@ -54,13 +55,21 @@ def main() -> int:
                 )
                 return seconds
 
+            getter = lean_getter(far.url, credential)  # as `superbatch results` reads
+
             def down(name: str, streams: int) -> float:
                 blob = far.get_blob_client(name)
                 etag = blob.get_blob_properties().etag.strip('"')
                 target = stack.workdir / f"{name}.back"
                 seconds, _ = timed(
                     lambda: download_in_ranges(
-                        blob, target, size=size, etag=etag, sha256=sha, concurrency=streams
+                        blob,
+                        target,
+                        size=size,
+                        etag=etag,
+                        sha256=sha,
+                        concurrency=streams,
+                        getter=getter,
                     )
                 )
                 target.unlink()

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 
-def _hasher(algorithm: str) -> Any:
+def new_hasher(algorithm: str) -> Any:
     # MD5 only checks that a download matches the blob's Content-MD5; it protects nothing.
     return hashlib.md5(usedforsecurity=False) if algorithm == "md5" else hashlib.new(algorithm)
 
@@ -15,7 +15,7 @@ def _hasher(algorithm: str) -> Any:
 def file_hash(path: str | os.PathLike[str], algorithm: str = "sha256") -> tuple[bytes, int]:
     """The digest of the file at ``path`` and the number of bytes it was taken over."""
     with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, lambda: _hasher(algorithm))
+        digest = hashlib.file_digest(handle, lambda: new_hasher(algorithm))
         size = handle.tell()
     return digest.digest(), size
 

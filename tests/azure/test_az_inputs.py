@@ -25,7 +25,7 @@ def data_container(stack: EmulatedStack, blobs: dict[str, bytes]) -> str:
     container = service.create_container(name)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(16) as pool:
+    with ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda item: container.upload_blob(item[0], item[1]), blobs.items()))
     declare(stack, name)
     return f"az://devstoreaccount1/{name}"
@@ -52,16 +52,32 @@ def blob_names(container: Any, prefix: str = "") -> list[str]:
 def test_a_thousand_blobs_make_a_thousand_tasks_and_nothing_is_uploaded(
     tmp_path: Path, wide_stack: EmulatedStack
 ) -> None:
+    """Every request the runner sends to storage goes through a proxy (its HTTPS_PROXY) that
+    counts them: the listing takes several pages (the proxy caps them at 300 blobs), nothing
+    is written and no blob is read: the nodes read them, straight from storage."""
+    from tests.support.request_proxy import RequestProxy
+    from tests.support.tls import tls_material
+
     stack = wide_stack
     blobs = {f"in/{i // 100:02d}/{i:04d}.csv": f"{i}\n".encode() for i in range(1000)}
     blobs["in/00/notes.txt"] = b"not a csv"
     root = data_container(stack, blobs)
+    container = root.split("/")[-1]
+    proxy = RequestProxy(stack.azurite.port, tls_material(), max_results=300)
     spec = write_spec(
         tmp_path / "spec",
         f'name = "many"\ncommand = "test -s {{input}}"\ninputs = "{root}/in/**/*.csv"\n',
     )
 
-    run = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), "--json", cwd=tmp_path)
+    try:
+        args = ["run", str(spec), "--outputs", str(stack.outputs_file), "--json"]
+        run = superbatch(
+            *args,
+            cwd=tmp_path,
+            env=cli_env({"HTTPS_PROXY": f"http://127.0.0.1:{proxy.connect_port}"}),
+        )
+    finally:
+        proxy.close()
 
     assert run.code == 0, run.stderr
     job_id = job_id_of(run)
@@ -69,13 +85,18 @@ def test_a_thousand_blobs_make_a_thousand_tasks_and_nothing_is_uploaded(
     tasks = stack.emulator.tasks(job_id)
     assert len(tasks) == 1000
     urls = sorted(f["httpUrl"] for t in tasks for f in t["resourceFiles"])
-    assert urls == sorted(
-        f"{stack.azurite.blob_endpoint}/{root.split('/')[-1]}/{n}"
-        for n in blobs
-        if n.endswith(".csv")
-    )
-    inputs = stack.container(stack.outputs.inputs_container)
-    assert blob_names(inputs) == []  # the runner uploaded nothing
+    csvs = sorted(n for n in blobs if n.endswith(".csv"))
+    assert urls == [f"{stack.azurite.blob_endpoint}/{container}/{n}" for n in csvs]
+    seen = list(proxy.requests)
+    writes = [(method, target) for method, target in seen if method not in ("GET", "HEAD")]
+    assert writes == []  # the runner uploaded nothing, anywhere
+    pages = [
+        t for m, t in seen if t.startswith(f"/devstoreaccount1/{container}?") and "comp=list" in t
+    ]
+    assert len(pages) >= 4  # 1,001 blobs at 300 a page
+    data = f"/devstoreaccount1/{container}/"
+    assert [t for m, t in seen if t.startswith(data)] == []  # no input blob read or touched
+    assert writes == [] and len(seen) > len(pages)  # (the proxy saw the results download)
 
 
 def test_a_blob_whose_name_extends_another_stays_apart(
@@ -200,3 +221,50 @@ def test_a_csv_with_a_local_and_a_blob_file_column(tmp_path: Path, stack: Emulat
     refused = superbatch("run", str(spec), "--outputs", str(stack.outputs_file), cwd=tmp_path)
     assert refused.code == 2
     assert "row 1, column right" in refused.stderr and "refs/none.txt" in refused.stderr
+
+
+def test_clean_local_releases_the_blobs_only_its_job_used(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    """Two local jobs share one cached blob: cleaning the first keeps what the second still
+    stages from (its tasks could run again), cleaning the second leaves no blob cache."""
+    from superbatch.local.state import JobStore
+    from superbatch.model import InputFile
+
+    root = data_container(stack, {"d/shared.txt": b"both", "d/a.txt": b"a", "d/b.txt": b"b"})
+    endpoint = f"{stack.azurite.blob_endpoint.rsplit('/', 1)[0]}/{{account}}"
+    env = cli_env({"SUPERBATCH_BLOB_ENDPOINT": endpoint})
+    home = tmp_path / ".superbatch"
+    cache = home / "blobs"
+
+    def run(name: str, *blobs: str) -> str:
+        inputs = ", ".join(f'"{root}/d/{blob}"' for blob in blobs)
+        spec = write_spec(
+            tmp_path / name,
+            f'name = "{name}"\ncommand = "cat {{input}} > got.txt"\n'
+            f'inputs = [{inputs}]\noutputs = ["got.txt"]\n',
+        )
+        args = ["run", str(spec), "--local", "--no-container", "--json"]
+        done = superbatch(*args, cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+        return job_id_of(done)
+
+    def clean(job_id: str) -> None:
+        done = superbatch("clean", job_id, "--local", "--yes", cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+
+    def staged_from(job_id: str) -> list[bytes]:
+        job = JobStore(home, job_id).load()
+        sources = [f.source for t in job.tasks for f in t.inputs if isinstance(f, InputFile)]
+        return sorted(source.read_bytes() for source in sources)
+
+    first = run("first", "shared.txt", "a.txt")
+    second = run("second", "shared.txt", "b.txt")
+    assert len(list(cache.iterdir())) == 3  # shared.txt fetched once
+
+    clean(first)
+    assert sorted(p.read_bytes() for p in cache.iterdir()) == [b"b", b"both"]
+    assert staged_from(second) == [b"b", b"both"]
+
+    clean(second)
+    assert not cache.exists()

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from superbatch.digest import file_hash
+from superbatch.digest import new_hasher
 from superbatch.errors import RemoteError
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
+
+    from superbatch.azure.blob_get import BlobGetter
 
 MIB = 1 << 20
 MIN_BLOCK = 4 * MIB
@@ -36,6 +38,7 @@ MAX_BLOCK = 100 * MIB
 TARGET_BLOCKS = 64
 MAX_BLOCKS = 50_000  # Azure's limit per block blob
 BLOCK_CONCURRENCY = 16
+HASH_CHUNK = 1 << 20
 
 
 def block_size(size: int) -> int:
@@ -109,8 +112,15 @@ def download_in_ranges(
     content_md5: bytes | None = None,
     mode: int = 0o644,
     concurrency: int = BLOCK_CONCURRENCY,
+    getter: BlobGetter | None = None,
 ) -> Transfer:
-    """Download ``blob`` to ``path`` in ranges, resuming a killed download of the same ETag."""
+    """Download ``blob`` to ``path`` in ranges, resuming a killed download of the same ETag.
+
+    Ranges stream into the file through ``getter`` (the lean reader) when given, else the
+    SDK. The hash is taken while they arrive: this thread reads each range back, in order,
+    as soon as it is on disk (a range a killed run left is read back too), so checking a
+    GiB costs no time after the last byte.
+    """
     tag = hashlib.sha256(etag.encode()).hexdigest()[:12]
     part = path.with_name(f".{path.name}.{tag}.part")
     done_log = path.with_name(f".{path.name}.{tag}.done")
@@ -122,6 +132,7 @@ def download_in_ranges(
         done = {int(line) for line in lines if line.isdigit()}
     else:
         done_log.unlink(missing_ok=True)
+    hasher = new_hasher("sha256") if sha256 else new_hasher("md5") if content_md5 else None
     fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
     try:
         os.ftruncate(fd, size)
@@ -129,22 +140,34 @@ def download_in_ranges(
 
             def fetch(index: int) -> int:
                 start, length = spans[index]
-                data = blob.download_blob(
-                    offset=start, length=length, etag=f'"{etag}"', match_condition=_if_same()
-                ).readall()
-                if len(data) != length:
+                if getter is not None:
+                    got = getter.copy(
+                        blob.blob_name, fd, offset=start, start=start, length=length, etag=etag
+                    )
+                else:
+                    data = blob.download_blob(
+                        offset=start, length=length, etag=f'"{etag}"', match_condition=_if_same()
+                    ).readall()
+                    got = os.pwrite(fd, data, start)
+                if got != length:
                     raise RemoteError(f"{blob.blob_name}: short read at {start}")
-                os.pwrite(fd, data, start)
                 log.write(f"{index}\n")  # after the bytes: a listed range is on disk
                 log.flush()
                 return length
 
             todo = [i for i in range(len(spans)) if i not in done]
-            moved = _run(fetch, todo, concurrency)
+            moved = _fetch_in_order(fetch, todo, spans, concurrency, fd=fd, hasher=hasher)
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
-    _verify(part, blob.blob_name, sha256=sha256, content_md5=content_md5, done_log=done_log)
+    if hasher is not None:
+        expected = bytes.fromhex(sha256) if sha256 else content_md5
+        if hasher.digest() != expected:
+            part.unlink(missing_ok=True)
+            done_log.unlink(missing_ok=True)
+            raise RemoteError(
+                f"{blob.blob_name}: the downloaded bytes do not match its hash; run again"
+            )
     os.replace(part, path)
     done_log.unlink(missing_ok=True)
     return Transfer(len(spans), len(todo), moved)
@@ -156,19 +179,42 @@ def _if_same() -> Any:
     return MatchConditions.IfNotModified
 
 
-def _verify(
-    part: Path, name: str, *, sha256: str | None, content_md5: bytes | None, done_log: Path
-) -> None:
-    if sha256:
-        ok = file_hash(part, "sha256")[0].hex() == sha256
-    elif content_md5:
-        ok = file_hash(part, "md5")[0] == content_md5
-    else:
-        return
-    if not ok:
-        part.unlink(missing_ok=True)
-        done_log.unlink(missing_ok=True)
-        raise RemoteError(f"{name}: the downloaded bytes do not match its hash; run again")
+def _fetch_in_order(
+    fetch: Callable[[int], int],
+    todo: list[int],
+    spans: list[tuple[int, int]],
+    concurrency: int,
+    *,
+    fd: int,
+    hasher: Any,
+) -> int:
+    """Run ``fetch`` over ``todo`` on a pool while this thread hashes every span in order."""
+    moved = 0
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(todo) or 1)))
+    try:
+        futures = {index: pool.submit(fetch, index) for index in todo}
+        buffer = bytearray(min(HASH_CHUNK, max(length for _, length in spans)) or 1)
+        for index, (start, length) in enumerate(spans):
+            if index in futures:
+                moved += futures[index].result()
+            if hasher is not None:
+                _hash_span(fd, hasher, start, length, buffer)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return moved
+
+
+def _hash_span(fd: int, hasher: Any, start: int, length: int, buffer: bytearray) -> None:
+    view = memoryview(buffer)
+    end = start + length
+    while start < end:
+        count = os.preadv(fd, [view[: min(len(buffer), end - start)]], start)
+        if count <= 0:
+            raise RemoteError("the partly downloaded file shrank: run again")
+        hasher.update(view[:count])
+        start += count
 
 
 def _run(work: Callable[[int], int], items: list[int], concurrency: int) -> int:

@@ -17,9 +17,10 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from email.utils import formatdate
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from superbatch.azure.errors import unreachable_message
 from superbatch.azure.retry import Deadline, retry_after, transport_timeouts
@@ -32,6 +33,11 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 SERVICE_VERSION = "2026-10-06"  # azure-storage-blob's; tests/azure/test_blob_put.py
 SMALL_BLOB_BYTES = 4 << 20
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+T = TypeVar("T")
+
+
+def _read_all(response: http.client.HTTPResponse) -> bytes:
+    return response.read()
 
 
 class BlobPutter:
@@ -97,9 +103,40 @@ class BlobPutter:
         body: bytes | None = None,
         ok: int,
         action: str,
+        query: str = "",
     ) -> bytes:
         """One request about blob ``name``: bearer token, keep-alive connection, retries."""
-        path = f"{self._path}/{urllib.parse.quote(name, safe='~/')}"
+        return self.exchange(
+            method,
+            name,
+            headers=headers,
+            body=body,
+            ok=ok,
+            action=action,
+            query=query,
+            read=_read_all,
+        )
+
+    def exchange(
+        self,
+        method: str,
+        name: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        ok: int,
+        action: str,
+        query: str = "",
+        read: Callable[[http.client.HTTPResponse], T],
+    ) -> T:
+        """:meth:`request` whose successful answer is consumed by ``read`` (which may stream
+        it); a connection lost while ``read`` runs is retried like any other, so ``read``
+        must be safe to start again (writing at fixed offsets is). ``name`` "" is the
+        container itself."""
+        path = f"{self._path}/{urllib.parse.quote(name, safe='~/')}" if name else self._path
+        if query:
+            path = f"{path}?{query}"
+        label = name or f"in {self._path.rsplit('/', 1)[-1]}"
         refreshed = False
         deadline = Deadline()
         while True:
@@ -113,15 +150,20 @@ class BlobPutter:
                 connection = self._connection()
                 connection.request(method, path, body=body, headers=sent)
                 response = connection.getresponse()
+                if response.status == ok:
+                    return read(response)
                 detail = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if not deadline.retry():
-                    message = unreachable_message(exc, action=f"{action} {name}", service="storage")
+                    message = unreachable_message(
+                        exc, action=f"{action} {label}", service="storage"
+                    )
                     raise RemoteError(message) from exc
                 continue
-            if response.status == ok:
-                return detail
+            except BaseException:
+                self._drop_connection()  # an answer half read: the connection is unusable
+                raise
             if response.status == 401 and not refreshed:
                 refreshed = True
                 self._bearer(refresh=True)
@@ -130,7 +172,7 @@ class BlobPutter:
             if response.status in _RETRY_STATUSES and deadline.retry(asked):
                 continue
             code = response.getheader("x-ms-error-code")
-            raise _put_error(name, response.status, code, detail, action=action)
+            raise _put_error(label, response.status, code, detail, action=action)
 
 
 def _put_error(

@@ -11,20 +11,18 @@ without an MD5, its size and modification time, which we set to the blob's own a
 
 from __future__ import annotations
 
-import base64
+import itertools
 import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from superbatch.azure.blob_get import BlobGetter, lean_getter
-from superbatch.azure.blob_put import SMALL_BLOB_BYTES
+from superbatch.azure.blob_get import BlobGetter, ListedBlob, lean_getter, listed_from_sdk
 from superbatch.azure.errors import translate_azure_error
 from superbatch.digest import file_hash
-from superbatch.errors import RemoteError
+from superbatch.errors import RemoteError, SuperBatchError
 from superbatch.results import FILE_MODE
 from superbatch.validate import LOGS_DIR
 
@@ -75,22 +73,33 @@ def local_path(dest: Path, blob_name: str) -> Path:
     return dest.joinpath(*parts)
 
 
-def _up_to_date(path: Path, blob: Any) -> bool:
+def _up_to_date(path: Path, blob: ListedBlob) -> bool:
     try:
         stat = path.stat()
     except OSError:
         return False
     if stat.st_size != blob.size:
         return False
-    content_md5 = blob.content_settings.content_md5 if blob.content_settings else None
-    if content_md5:
-        expected = (
-            bytes(content_md5)
-            if not isinstance(content_md5, str)
-            else base64.b64decode(content_md5)
-        )
-        return file_hash(path, "md5")[0] == expected
-    return int(stat.st_mtime) == int(blob.last_modified.timestamp())
+    if blob.content_md5:
+        return file_hash(path, "md5")[0] == blob.content_md5
+    return int(stat.st_mtime) == int(blob.last_modified)
+
+
+def _listing(
+    container: ContainerClient, getter: BlobGetter | None, prefix: str, job_id: str
+) -> Iterator[ListedBlob]:
+    try:
+        if getter is not None:
+            yield from getter.list(prefix, metadata=True)
+            return
+        for item in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+            yield listed_from_sdk(item)
+    except SuperBatchError:
+        raise
+    except Exception as exc:
+        raise translate_azure_error(
+            exc, action=f"list the outputs of job {job_id}", service="storage"
+        ) from exc
 
 
 def download_job_outputs(
@@ -104,34 +113,62 @@ def download_job_outputs(
     logs: bool = True,
 ) -> DownloadReport:
     """Download the job's blobs (those whose path in their task's folder ``select`` picks);
-    ``fetch=False`` only lists them."""
-    blobs: list[Any] = []
-    for prefix in job_blob_prefixes(job_id):
-        if prefix.startswith(LOGS_DIR) and not logs:
-            continue  # nobody asks for logs: do not even list them
-        try:
-            blobs += container.list_blobs(name_starts_with=prefix, include=["metadata"])
-        except Exception as exc:
-            raise translate_azure_error(
-                exc, action=f"list the outputs of job {job_id}", service="storage"
-            ) from exc
-    named = [(blob, logical_name(blob.name)) for blob in blobs]
-    if select is not None:
-        named = [(b, n) for b, n in named if select(n.split("/", 2)[-1])]
-    wanted = [(blob, local_path(dest, name)) for blob, name in named]
-    todo = [(blob, path) for blob, path in wanted if fetch and not _up_to_date(path, blob)]
-    getter = lean_getter(container.url, container.credential) if todo else None
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for _ in pool.map(lambda item: _download(container, *item, getter=getter), todo):
-            pass
+    ``fetch=False`` only lists them.
+
+    Downloads start with the first page of the listing (5,000 blobs), not after the last.
+    """
+    getter = lean_getter(container.url, container.credential)
+    fresh = not (dest / job_id).exists()  # nothing there yet: no file to compare
+    folders = _Folders()
+    named: list[tuple[ListedBlob, str]] = []
+    fetched: list[ListedBlob] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    futures = []
+    try:
+        for prefix in job_blob_prefixes(job_id):
+            if prefix.startswith(LOGS_DIR) and not logs:
+                continue  # nobody asks for logs: do not even list them
+            for blob in _listing(container, getter, prefix, job_id):
+                name = logical_name(blob.name)
+                if select is not None and not select(name.split("/", 2)[-1]):
+                    continue
+                named.append((blob, name))
+                path = local_path(dest, name)
+                if fetch and (fresh or not _up_to_date(path, blob)):
+                    fetched.append(blob)
+                    futures.append(pool.submit(_download, container, blob, path, getter, folders))
+        for future in futures:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return DownloadReport(
-        downloaded=len(todo),
-        skipped=len(wanted) - len(todo),
-        bytes_downloaded=sum(blob.size for blob, _ in todo),
+        downloaded=len(fetched),
+        skipped=len(named) - len(fetched) if fetch else len(named),
+        bytes_downloaded=sum(blob.size for blob in fetched),
         names=frozenset(name for _, name in named),
-        sizes={name: int(blob.size) for blob, name in named},
+        sizes={name: blob.size for blob, name in named},
         blob_names={name: blob.name for blob, name in named},
     )
+
+
+class _Folders:
+    """Creates each results folder once (a download of 10,000 files in 10,000 task folders
+    would otherwise try, and fail, a ``mkdir`` of every parent for every file)."""
+
+    def __init__(self) -> None:
+        self._made: set[Path] = set()
+
+    def make(self, folder: Path) -> None:
+        if folder in self._made:
+            return
+        parent = folder.parent
+        if parent not in self._made:  # <task>/ of <task>/out/: one mkdir each, none failing
+            parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        folder.mkdir(exist_ok=True)
+        self._made.add(folder)
 
 
 def files_by_task(names: Iterable[str], job_id: str) -> dict[str, set[str]]:
@@ -143,26 +180,41 @@ def files_by_task(names: Iterable[str], job_id: str) -> dict[str, set[str]]:
     return found
 
 
+_PART_NAMES = itertools.count()
+
+
 def _download(
-    container: ContainerClient, blob: Any, path: Path, *, getter: BlobGetter | None = None
+    container: ContainerClient,
+    blob: ListedBlob,
+    path: Path,
+    getter: BlobGetter | None,
+    folders: _Folders,
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folders.make(path.parent)
     if blob.size > BIG_BLOB_BYTES:
-        _download_big(container, blob, path)
+        _download_big(container, blob, path, getter)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # created with the mode --local gives (mkstemp's 0600 is for secrets): no chmod after
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_PART_NAMES)}.part")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        os.fchmod(fd, FILE_MODE)  # as --local writes them (mkstemp's 0600 is for secrets)
-        with os.fdopen(fd, "wb") as sink:
-            if getter is not None and blob.size <= SMALL_BLOB_BYTES:
-                sink.write(getter.get(blob.name))  # small: the lean request
+        fd = os.open(tmp, flags, FILE_MODE)
+    except FileExistsError:  # left by a killed run of a process with the same pid
+        tmp.unlink()
+        fd = os.open(tmp, flags, FILE_MODE)
+    try:
+        try:
+            if getter is not None:
+                getter.copy(blob.name, fd)
             else:
-                container.download_blob(blob.name).readinto(sink)
-        modified = blob.last_modified.timestamp()
-        os.utime(tmp, (modified, modified))
+                with open(fd, "wb", closefd=False) as sink:
+                    container.download_blob(blob.name).readinto(sink)
+            os.utime(fd, (blob.last_modified, blob.last_modified))
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         if isinstance(exc, Exception):
             raise translate_azure_error(
                 exc, action=f"download {blob.name}", service="storage"
@@ -170,23 +222,24 @@ def _download(
         raise
 
 
-def _download_big(container: ContainerClient, blob: Any, path: Path) -> None:
+def _download_big(
+    container: ContainerClient, blob: ListedBlob, path: Path, getter: BlobGetter | None
+) -> None:
     """Parallel ranges, resumable after a kill, checked against the blob's hash."""
     from superbatch.azure.big_blobs import download_in_ranges
 
-    md5 = blob.content_settings.content_md5 if blob.content_settings else None
     try:
         download_in_ranges(
             container.get_blob_client(blob.name),
             path,
             size=blob.size,
-            etag=str(blob.etag).strip('"'),
-            sha256=(blob.metadata or {}).get("sha256"),
-            content_md5=bytes(md5) if md5 else None,
+            etag=blob.etag,
+            sha256=blob.metadata.get("sha256"),
+            content_md5=blob.content_md5,
             mode=FILE_MODE,
+            getter=getter,
         )
-        modified = blob.last_modified.timestamp()
-        os.utime(path, (modified, modified))
+        os.utime(path, (blob.last_modified, blob.last_modified))
     except Exception as exc:
         raise translate_azure_error(exc, action=f"download {blob.name}", service="storage") from exc
 

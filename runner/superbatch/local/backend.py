@@ -127,8 +127,17 @@ class LocalBackend:
         if not remote:
             return job
         from superbatch.azure.blob_source import fetch_blobs
+        from superbatch.local.blobcache import BLOBS_DIR, link_into
 
-        paths = fetch_blobs(remote, self.home / "blobs", self._credential())
+        cache = self.home / BLOBS_DIR
+
+        def fetch(urls: builtins.list[str]) -> dict[str, Path]:
+            wanted = set(urls)
+            return fetch_blobs([f for f in remote if f.url in wanted], cache, self._credential())
+
+        paths = link_into(
+            fetch([f.url for f in remote]), self._store(job.job_id).dir / BLOBS_DIR, fetch
+        )
         tasks = tuple(
             replace(
                 task,
@@ -307,8 +316,15 @@ class LocalBackend:
             task_ids = [t.id for t in job.tasks] + [AGGREGATE_TASK_ID]
             for engine in engines_to_clean(self.engine_name):
                 remove_job_containers(engine, job_id, task_ids)
+        from superbatch.local.blobcache import BLOBS_DIR, job_keys, release
+
+        cache = self.home / BLOBS_DIR
+        named = (f.source for t in job.tasks for f in t.inputs if isinstance(f, InputFile))
+        keys = job_keys(store.dir, named, cache)
         for path in (self.node.job_dir(job_id), store.dir):
             shutil.rmtree(path, ignore_errors=True)
+        others = (JobStore(self.home, other).job_file for other in list_job_ids(self.home))
+        release(cache, keys, others)  # the blobs no other job still needs
 
     # -- helpers --------------------------------------------------------------------------
 
