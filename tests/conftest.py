@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 
@@ -46,6 +47,25 @@ def own_job_index(
     never read or grow the index of whoever runs the suite."""
     index = tmp_path_factory.mktemp("job-index") / "jobs.jsonl"
     monkeypatch.setenv("SUPERBATCH_INDEX", str(index))
+
+
+@pytest.fixture(autouse=True)
+def batch_answers_come_from_batch(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every answer any Batch client gets, in this process or a command it starts, comes
+    from a Batch stand-in (the emulator): anything else is an error of this test at once,
+    naming the request and who answered (tests/support/batch_guard.py)."""
+    from tests.support import batch_guard
+
+    log = tmp_path_factory.mktemp("batch-guard") / "crossed.log"
+    monkeypatch.setenv(batch_guard.LOG_ENV, str(log))
+    path = [str(batch_guard.SITE), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
+    batch_guard.install_on_import()
+    yield
+    if log.exists():
+        pytest.fail("a Batch client was answered by another server:\n" + log.read_text())
 
 
 @pytest.fixture(scope="session")

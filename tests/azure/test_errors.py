@@ -22,6 +22,7 @@ from superbatch.errors import ConfigError, JobNotFoundError, RemoteError
 from superbatch.model import TaskState
 from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import TEST_IMAGE, noop_job
+from tests.support.batch_guard import HEADER as STAND_IN_HEADER
 
 
 class _Canned(BaseHTTPRequestHandler):
@@ -35,6 +36,7 @@ class _Canned(BaseHTTPRequestHandler):
         self.rfile.read(length)
         status, headers, body = self.server.answer  # type: ignore[attr-defined]
         self.send_response(status)
+        self.send_header(STAND_IN_HEADER, "canned")  # a deliberate Batch stand-in
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))

@@ -37,6 +37,7 @@ from tests.emulator.faults import FaultPlan
 from tests.emulator.pools import Pool, PoolSpec
 from tests.emulator.storage import StorageAccess
 from tests.emulator.store import Account
+from tests.support.batch_guard import HEADER as STAND_IN_HEADER
 
 if TYPE_CHECKING:
     from azure.batch import BatchClient
@@ -181,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {
             "request-id": str(uuid.uuid4()),
             "DataServiceVersion": "3.0",
+            # not Batch's: the suite's mark of a Batch stand-in (tests/support/batch_guard.py)
+            STAND_IN_HEADER: self.server.emulator.url,
         }
         client_request_id = self.headers.get("client-request-id")
         if client_request_id and self.headers.get("return-client-request-id", "").lower() == "true":

@@ -101,12 +101,25 @@ def backoff(retry: int, server_asked: float | None = None) -> float:
 _LAST_ERROR = "superbatch_last_error"
 
 
-def _batch_explained(headers: Mapping[str, str]) -> bool:
-    """Whether an error answer carries Batch's JSON error body (azure-core's response
-    headers are case-insensitive)."""
-    return (
-        "json" in headers.get("Content-Type", "").lower() and headers.get("Content-Length") != "0"
+def unexplained_400(response: Any) -> bool:
+    """Whether ``response`` (an azure-core HTTP response, or None) is a 400 without Batch's
+    JSON error body: not Batch's answer.
+
+    Batch refuses a request with its JSON error body (a code and a message), and such a
+    refusal is final. A 400 without one was said by something else on the way (a proxy or
+    gateway that broke the exchange, or in a test run another loopback server), so the
+    Batch retry policy and the task submitter both treat it like a lost connection: tried
+    again within the same bounds (the submitter reconciles by listing, the request may have
+    reached Batch). The one rule for both, so they cannot drift apart.
+    """
+    if response is None or getattr(response, "status_code", None) != 400:
+        return False
+    headers = response.headers  # azure-core's: case-insensitive
+    explained = (
+        "json" in (headers.get("Content-Type") or "").lower()
+        and headers.get("Content-Length") != "0"
     )
+    return not explained
 
 
 def batch_retry_policy() -> Any:
@@ -128,13 +141,8 @@ def batch_retry_policy() -> Any:
             return max(0.0, min(float(super().get_backoff_time(settings)), left))
 
         def is_retry(self, settings: Any, response: Any) -> bool:
-            # Batch refuses a request with its JSON error body (a code and a message). A 400
-            # with no body is not Batch's answer: something else on the way spoke (seen in
-            # the suite: Azurite answers a Batch request so), so it is tried again, within
-            # the same bounds, like a lost connection.
-            http = response.http_response
-            if http.status_code == 400 and not _batch_explained(http.headers):
-                return True
+            if unexplained_400(response.http_response):
+                return True  # not Batch's refusal: like a lost connection (see there)
             return bool(super().is_retry(settings, response))
 
         def increment(self, settings: Any, response: Any = None, error: Any = None) -> bool:

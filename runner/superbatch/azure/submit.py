@@ -29,7 +29,7 @@ from superbatch.azure.errors import (
     error_code,
     translate_azure_error,
 )
-from superbatch.azure.retry import backoff, retry_after
+from superbatch.azure.retry import backoff, retry_after, unexplained_400
 from superbatch.azure.wire import wire_enum
 from superbatch.errors import RemoteError
 
@@ -214,11 +214,13 @@ class TaskSubmitter:
                 )
             )
         status = getattr(exc, "status_code", None)
-        # Batch refuses a request with its error body (a code and a message). A 400 without
-        # one did not come from Batch's request handling but from a connection that broke
-        # mid-exchange: like a reset, the collection may or may not have been added.
+        # A 400 without Batch's error body is not Batch's refusal (retry.unexplained_400):
+        # like a reset, the collection may or may not have been added.
         transient = (
-            status is None or status in {408, 429} or status >= 500 or (status == 400 and not code)
+            status is None
+            or status in {408, 429}
+            or status >= 500
+            or unexplained_400(getattr(exc, "response", None))
         )
         if not transient:
             raise translate_azure_error(exc, action=f"add tasks to job {self._job_id}") from exc
