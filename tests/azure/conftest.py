@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -269,16 +268,9 @@ def timings_shape(timings_json: bytes) -> list[tuple[str, str, str, int]]:
 @pytest.fixture(autouse=True)
 def no_watcher_left() -> Iterator[None]:
     """Background watchers this test's commands started (``run --detach``, ``wait``) end
-    with their job; one whose job the test left running is stopped here (SIGTERM)."""
-    import signal
+    with their job; one whose job the test left running is stopped here. (The emulator's
+    fixtures stop them first, before the emulator goes: tests/emulator/fixtures.py.)"""
+    from tests.emulator.fixtures import stop_watchers
 
-    from superbatch.azure.watcher import alive, watcher_pid
-    from superbatch.jobindex import index_path
-
-    root = index_path().parent / "watch"  # this test's own (own_job_index), read before
     yield
-    for folder in root.iterdir() if root.is_dir() else ():
-        pid = watcher_pid(folder)
-        if pid is not None and alive(folder):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+    stop_watchers()

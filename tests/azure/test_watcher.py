@@ -6,6 +6,7 @@ and `wait` (which starts a watcher again when none is alive; one per job)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -165,7 +166,8 @@ def test_a_killed_watcher_is_started_again_by_wait_and_the_job_ends_right(
 
     waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path)
     assert waited.code == 1, waited.stderr
-    assert watcher_pid(folder) not in (None, killed)  # a new watcher led it to its end
+    ended = re.findall(r"^watcher (\d+): completed$", (folder / "watcher.log").read_text(), re.M)
+    assert ended and int(ended[-1]) != killed  # a new watcher led it to its end
     data = waited.json()
     assert data["state"] == "completed"
     failed = {t["task"]: (t["attempts"], t["failure"]) for t in data["failed"]}
@@ -266,3 +268,17 @@ def test_a_later_wait_rearms_the_idle_pool_when_the_watcher_is_gone(
     assert emulator.requests["enable_pool_auto_scale"] == 1  # the new watcher re-armed it
     assert watcher_pid(folder) not in (None, killed)
     assert emulator.clock.now() - started < INTERVAL  # not the pool's own schedule
+
+
+def test_clean_stops_the_jobs_watcher_before_it_deletes_the_job(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    job_id = _hold_and_detach(tmp_path, stack)
+    folder = _folder(stack, job_id)
+    pid = watcher_pid(folder)
+    assert pid is not None and alive(folder)
+    cleaned = superbatch("clean", job_id, *_azure(stack), "--yes", cwd=tmp_path)
+    assert cleaned.code == 0, cleaned.stderr
+    assert not alive(folder)  # stopped and let go before clean returned, not left to fail
+    log = (folder / "watcher.log").read_text()
+    assert f"watcher {pid}: stopped" in log and "error:" not in log, log

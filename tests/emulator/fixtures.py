@@ -47,6 +47,18 @@ def serve_emulator(emulator: BatchEmulator) -> Iterator[BatchEmulator]:
     try:
         yield emulator
     finally:
+        stop_watchers()  # a watcher must never outlive its emulator: it would call a freed port
         emulator.stop()
     if emulator.bug_reports():
         pytest.fail("the Batch emulator itself failed:\n" + "\n".join(emulator.bug_reports()))
+
+
+def stop_watchers() -> None:
+    """Stop the background watchers (``run --detach``, ``wait``) this test's commands left
+    leading a job: the watch dirs live beside this test's own job index (own_job_index)."""
+    from superbatch.azure.watcher import stop_watcher
+    from superbatch.jobindex import index_path
+
+    root = index_path().parent / "watch"
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        stop_watcher(folder)

@@ -533,6 +533,9 @@ class AzureBatchBackend:
             start_watcher(self.where, self._watch_dir(job_id), job_id)
 
     def clean(self, job_id: str) -> None:
+        from superbatch.azure.watcher import stop_watcher
+
+        stop_watcher(self._watch_dir(job_id))
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from superbatch.azure.rearm import Clock
 
 LOG_NAME = "watcher.log"
-PID_NAME = "watcher.pid"
+PID_NAME = "watcher.pid"  # "<pid> <role>" of the job's current or last lead
+WATCHER_ROLE = "watcher"
 START_TIMEOUT = 60.0
 # A test's or benchmark's clock for the re-arm (the Batch emulator's, served over http by
 # tests/support/clock_server.py): unset, the re-arm runs on wall time.
@@ -60,7 +61,9 @@ class JobLock:
         self.folder = folder
         self._handle: IO[str] | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, role: str | None = "monitor") -> bool:
+        """Take the lead; the pid file then names this process and its ``role`` (a probe
+        passes None and writes nothing), so only a watcher is ever stopped by its pid."""
         if self._handle is not None:
             return True
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,8 @@ class JobLock:
             handle.close()
             return False
         self._handle = handle
+        if role is not None:
+            (self.folder / PID_NAME).write_text(f"{os.getpid()} {role}\n")
         return True
 
     def release(self) -> None:
@@ -90,17 +95,36 @@ def alive(folder: Path) -> bool:
     if not (folder / "lock").exists():
         return False
     probe = JobLock(folder)
-    if probe.acquire():
+    if probe.acquire(role=None):
         probe.release()
         return False
     return True
 
 
 def watcher_pid(folder: Path) -> int | None:
+    """The pid of the job's last lead if that was a background watcher (None otherwise)."""
     try:
-        return int((folder / PID_NAME).read_text().strip())
+        pid, role = (folder / PID_NAME).read_text().split()
+        return int(pid) if role == WATCHER_ROLE else None
     except (OSError, ValueError):
         return None
+
+
+def stop_watcher(folder: Path, timeout: float = 15.0) -> bool:
+    """Stop the job's background watcher, if one leads it, and wait until it let go (``clean``
+    deletes the job next: a watcher left behind would only fail on the missing job). A
+    foreground ``run``/``wait`` leading the job is never signalled: it sees the job go."""
+    pid = watcher_pid(folder)
+    if pid is None or not alive(folder):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while alive(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
 
 
 def start_watcher(where: list[str], folder: Path, job_id: str) -> int | None:
@@ -160,10 +184,9 @@ def clock_from_env() -> Clock:
 
 
 def _lead(lock: JobLock, pid: int, job_id: str) -> bool:
-    if not lock.acquire():
+    if not lock.acquire(role=WATCHER_ROLE):
         print(f"watcher {pid}: another process leads job {job_id}", flush=True)
         return False
-    (lock.folder / PID_NAME).write_text(f"{pid}\n")
     return True
 
 
