@@ -157,7 +157,10 @@ class BlobPutter:
                 self._drop_connection()
                 if not deadline.retry():
                     message = unreachable_message(
-                        exc, action=f"{action} {label}", service="storage"
+                        exc,
+                        action=f"{action} {label}",
+                        service="storage",
+                        endpoint=f"{self._host}:{self._port}",
                     )
                     raise RemoteError(message) from exc
                 continue

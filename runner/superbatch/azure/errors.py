@@ -129,7 +129,9 @@ _UNREACHABLE_REASONS = (  # what urllib3/requests/ssl say -> what a user reads
 )  # fmt: skip
 
 
-def unreachable_message(exc: BaseException, *, action: str, service: str) -> str:
+def unreachable_message(
+    exc: BaseException, *, action: str, service: str, endpoint: str | None = None
+) -> str:
     """``cannot reach Azure Batch (host:port) to find job X: connection refused; ...``.
 
     One readable line instead of urllib3's ``HTTPSConnectionPool(...): Max retries exceeded
@@ -145,7 +147,9 @@ def unreachable_message(exc: BaseException, *, action: str, service: str) -> str
         "no connection",
     )
     found = re.search(r"host='([^']+)', port=(\d+)", " ".join(str(e) for e in _chain(exc)))
-    where = f" ({found.group(1)}:{found.group(2)})" if found else ""
+    if found:
+        endpoint = f"{found.group(1)}:{found.group(2)}"
+    where = f" ({endpoint})" if endpoint else ""  # urllib3 names it; http.client does not
     name = {"batch": "Azure Batch", "storage": "Azure Storage"}.get(service, "Azure")
     return (
         f"cannot reach {name}{where} to {action}: {reason}, retried for up to "
