@@ -22,8 +22,9 @@ def guard_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_an_answer_from_azurite_to_a_batch_client_is_an_error_at_once(
-    stack: EmulatedStack, guard_log: Path
+    stack: EmulatedStack, guard_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(batch_guard.STRICT_ENV, "1")
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
 
