@@ -58,7 +58,7 @@ def check(response: Any) -> None:
     log = os.environ.get(LOG_ENV)
     if log:
         with open(log, "a", encoding="utf-8") as sink:
-            sink.write(f"pid {os.getpid()}: {line}\n")
+            sink.write(f"pid {os.getpid()}: {line}; {_relays()}\n")
     if os.environ.get(STRICT_ENV):
         raise CrossedEndpoints(line)
 
@@ -83,6 +83,24 @@ def _where() -> str:
     except OSError:  # no ss (iproute2) here
         listeners = ""
     return f"sent on fd {fd} from {local[1]} to {peer[1]}, listening there: {listeners or '?'}"
+
+
+def _relays() -> str:
+    """What every other thread of this process that runs test code is doing (proxies,
+    emulators): a thread relaying bytes to Azurite on the emulator's socket shows up here."""
+    import traceback
+
+    support = str(Path(__file__).resolve().parents[1])  # tests/
+    busy = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        ours = [f for f in traceback.extract_stack(frame) if f.filename.startswith(support)]
+        if ours:
+            busy.append(
+                " <- ".join(f"{Path(f.filename).name}:{f.name}:{f.lineno}" for f in ours[::-1][:3])
+            )
+    return "test threads: " + (" | ".join(sorted(busy)[:16]) if busy else "none")
 
 
 def _remember_sockets() -> None:
