@@ -25,12 +25,12 @@ import fcntl
 import hashlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from superbatch import detached
 from superbatch.errors import SuperBatchError
 
 if TYPE_CHECKING:
@@ -136,22 +136,12 @@ def start_watcher(where: list[str], folder: Path, job_id: str) -> int | None:
     argv = [sys.executable, "-m", "superbatch.azure.watcher", job_id, *where]
     argv += ["--dir", str(folder)]  # it takes the lead before its slow imports
     log = folder / LOG_NAME
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+    proc = detached.spawn(argv, log)
     deadline = time.monotonic() + START_TIMEOUT
     while not (alive(folder) and watcher_pid(folder) == proc.pid):
-        code = proc.poll()
-        if code is not None:
-            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            last = lines[-1] if lines else f"exit code {code}"
-            if code in (0, 1) and last.startswith(f"watcher {proc.pid}: "):
+        if proc.poll() is not None:
+            ended, last = detached.ended_on_its_own(proc, log, "watcher")
+            if ended:
                 return None  # the job ended before we looked, or another leads it
             raise SuperBatchError(f"the watcher of {job_id} stopped: {last}")
         if time.monotonic() > deadline:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from superbatch import detached
 from superbatch.errors import SuperBatchError
 
 if TYPE_CHECKING:
@@ -39,22 +39,12 @@ def start_runner(backend: LocalBackend, store: JobStore) -> int:
     if not backend.use_container:
         argv.append("--no-container")
     log = store.dir / LOG_NAME
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+    proc = detached.spawn(argv, log)
     deadline = time.monotonic() + START_TIMEOUT
     while not store.runner_alive():
-        code = proc.poll()
-        if code is not None and not store.runner_alive():
-            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            last = lines[-1] if lines else f"exit code {code}"
-            if code in (0, 1) and last.startswith(f"runner {proc.pid}: "):
+        if proc.poll() is not None and not store.runner_alive():
+            ended, last = detached.ended_on_its_own(proc, log, "runner")
+            if ended:
                 return proc.pid  # it ran the job to its end before we looked: all done
             raise SuperBatchError(f"the background runner of {store.job_id} stopped: {last}")
         if time.monotonic() > deadline:
