@@ -35,6 +35,16 @@ def _folder(stack: EmulatedStack, job_id: str) -> Path:
     return watch_dir(stack.outputs.batch_account_endpoint, job_id)
 
 
+def _kill_watcher(folder: Path) -> int:
+    """SIGKILL the job's watcher (no clean-up, like a lost laptop) and wait until its lead
+    is gone; its pid."""
+    killed = watcher_pid(folder)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    until(lambda: not alive(folder))
+    return killed
+
+
 def _last_watcher(folder: Path) -> int | None:
     """The pid of the watcher that saw the job end (its log's last word on it). The pid
     file names the last lead, which may be the `wait` that followed the job to its end."""
@@ -159,10 +169,7 @@ def test_a_killed_watcher_is_started_again_by_wait_and_the_job_ends_right(
 ) -> None:
     job_id = _hold_and_detach(tmp_path, stack)
     folder = _folder(stack, job_id)
-    killed = watcher_pid(folder)
-    assert killed is not None
-    os.kill(killed, signal.SIGKILL)
-    until(lambda: not alive(folder))
+    killed = _kill_watcher(folder)
     stack.emulator.hold = False
     # task 0 fails with 75, and nobody retries it: the job waits, active, for its watcher
     until(
@@ -224,10 +231,7 @@ def test_ctrl_c_in_wait_leaves_the_job_and_its_new_watcher_running(
 
     job_id = _hold_and_detach(tmp_path, stack)
     folder = _folder(stack, job_id)
-    killed = watcher_pid(folder)
-    assert killed is not None
-    os.kill(killed, signal.SIGKILL)
-    until(lambda: not alive(folder))
+    killed = _kill_watcher(folder)
 
     follower = popen_superbatch("wait", job_id, *_azure(stack), cwd=tmp_path)
     until(lambda: alive(folder) and watcher_pid(folder) not in (None, killed))
@@ -259,10 +263,7 @@ def test_a_later_wait_rearms_the_idle_pool_when_the_watcher_is_gone(
     assert detached.code == 0, detached.stderr
     job_id = detached.json()["job_id"]
     folder = _folder(stack, job_id)
-    killed = watcher_pid(folder)
-    assert killed is not None
-    os.kill(killed, signal.SIGKILL)
-    until(lambda: not alive(folder))
+    killed = _kill_watcher(folder)
     assert emulator.requests["enable_pool_auto_scale"] == 0 and targets(stack) == (0, 0)
 
     with serve_clock(emulator.clock) as url:
