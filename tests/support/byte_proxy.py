@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from contextlib import suppress
+
+from tests.support.relay import Relays, stop_listener
 
 
 class ByteProxy:
@@ -25,32 +25,21 @@ class ByteProxy:
         self.up = 0  # client -> server
         self.down = 0  # server -> client
         self.delay = 0.0  # seconds per chunk: slows a transfer so a test can stop it midway
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._relays = Relays(f"byte proxy :{self.port}")
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
 
     def reset(self) -> None:
         with self._lock:
             self.up = self.down = 0
 
-    def _count(self, upstream: bool, amount: int) -> None:
+    def _count_up(self, amount: int) -> None:
         with self._lock:
-            if upstream:
-                self.up += amount
-            else:
-                self.down += amount
+            self.up += amount
 
-    def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
-        try:
-            while data := source.recv(1 << 16):
-                self._count(upstream, len(data))
-                if self.delay:
-                    time.sleep(self.delay)
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
+    def _count_down(self, amount: int) -> None:
+        with self._lock:
+            self.down += amount
 
     def _accept(self) -> None:
         while True:
@@ -58,12 +47,23 @@ class ByteProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(("127.0.0.1", self._target))
-            for a, b, up in ((client, server, True), (server, client, False)):
-                threading.Thread(target=self._pump, args=(a, b, up), daemon=True).start()
+            try:
+                server = socket.create_connection(("127.0.0.1", self._target))
+            except OSError:
+                client.close()
+                continue
+            self._relays.relay(
+                client,
+                server,
+                count_ab=self._count_up,
+                count_ba=self._count_down,
+                delay=lambda: self.delay,
+            )
 
     def close(self) -> None:
-        self._listener.close()
+        """Stop accepting, then end every relayed connection: no pump outlives the proxy."""
+        stop_listener(self._listener, self._accepting)
+        self._relays.close()
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ import struct
 import threading
 import urllib.parse
 
+from tests.support.relay import Relays, stop_listener
+
 MODES = ("pass", "hang", "reset", "refuse")
 
 
@@ -38,6 +40,7 @@ class FaultProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.connections = 0
+        self._relays = Relays(f"fault proxy :{self.port}")
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -62,10 +65,11 @@ class FaultProxy:
             self._failures = count
 
     def stop(self) -> None:
+        """Stop accepting, drop hung connections and end every relayed one."""
         self._stopped.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
+        stop_listener(self._listener, self._thread)
         self.set_mode("pass")
+        self._relays.close()
 
     # -- internals --------------------------------------------------------------------------
 
@@ -101,22 +105,7 @@ class FaultProxy:
             _reset(client)
             return
         upstream.settimeout(None)
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
+        self._relays.relay(client, upstream)
 
 
 def _reset(sock: socket.socket) -> None:

@@ -24,6 +24,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.relay import Relays, stop_listener
 from tests.support.tls import TlsMaterial
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
@@ -45,7 +46,9 @@ class RequestProxy:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.connect_port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept_connects, daemon=True).start()
+        self._relays = Relays(f"request proxy CONNECT :{self.connect_port}")
+        self._accepting = threading.Thread(target=self._accept_connects, daemon=True)
+        self._accepting.start()
 
     def _accept_connects(self) -> None:
         while True:
@@ -71,8 +74,7 @@ class RequestProxy:
                 _Handler(tls, address, self._server)
                 return
             upstream = socket.create_connection(("127.0.0.1", port))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+            self._relays.relay(client, upstream)
 
     def record(self, method: str, target: str) -> None:
         with self._lock:
@@ -89,18 +91,11 @@ class RequestProxy:
         return f"{path}?{urllib.parse.urlencode(kept, quote_via=urllib.parse.quote)}"
 
     def close(self) -> None:
-        self._listener.close()
+        """Stop accepting on both ports and end every tunnel: nothing relays after this."""
+        stop_listener(self._listener, self._accepting)
+        self._relays.close()
         self._server.shutdown()
         self._server.server_close()
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(1 << 16):
-            sink.sendall(data)
-    for end in (source, sink):
-        with contextlib.suppress(OSError):
-            end.shutdown(socket.SHUT_RDWR)
 
 
 class _Server(ThreadingHTTPServer):
