@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(job_control.unknown_resource(emu, path))
             return
         name, handler, params = found
-        emu.count(name)
+        emu.count(name, query.get("$select", ""))
         fired = emu.faults.draw(name)
         delay = sum(rule.latency for rule in fired if rule.kind == "latency")
         if delay:
@@ -255,6 +255,8 @@ class BatchEmulator:
         # that ignores the header would (the runner must be right either way)
         self.honour_ranges = True
         self.requests: Counter[str] = Counter()
+        # (route, its $select): tells apart two readers of one resource (a poll, a probe)
+        self.selected: Counter[tuple[str, str]] = Counter()
         self.principals: Counter[str] = Counter()  # "sharedkey" / "bearer" -> requests
         self.bearer_tokens: list[str] = []
         self.errors: list[str] = []  # tracebacks of emulator bugs while answering
@@ -420,6 +422,7 @@ class BatchEmulator:
         self.hold = False
         with self._count_lock:
             self.requests.clear()
+            self.selected.clear()
             self.principals.clear()
             self.bearer_tokens.clear()
 
@@ -436,9 +439,10 @@ class BatchEmulator:
 
     # -- used by the request handler ------------------------------------------------------------
 
-    def count(self, route: str) -> None:
+    def count(self, route: str, select: str = "") -> None:
         with self._count_lock:
             self.requests[route] += 1
+            self.selected[(route, select)] += 1
 
     def record_principal(self, principal: str) -> None:
         with self._count_lock:
