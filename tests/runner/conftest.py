@@ -51,11 +51,13 @@ def superbatch(
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
-def popen_superbatch(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def popen_superbatch(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "superbatch", *args],
         cwd=cwd,
-        env=cli_env(),
+        env=env or cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
-from tests.runner.conftest import popen_superbatch, superbatch, write
+from tests.runner.conftest import cli_env, popen_superbatch, superbatch, write
 from tests.support.waiting import until
 
 SLOW = {
@@ -54,10 +53,16 @@ def test_detach_then_wait_and_ctrl_c_only_stops_following(project: Path) -> None
         superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"] == "active"
     )
 
-    follower = popen_superbatch("wait", job_id, "--local", cwd=project)
-    time.sleep(1.5)
+    # Ctrl-C once `wait` follows the job: a progress line (one per report here) says it does.
+    # (A fixed sleep was not enough on a loaded machine: a SIGINT that lands while Python is
+    # still importing is a plain interrupt, "interrupted", or a KeyboardInterrupt traceback.)
+    every = cli_env({"SUPERBATCH_PROGRESS_EVERY": "0.001"})
+    follower = popen_superbatch("wait", job_id, "--local", cwd=project, env=every)
+    assert follower.stderr is not None
+    first = follower.stderr.readline()  # blocks until the line (pytest-timeout guards it)
+    assert first.startswith(f"{job_id}: 0/3 done"), first
     follower.send_signal(signal.SIGINT)
-    _, err = follower.communicate(timeout=30)
+    _, err = follower.communicate(timeout=60)
     assert follower.returncode == 130 and "the job keeps running" in err
     assert (
         superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"] == "active"
