@@ -41,6 +41,9 @@ LOG_NAME = "watcher.log"
 PID_NAME = "watcher.pid"  # "<pid> <role>" of the job's current or last lead
 WATCHER_ROLE = "watcher"
 START_TIMEOUT = 60.0
+# How long a starting watcher tries to take the lead: what holds the lock that long is a
+# leader, not a probe (alive(), taken for an instant by `status`, `wait`, start_watcher).
+LEAD_PATIENCE = 2.0
 # A test's or benchmark's clock for the re-arm (the Batch emulator's, served over http by
 # tests/support/clock_server.py): unset, the re-arm runs on wall time.
 CLOCK_ENV = "SUPERBATCH_TEST_CLOCK"
@@ -61,18 +64,24 @@ class JobLock:
         self.folder = folder
         self._handle: IO[str] | None = None
 
-    def acquire(self, role: str | None = "monitor") -> bool:
-        """Take the lead; the pid file then names this process and its ``role`` (a probe
-        passes None and writes nothing), so only a watcher is ever stopped by its pid."""
+    def acquire(self, role: str | None = "monitor", *, patience: float = 0.0) -> bool:
+        """Take the lead; the pid file then names this process and its ``role``, so only a
+        watcher is ever stopped by its pid. ``patience``: seconds to try again while the
+        lock is taken (a probe, :func:`alive`, holds it for an instant; a leader all along)."""
         if self._handle is not None:
             return True
         self.folder.mkdir(parents=True, exist_ok=True)
         handle = (self.folder / "lock").open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    return False
+                time.sleep(0.05)
         self._handle = handle
         if role is not None:
             (self.folder / PID_NAME).write_text(f"{os.getpid()} {role}\n")
@@ -91,14 +100,19 @@ class JobLock:
 
 
 def alive(folder: Path) -> bool:
-    """Someone leads the job (a watcher, or a foreground ``run``/``wait``)."""
+    """Someone leads the job (a watcher, or a foreground ``run``/``wait``).
+
+    The probe takes the lock shared, never exclusive: two probes at the same instant (a
+    ``status`` while ``wait`` starts a watcher) must not see each other as the leader."""
     if not (folder / "lock").exists():
         return False
-    probe = JobLock(folder)
-    if probe.acquire(role=None):
-        probe.release()
-        return False
-    return True
+    with (folder / "lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def watcher_pid(folder: Path) -> int | None:
@@ -174,7 +188,8 @@ def clock_from_env() -> Clock:
 
 
 def _lead(lock: JobLock, pid: int, job_id: str) -> bool:
-    if not lock.acquire(role=WATCHER_ROLE):
+    # a probe of another command may hold the lock as this watcher starts: not a leader
+    if not lock.acquire(role=WATCHER_ROLE, patience=LEAD_PATIENCE):
         print(f"watcher {pid}: another process leads job {job_id}", flush=True)
         return False
     return True
