@@ -98,11 +98,15 @@ def test_without_an_identity_the_registry_refuses_clearly(
 
 
 def test_an_unreachable_registry_is_a_clear_error() -> None:
-    from tests.support.paths import free_port
+    import socket
 
-    port = free_port()
-    with pytest.raises(RemoteError) as caught:
-        needs_login(f"127.0.0.1:{port}")
+    # a port bound and never listening: refused, and no other process can take it meanwhile
+    # (a port freed before the request could be another xdist worker's server by then)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        with pytest.raises(RemoteError) as caught:
+            needs_login(f"127.0.0.1:{port}")
     assert str(caught.value) == (
         f"registry request failed: cannot reach 127.0.0.1:{port} (Connection refused)"
     )

@@ -115,10 +115,19 @@ def _reset(sock: socket.socket) -> None:
         sock.close()
 
 
+# Sockets bound by closed_port_url, never listening, kept for the life of the test process.
+_HELD_PORTS: list[socket.socket] = []
+
+
 def closed_port_url(original: str) -> str:
-    """``original`` pointed at a loopback port where nothing listens (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """``original`` pointed at a loopback port where nothing listens (connection refused).
+
+    The port stays bound (never listening) for the rest of the test process: a freed port
+    could be taken meanwhile by another xdist worker's server, or become the local end of
+    a connection to itself, and a test that says "refused" would then reach something."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(sock)
+    port = sock.getsockname()[1]
     parts = urllib.parse.urlsplit(original)
     return parts._replace(netloc=f"{parts.hostname or '127.0.0.1'}:{port}").geturl()
