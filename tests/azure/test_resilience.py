@@ -18,6 +18,9 @@ from superbatch.model import TaskState
 from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import noop_job
 from tests.support.paths import REPO_ROOT
+from tests.support.request_proxy import RequestProxy
+from tests.support.tls import tls_material
+from tests.support.waiting import until
 
 
 def test_2000_tasks_survive_10_percent_faults(tmp_path: Path, wide_stack: EmulatedStack) -> None:
@@ -47,7 +50,14 @@ def test_2000_tasks_survive_10_percent_faults(tmp_path: Path, wide_stack: Emulat
     assert backend.last_submit is not None
 
 
-def _start_child(stack: EmulatedStack, data: Path, count: int, submit_c: int, stage_c: int) -> Any:
+def _start_child(
+    stack: EmulatedStack,
+    data: Path,
+    count: int,
+    submit_c: int,
+    stage_c: int,
+    env: dict[str, str] | None = None,
+) -> Any:
     return subprocess.Popen(
         [
             sys.executable,
@@ -60,7 +70,7 @@ def _start_child(stack: EmulatedStack, data: Path, count: int, submit_c: int, st
             str(stage_c),
         ],
         cwd=REPO_ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -82,7 +92,7 @@ def _kill_when(child: Any, condition: Any, what: str) -> None:
 
 @pytest.mark.parametrize("kill_point", ["staging", "submission", "after-submission"])
 def test_sigkilled_runner_resumes_to_exactly_n_tasks(
-    tmp_path: Path, wide_stack: EmulatedStack, kill_point: str
+    tmp_path: Path, wide_stack: EmulatedStack, kill_point: str, request: pytest.FixtureRequest
 ) -> None:
     stack = wide_stack
     count = 150
@@ -104,7 +114,12 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
         except Exception:
             return 0
 
-    child = _start_child(stack, data, count, 1, 2)
+    # The runner to kill reaches storage through a proxy (its HTTPS_PROXY), which knows when
+    # Azurite has answered every request the runner sent before it died (`serving`).
+    proxy = RequestProxy(stack.azurite.port, tls_material())
+    request.addfinalizer(proxy.close)
+    via_proxy = {"HTTPS_PROXY": f"http://127.0.0.1:{proxy.connect_port}"}
+    child = _start_child(stack, data, count, 1, 2, env=via_proxy)
     if kill_point == "staging":
         _kill_when(child, lambda: staged() >= 5, "the middle of staging")  # uploads are quick
         assert staged() < count
@@ -116,6 +131,9 @@ def test_sigkilled_runner_resumes_to_exactly_n_tasks(
             stack.backend().wait("resume-1", timeout=120)
     else:
         _kill_when(child, lambda: added() >= count, "the end of submission")
+    # A blob PUT sent in full just before the kill lands moments later: listed before that,
+    # it counted as missing, and the re-run (which finds it) uploaded one blob fewer.
+    until(lambda: proxy.serving == 0, timeout=120)
     before = {b.name: b.etag for b in inputs.list_blobs(name_starts_with="resume-1/")}
     emulator.faults.clear()
 

@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,6 +42,7 @@ class RequestProxy:
         server_context.load_cert_chain(str(tls.cert), str(tls.key))
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (method, target as forwarded)
+        self._serving = 0  # client connections open here (see `serving`)
         self._server = _Server(self, server_context)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -58,8 +60,26 @@ class RequestProxy:
                 return
             threading.Thread(target=self._connect, args=(client, address), daemon=True).start()
 
+    @property
+    def serving(self) -> int:
+        """Client connections this proxy still reads, forwards or answers. 0 once a killed
+        client's connections are gone: every request it had sent in full was answered by
+        Azurite first (a request cut short is dropped, never forwarded)."""
+        with self._lock:
+            return self._serving
+
+    @contextlib.contextmanager
+    def _one_connection(self) -> Iterator[None]:
+        with self._lock:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._serving -= 1
+
     def _connect(self, client: socket.socket, address: Any) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
+        with self._one_connection(), contextlib.suppress(OSError, ssl.SSLError):
             reader = client.makefile("rb")
             request = reader.readline().decode("latin-1").split()
             while reader.readline() not in (b"\r\n", b"\n", b""):
@@ -108,7 +128,9 @@ class _Server(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # the handshake in the connection's own thread, not the accepting one
-        super().finish_request(self.context.wrap_socket(request, server_side=True), client_address)
+        with self.proxy._one_connection():
+            tls = self.context.wrap_socket(request, server_side=True)
+            super().finish_request(tls, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -123,13 +145,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
             while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
+                chunks.append(_whole(self.rfile.read(size), size))
                 self.rfile.readline()
             while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else None
+        return _whole(self.rfile.read(length), length) if length else None
 
     def _forward(self) -> None:
         proxy = self.server.proxy
@@ -157,3 +179,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = do_PATCH = _forward
+
+
+def _whole(data: bytes, length: int) -> bytes:
+    """A body cut short (its client died sending it) is never forwarded: the service would
+    not store it either."""
+    if len(data) < length:
+        raise ConnectionError(f"the client sent {len(data)} of {length} bytes, then went")
+    return data
