@@ -20,6 +20,7 @@ the pool's real lag rather than the documented one. Prints both distributions pe
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
 import sys
 from typing import Any
@@ -197,7 +198,24 @@ def report(model: tuple[float, float], results: dict[bool, list[Run]]) -> None:
     )
 
 
+class _Once(logging.Filter):
+    """Each distinct warning once: every measurement is a new job, and the runner warns per
+    job (the bench's image is on Docker Hub, which says nothing about cold start)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
 def main() -> int:
+    logging.getLogger("superbatch.azure.backend").addFilter(_Once())
     with bench_stack(hold=False) as stack:
         number = 0
         for model in MODELS:

@@ -54,12 +54,11 @@ def batch_answers_come_from_batch(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """Every answer any Batch client gets, in this process or a command it starts, should
-    come from a Batch stand-in (the emulator). One that did not (seen about once in a few
-    full runs: Azurite answered; the cause is not found yet) is a warning in the summary
-    naming the request, its socket and who listens at the far end (tests/support/
-    batch_guard.py), as is a proxy's pump finding its socket number reused by another
-    connection (tests/support/relay.py). The test itself stands or falls on what the runner
-    then did."""
+    come from a Batch stand-in (the emulator). One that did not is a warning in the summary.
+    The warning names the request, its socket and who listens at the far end
+    (tests/support/batch_guard.py). So is a proxy's pump finding its socket number reused
+    by another connection (tests/support/relay.py, which also explains the one crossing
+    seen). The test itself stands or falls on what the runner then did."""
     from tests.support import batch_guard
 
     log = tmp_path_factory.mktemp("batch-guard") / "crossed.log"

@@ -10,6 +10,7 @@ from pathlib import Path
 from azure.storage.blob import BlobServiceClient
 
 from tests.support.azurite import Azurite
+from tests.support.relay import stop_listener
 from tests.support.tls import tls_material
 from tests.support.tokens import FakeTokenCredential
 
@@ -54,10 +55,12 @@ def test_fresh_material_gives_a_server_that_clients_trusting_the_ca_accept(
 
         server = threading.Thread(target=serve, daemon=True)
         server.start()
-        for host in hosts:
-            with (
-                socket.create_connection(listener.getsockname(), timeout=10) as raw,
-                client_side.wrap_socket(raw, server_hostname=host) as tls,
-            ):
-                assert tls.recv(5) == b"hello", host
-        server.join(timeout=10)
+        try:
+            for host in hosts:
+                with (
+                    socket.create_connection(listener.getsockname(), timeout=10) as raw,
+                    client_side.wrap_socket(raw, server_hostname=host) as tls,
+                ):
+                    assert tls.recv(5) == b"hello", host
+        finally:  # never leave `serve` blocked in accept on a number given back
+            stop_listener(listener, server)

@@ -8,9 +8,10 @@ else that listened on that port (seen: Azurite answering a Batch request, a body
 socket it went out on and who listens at its far end, and (with :data:`STRICT_ENV` set)
 raised as :class:`CrossedEndpoints`. The ``batch_answers_come_from_batch`` fixture
 (tests/conftest.py) reads the file after each test, because the client may live in a
-subprocess, and turns each line into a warning in the run's summary: the crossing is
-unexplained (see the fixture), the runner already retries a body-less 400 as not Batch's
-answer, and a 404 fails its test anyway; the warning is the evidence to find the cause.
+subprocess, and turns each line into a warning in the run's summary. The one crossing seen
+(a proxy's accept loop left blocked on a number that later became the emulator's
+listener) is explained and fixed in tests/support/relay.py; the guard stays, so that
+another would show at once.
 
 Subprocesses get it through ``guard_site/sitecustomize.py`` on ``PYTHONPATH`` (set by the
 same fixture): it installs the wrapper when, and only if, the process imports azure.batch.

@@ -1,20 +1,24 @@
 """Byte relays for the suite's proxies: one pump, and a set of relays a proxy tears down.
 
-Two rules, both from the Batch/Azurite crossing (tests/support/batch_guard.py): a request
-to the Batch emulator was once answered by Azurite, and the only relays alive in that
-process were two pumps left over from an earlier test's proxy, blocked on connections
-nobody used any more.
+Both rules come from the Batch/Azurite crossing (tests/support/batch_guard.py), where a
+request to the Batch emulator was answered by Azurite. The cause: ``ByteProxy.close``
+closed its listener while its accept thread was blocked in ``accept4(N)``. Linux does not
+wake such a call on ``close``, and the number N went back to the process. The next test's
+emulator got N for its listener. When the blocked call was restarted in the kernel (a stop
+and continue, a tracer attaching, glibc's set*id broadcast: reproduced with the last two),
+it ran on N again, now the emulator's socket. It accepted the runner's Batch connection
+and relayed it, TLS and all, to Azurite.
 
-- A relay never outlives its proxy: :meth:`Relays.close` shuts every connection it carries
-  (which wakes a pump blocked in ``recv``) and joins the pumps; the last pump of a
-  connection closes both of its sockets, so no number is given back while a pump holds it.
-- A pump only ever moves bytes between the two connections it was given. A socket object
-  holds a file descriptor *number*; if anything closes that number behind its back and the
-  number is reused (say by the emulator's ``accept``), the object now reads someone else's
-  connection. So around every read, and before every write, the pump checks both ends'
-  addresses; on a change it stops (dropping what it read, never carrying it), leaves the
-  number alone, and records it in :data:`STOLEN`, which the suite reports as a warning on
-  the test that was running (tests/conftest.py).
+- A number is never given back while a thread may be blocked on it.
+  :func:`stop_listener` shuts a listener down (which wakes ``accept``), joins the accept
+  loop, and only then closes it. :meth:`Relays.close` shuts every connection it carries
+  (which wakes a pump blocked in ``recv``) and joins the pumps. The last pump of a
+  connection closes both of its sockets, so no relay outlives its proxy.
+- A pump only ever moves bytes between the two connections it was given. Around every read
+  and before every write it checks both ends' addresses. On a change (a number reused
+  behind its back) it stops, dropping what it read rather than carrying it, and leaves the
+  number alone. It records the change in :data:`STOLEN`, which the suite reports as a
+  warning on the test that was running (tests/conftest.py).
 """
 
 from __future__ import annotations
