@@ -26,6 +26,7 @@ from tests.azure.conftest import EmulatedStack
 from tests.azure.jobs import spot_pool_without_quota
 from tests.emulator.pools import PoolSpec
 from tests.runner.conftest import cli_env, superbatch, write
+from tests.support.waiting import until
 
 SPEC = """\
     name = "{name}"
@@ -103,6 +104,11 @@ def test_a_first_job_on_a_cold_pool_shows_the_node_count_rising(
     _project(tmp_path, "cold", tasks=4)
 
     run = Background(tmp_path, "run", "job.toml", "--outputs", str(stack.outputs_file))
+    # The clock stands still until the job's monitor has read the pool once: driven from
+    # the start, a slow start of the command (a loaded machine) let the pool's evaluation
+    # (300 s = 12 s here) ask for the nodes before that first read, which then was not cold.
+    polls = ("get_pool", POOL_FIELDS)
+    until(lambda: stack.emulator.selected[polls] >= 1 or run.proc.poll() is not None)
     run.drive(stack, step=5)  # 180 s of node start = 7 s here: polls see nodes starting
     code = run.finish()
 
