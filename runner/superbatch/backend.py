@@ -103,6 +103,12 @@ class Backend(Protocol):
         runner; on Azure there is nothing to do)."""
         ...
 
+    def interrupted(self, job_id: str) -> bool:
+        """The foreground run of the submitted job was interrupted while it waited: whether
+        the job goes on without this process (on Azure it does: Batch runs it, and a watcher
+        now applies what the runner does; locally the run has stopped its tasks)."""
+        ...
+
     def blob_source(self) -> BlobSource:
         """Where ``az://`` names are listed and looked up, with the submitting identity."""
         ...

@@ -51,6 +51,11 @@ class RunOutcome:
         raise KeyError(task_id)
 
 
+class JobKeepsRunning(KeyboardInterrupt):
+    """An interrupted run whose job goes on without it (on Azure: Batch runs the tasks,
+    a watcher follows them)."""
+
+
 def run_job(
     backend: Backend,
     job: ResolvedJob,
@@ -63,7 +68,12 @@ def run_job(
     Idempotent for the same job id: tasks that already succeeded are not run again.
     """
     backend.submit(job, progress=progress)
-    status = backend.wait(job.job_id, progress=progress)
+    try:
+        status = backend.wait(job.job_id, progress=progress)
+    except KeyboardInterrupt:
+        if backend.interrupted(job.job_id):
+            raise JobKeepsRunning(job.job_id) from None
+        raise
     results = backend.results(job.job_id, results_root)
     from superbatch.timings import write_timings
 

@@ -247,6 +247,36 @@ def test_ctrl_c_in_wait_leaves_the_job_and_its_new_watcher_running(
     assert {t["task"]: t["attempts"] for t in status["failed"]} == {"0": 3, "1": 1}
 
 
+def test_ctrl_c_in_a_foreground_run_hands_the_job_to_a_watcher(
+    tmp_path: Path, stack: EmulatedStack
+) -> None:
+    """Batch goes on running the job after Ctrl-C: a watcher takes over the runner's part,
+    here the retries by exit code (Batch itself retries none of these tasks)."""
+    from tests.runner.conftest import popen_superbatch
+
+    write(tmp_path, _image(RETRY))
+    plan = superbatch("run", "job.toml", *_azure(stack), "--dry-run", "--json", cwd=tmp_path)
+    job_id = plan.json()["job_id"]
+    folder = _folder(stack, job_id)
+    stack.emulator.hold = True  # accepted, not started: the run waits
+    run = popen_superbatch("run", "job.toml", *_azure(stack), cwd=tmp_path)
+    until(lambda: alive(folder) and len(stack.emulator.tasks(job_id)) == 3)  # run leads
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+
+    assert run.returncode == 130, err
+    assert "the job keeps running" in err and f"superbatch cancel {job_id}" in err, err
+    assert f"superbatch results {job_id}" in err, err
+    watcher = watcher_pid(folder)
+    assert alive(folder) and watcher not in (None, run.pid), err  # not the run: it exited
+    stack.emulator.hold = False  # the watcher alone retries task 0 and ends the job
+    until(lambda: _ended(stack, job_id), timeout=120)
+    until(lambda: _last_watcher(folder) is not None)  # it logs the end it saw
+    assert _last_watcher(folder) == watcher
+    status = superbatch("status", job_id, *_azure(stack), "--json", cwd=tmp_path).json()
+    assert {t["task"]: t["attempts"] for t in status["failed"]} == {"0": 3, "1": 1}
+
+
 def test_a_later_wait_rearms_the_idle_pool_when_the_watcher_is_gone(
     tmp_path: Path, pool_stack: Any
 ) -> None:

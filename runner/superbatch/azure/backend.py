@@ -532,6 +532,12 @@ class AzureBatchBackend:
         if self.where is not None:
             start_watcher(self.where, self._watch_dir(job_id), job_id)
 
+    def interrupted(self, job_id: str) -> bool:
+        """Batch goes on running the job; its watcher takes over the monitor (retries,
+        max_failures, the aggregate step, the pool's re-arm), as after ``run --detach``."""
+        self.detach(job_id)
+        return True
+
     def clean(self, job_id: str) -> None:
         from superbatch.azure.watcher import stop_watcher
 

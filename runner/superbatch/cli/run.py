@@ -102,9 +102,9 @@ def run_command(
 ) -> None:
     """Run a job spec to completion and bring every task's outputs and logs back."""
     from superbatch.cli import render
-    from superbatch.cli.interrupt import remember_job
+    from superbatch.cli.interrupt import keeps_running, remember_job
     from superbatch.cli.jobref import index_job
-    from superbatch.run import run_job
+    from superbatch.run import JobKeepsRunning, run_job
     from superbatch.spec import needs_storage, parse_spec, resolve
 
     seconds = check_plan_options(
@@ -137,8 +137,12 @@ def run_command(
         opened.detach(job.job_id)
         render.print_detached(job.job_id, backend, json=json)
         return
-    with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
-        outcome = run_job(opened, job, results_root=results, progress=progress)
+    try:
+        with render.stuck_as_json(json), render.progress_bar(job.job_id) as progress:
+            outcome = run_job(opened, job, results_root=results, progress=progress)
+    except JobKeepsRunning:
+        keeps_running()  # the exit message says so, and how to follow or stop it
+        raise
     if json:
         render.print_json(render.outcome_json(outcome))
         render.print_unmatched(outcome)  # stderr: the JSON on stdout stays parseable

@@ -176,6 +176,9 @@ class LocalBackend:
         self.container_plan(job)  # its warnings belong here, not only in the runner's log
         start_runner(self, store)
 
+    def interrupted(self, job_id: str) -> bool:
+        return False  # the interrupted run has killed its tasks: `wait` or a re-run resumes
+
     def cancel(self, job_id: str) -> JobStatus:
         """Stop the job: its runner (SIGTERM: it kills its tasks and their containers) and
         anything a killed runner left; finished tasks, their files and logs stay."""
