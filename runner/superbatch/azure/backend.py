@@ -28,15 +28,15 @@ from superbatch.azure import (
     tasks,
     waiting,
 )
+from superbatch.azure import inspect as azure_inspect
 from superbatch.azure import policy as azure_policy
-from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.errors import call_with_retries
 from superbatch.azure.jobcreate import META_AGGREGATE, META_IMAGE, META_POOL, META_TASKS
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import JobNotFoundError, SuperBatchError
 from superbatch.model import (
-    AGGREGATE_LABEL,
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
     JobStatus,
@@ -445,71 +445,16 @@ class AzureBatchBackend:
         )
 
     def list(self) -> builtins.list[JobSummary]:
-        try:
-            jobs = list(self.batch.list_jobs(select=["id", "state", "creationTime", "metadata"]))
-        except Exception as exc:
-            raise translate_azure_error(exc, action="list jobs") from exc
-        summaries = []
-        for job in jobs:
-            meta = {item.name: item.value for item in (job.metadata or [])}
-            if META_TASKS not in meta:
-                continue  # not ours
-            has_aggregate = meta.get(META_AGGREGATE) == "1"
-            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
-            created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
-        return summaries
+        return azure_inspect.list_jobs(self)
 
     def job_ids(self) -> builtins.list[str]:
-        try:
-            jobs = list(self.batch.list_jobs(select=["id", "metadata"]))
-        except Exception as exc:
-            raise translate_azure_error(exc, action="list jobs") from exc
-        return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
+        return azure_inspect.job_ids(self)
 
     def timings(self, job_id: str) -> builtins.list[TaskTimings]:
-        from superbatch.timings import TaskTimings, spread_attempts
-
-        meta = self._job_meta(job_id)
-        again = azure_policy.reactivations(meta)
-        fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
-        listed = call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=fields)),
-            action=f"list the tasks of job {job_id}",
-        )
-        found = []
-        for task in listed:
-            info = monitor.task_info(task, again.get(task.id, 0))
-            execution = task.execution_info
-            queued = monitor.epoch(task.creation_time)
-            start = info.start
-            last_retry = monitor.epoch(getattr(execution, "last_retry_time", None))
-            if again.get(task.id) and start is not None:
-                # reactivated by the runner: Batch keeps only the last attempt's times
-                start, last_retry = queued or start, last_retry or start
-            attempts = spread_attempts(
-                info.attempts,
-                start=start,
-                last_retry=last_retry,
-                end=info.end,
-                exit_code=info.exit_code,
-                node=info.node,
-            )
-            found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
-        if meta.get(META_AGGREGATE) == "1" and AGGREGATE_TASK_ID not in {t.task_id for t in found}:
-            # deferred and never added (azure/enforce.py): it did not run
-            found.append(TaskTimings(AGGREGATE_TASK_ID, AGGREGATE_LABEL, TaskState.QUEUED, None))
-        return sorted(found, key=_task_order)
+        return azure_inspect.task_timings(self, job_id)
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
-        # an unknown job is JobNotFoundError, not an empty list
-        again = azure_policy.reactivations(self._job_meta(job_id))
-        listed = call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
-            action=f"list the tasks of job {job_id}",
-        )
-        infos = (monitor.task_info(task, again.get(task.id, 0)) for task in listed)
-        return sorted(infos, key=_task_order)
+        return azure_inspect.task_infos(self, job_id)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Terminate the job (Batch kills its running tasks; tasks not started never run)
@@ -545,11 +490,6 @@ class AzureBatchBackend:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
-
-
-def _task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:
-    task_id = result.task_id
-    return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
 
 
 def _progress_adder(progress: ProgressCallback | None, total: int, present: int) -> Any:
