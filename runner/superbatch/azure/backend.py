@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure import (
     cleanup,
     credentials,
-    ending,
     enforce,
     jobcreate,
     monitor,
@@ -30,12 +29,13 @@ from superbatch.azure import (
 )
 from superbatch.azure import inspect as azure_inspect
 from superbatch.azure import policy as azure_policy
+from superbatch.azure import status as azure_status
 from superbatch.azure.errors import call_with_retries
-from superbatch.azure.jobcreate import META_AGGREGATE, META_IMAGE, META_POOL, META_TASKS
+from superbatch.azure.jobcreate import META_AGGREGATE, META_POOL, META_TASKS
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.errors import SuperBatchError
 from superbatch.model import (
     AGGREGATE_TASK_ID,
     DEFAULT_POOL,
@@ -60,9 +60,6 @@ if TYPE_CHECKING:
     from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
-
-# `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
-DELETED_STATE = "deleted"
 
 
 class AzureBatchBackend:
@@ -245,72 +242,7 @@ class AzureBatchBackend:
         return read
 
     def status(self, job_id: str) -> JobStatus:
-        try:
-            meta = self._job_meta(job_id)
-        except JobNotFoundError:
-            # `clean` stopped after Batch deleted the job: say so, so it can finish
-            if cleanup.has_stored_files([self.inputs, self.results_container], job_id):
-                return JobStatus(job_id, DELETED_STATE, TaskCounts())
-            raise
-        watched = meta.get(azure_policy.META_WATCHED) == "1"  # its leader applies the policy
-        if watched:
-            self._lead_once(job_id, meta)
-        status = monitor.job_status(
-            self.batch,
-            job_id,
-            stderr=self._stderr(job_id),
-            has_aggregate=meta.get(META_AGGREGATE) == "1",
-            image=meta.get(META_IMAGE, ""),
-            registry=self.outputs.registry_login_server,
-        )
-        if (
-            status.state == "active"
-            and not watched
-            and azure_policy.too_many(meta, status.counts.failed)
-        ):
-            limit = int(meta[azure_policy.META_MAX_FAILURES])
-            enforce.stop_for_failures(self.batch, job_id, limit)
-            status = replace(status, state="stopped")
-        if (
-            status.state == "active"
-            and status.aggregate is not None
-            and status.failed
-            and not status.aggregate_may_run
-            and monitor.aggregate_blocked(self.batch, job_id)
-        ):
-            monitor.end_blocked_job(self.batch, job_id)
-            status = replace(status, state="terminating")
-        if status.state == "active" and status.done and not status.failed:
-            status = self._end_if_finished(status)
-        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        pool = meta.get(META_POOL, DEFAULT_POOL)
-        status = replace(status, pool=pool)
-        if status.state == "active" and status.counts.queued:
-            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
-            # else when nodes were requested and how long they take (azure/rearm.py)
-            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
-            nodes = state.line() if state is not None and state.problem else None
-            if nodes is None and pool in self.outputs.pools:
-                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
-            status = replace(status, nodes=nodes, pool_state=state)
-        return status
-
-    def _lead_once(self, job_id: str, meta: dict[str, str]) -> None:
-        """One poll of the monitor when nobody leads the job (its watcher is gone): a retry
-        due, a deferred aggregate or the job's end are not left waiting for the next `wait`."""
-        from superbatch.azure.watcher import JobLock
-
-        lock = JobLock(self._watch_dir(job_id))
-        if self._job_state(job_id) != "active" or not lock.acquire():
-            return
-        try:
-            regular = monitor.job_task_counts(
-                self.batch, job_id, has_aggregate=meta.get(META_AGGREGATE) == "1"
-            )
-            _, raw = monitor.task_counts(self.batch, job_id)
-            enforce.Enforcer(self.batch, self.inputs, job_id, meta).poll(raw, regular.failed)
-        finally:
-            lock.release()
+        return azure_status.job_status(self, job_id)
 
     def _pool_id(self, meta: dict[str, str]) -> str:
         """The Batch id of the job's pool (by the name it was submitted with)."""
@@ -318,16 +250,6 @@ class AzureBatchBackend:
             return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
         except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
             return self.outputs.pool_id
-
-    def _end_if_finished(self, status: JobStatus) -> JobStatus:
-        """Every task complete and the job still active: end it, if every task was added
-        (``unfinished_task_ids`` confirms what the lagging counts say)."""
-        job_id = status.job_id
-        if monitor.unfinished_task_ids(self.batch, job_id):
-            return status
-        if not ending.end_finished_job(self.batch, job_id):
-            return status
-        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
