@@ -4,6 +4,9 @@
 aggregate step last and switches the job to ``terminatejob``; every step is idempotent, so
 re-running the same spec after any interruption finishes the job without duplicates.
 ``status``/``wait``/``logs``/``results``/``list``/``clean`` need only the job id.
+
+The bodies of the larger methods live beside it: ``submit`` in azure/jobsubmit.py,
+``status`` in azure/status.py, ``list``/``job_ids``/``tasks``/``timings`` in azure/inspect.py.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from superbatch.azure import (
     cleanup,
     credentials,
     enforce,
-    jobcreate,
+    jobsubmit,
     monitor,
     pools,
     rearm,
@@ -37,13 +40,11 @@ from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
 from superbatch.errors import SuperBatchError
 from superbatch.model import (
-    AGGREGATE_TASK_ID,
     DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
     ResolvedJob,
-    TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
@@ -137,55 +138,7 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        pool, pinned = self._check_before_submit(job)
-        self.last_staging = staging.stage_inputs(
-            self.inputs, job, concurrency=self._staging_concurrency
-        )
-        created, state = jobcreate.ensure_job(self.batch, job, pool.id)
-        if state in {"completed", "terminating", "deleting"}:
-            return  # every task was added before it could end: nothing left to submit
-        present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
-        by_id = {task.id: task for task in job.tasks}
-        submitter = submit.TaskSubmitter(
-            self.batch,
-            job.job_id,
-            concurrency=self._submit_concurrency,
-            on_added=_progress_adder(progress, len(job.tasks), len(present)),
-        )
-
-        def body_for(task_id: str) -> bytes:
-            if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
-            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
-
-        regular = set(by_id)
-        submitter.submit(
-            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
-            expected=regular,
-            body_for=body_for,
-        )
-        deferred = azure_policy.deferred_aggregate(job)
-        if deferred and AGGREGATE_TASK_ID not in present:  # the monitor adds it later
-            blob = enforce.aggregate_blob(job.job_id)
-            data = body_for(AGGREGATE_TASK_ID)
-            call_with_retries(
-                lambda: self.inputs.upload_blob(blob, data, overwrite=True),
-                action=f"store the aggregate step of {job.job_id}",
-                service="storage",
-            )
-        # The aggregate depends on every task: add it once they all exist.
-        elif job.aggregate is not None and AGGREGATE_TASK_ID not in present:
-            submitter.submit(
-                [(AGGREGATE_TASK_ID, body_for(AGGREGATE_TASK_ID))],
-                expected=regular | {AGGREGATE_TASK_ID},
-                body_for=body_for,
-            )
-        self.last_submit = submitter.report
-        if not azure_policy.watched(job):  # else the monitor ends it (azure/enforce.py)
-            jobcreate.finish_when_done(self.batch, job.job_id)
-        if submitter.report.added and self._cold_start_clock is not None:
-            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
-            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
+        jobsubmit.submit_job(self, job, progress=progress)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -412,19 +365,6 @@ class AzureBatchBackend:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
-
-
-def _progress_adder(progress: ProgressCallback | None, total: int, present: int) -> Any:
-    if progress is None:
-        return None
-    added = present
-
-    def on_added(count: int) -> None:
-        nonlocal added
-        added += count
-        progress(TaskCounts(queued=min(added, total)))
-
-    return on_added
 
 
 __all__ = ["AzureBatchBackend", "TaskState"]
