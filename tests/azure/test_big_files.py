@@ -20,6 +20,7 @@ from superbatch.spec import load_spec
 from tests.azure.conftest import EmulatedStack
 from tests.runner.conftest import cli_env, superbatch
 from tests.support.byte_proxy import ByteProxy
+from tests.support.waiting import until
 
 SIZE = 256 << 20
 BLOCK = block_size(SIZE)
@@ -64,8 +65,13 @@ def kill_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> No
     process.wait()
 
 
-def settled(count: Callable[[], int]) -> int:
-    """The count once it stops moving (the proxy forwards what it buffered before the kill)."""
+def settled(count: Callable[[], int], proxy: ByteProxy | None = None) -> int:
+    """The count once it stops moving. With ``proxy``, first wait until it has carried all
+    the killed process sent: whole blocks sit in socket buffers at the kill and land as the
+    proxy forwards them (at its delay: can be over a second, which a plateau of a second
+    alone took for settled); then the server gets a moment to store the last of them."""
+    if proxy is not None:
+        until(lambda: proxy.connections == 0, timeout=240)
     last = -1
     while (now := count()) != last:
         last = now
@@ -110,7 +116,7 @@ def test_a_killed_upload_resumes_with_the_missing_blocks_only(
     args = ["run", str(spec), "--outputs", str(stack.outputs_file)]
     proxy.delay = 0.01  # about 6 MB/s per connection: the kill lands midway
     kill_when(start(args, tmp_path), lambda: staged() >= 8)
-    have = settled(staged)
+    have = settled(staged, proxy)  # the job is not created yet: only the runner used it
     assert 8 <= have < BLOCKS
 
     proxy.delay = 0.0

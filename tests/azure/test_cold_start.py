@@ -219,7 +219,7 @@ def test_a_pool_with_nodes_is_left_alone(idle_pool: EmulatedStack) -> None:
     backend = idle_pool.backend(cold_start=emulated_clock(idle_pool))
     backend.submit(job("cold-4"))
     assert backend.cold_start is not None
-    report = backend.cold_start.result(timeout=30)
+    report = backend.cold_start.result(timeout=120)
     assert report is not None and "already has nodes" in report.outcome
     assert idle_pool.emulator.requests["evaluate_pool_auto_scale"] == 0
 

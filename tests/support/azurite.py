@@ -126,7 +126,7 @@ def azurite_binary() -> Path:
         return binary
 
 
-def start_azurite(*, https: bool = False, startup_timeout: float = 30.0) -> Azurite:
+def start_azurite(*, https: bool = False, startup_timeout: float = 120.0) -> Azurite:
     """Start ``azurite-blob`` in memory; ``https=True`` adds TLS and bearer-token auth.
 
     Azurite binds port 0 itself and we read the port it got from its own start-up line. A

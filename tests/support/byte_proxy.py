@@ -29,6 +29,12 @@ class ByteProxy:
         self._accepting = threading.Thread(target=self._accept, daemon=True)
         self._accepting.start()
 
+    @property
+    def connections(self) -> int:
+        """Connections still relayed: 0 once a killed client's have ended, that is once all
+        it had sent has been carried to the server (at ``delay``)."""
+        return self._relays.open
+
     def reset(self) -> None:
         with self._lock:
             self.up = self.down = 0

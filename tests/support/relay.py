@@ -130,6 +130,12 @@ class Relays:
         for thread in threads:
             thread.start()
 
+    @property
+    def open(self) -> int:
+        """Connection pairs still relayed (a pair ends once both its pumps have)."""
+        with self._lock:
+            return len(self._pairs)
+
     def _pump(
         self,
         pair: _Pair,
