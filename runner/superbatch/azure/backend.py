@@ -4,6 +4,9 @@
 aggregate step last and switches the job to ``terminatejob``; every step is idempotent, so
 re-running the same spec after any interruption finishes the job without duplicates.
 ``status``/``wait``/``logs``/``results``/``list``/``clean`` need only the job id.
+
+The bodies of the larger methods live beside it: ``submit`` in azure/jobsubmit.py,
+``status`` in azure/status.py, ``list``/``job_ids``/``tasks``/``timings`` in azure/inspect.py.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from superbatch.azure import (
     cleanup,
     credentials,
-    ending,
     enforce,
-    jobcreate,
+    jobsubmit,
     monitor,
     pools,
     rearm,
@@ -28,22 +30,21 @@ from superbatch.azure import (
     tasks,
     waiting,
 )
+from superbatch.azure import inspect as azure_inspect
 from superbatch.azure import policy as azure_policy
-from superbatch.azure.errors import call_with_retries, translate_azure_error
-from superbatch.azure.jobcreate import META_AGGREGATE, META_IMAGE, META_POOL, META_TASKS
+from superbatch.azure import status as azure_status
+from superbatch.azure.errors import call_with_retries
+from superbatch.azure.jobcreate import META_AGGREGATE, META_POOL, META_TASKS
 from superbatch.azure.pool import PoolWatch
 from superbatch.azure.wire import wire_enum
 from superbatch.contract import PoolInfo, StackOutputs
-from superbatch.errors import JobNotFoundError, SuperBatchError
+from superbatch.errors import SuperBatchError
 from superbatch.model import (
-    AGGREGATE_LABEL,
-    AGGREGATE_TASK_ID,
     DEFAULT_POOL,
     JobStatus,
     JobSummary,
     ProgressCallback,
     ResolvedJob,
-    TaskCounts,
     TaskInfo,
     TaskResult,
     TaskState,
@@ -60,9 +61,6 @@ if TYPE_CHECKING:
     from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
-
-# `status` of a job Batch no longer has whose stored files remain (`clean` removes them)
-DELETED_STATE = "deleted"
 
 
 class AzureBatchBackend:
@@ -140,55 +138,7 @@ class AzureBatchBackend:
 
     # -- submit -------------------------------------------------------------------------
     def submit(self, job: ResolvedJob, *, progress: ProgressCallback | None = None) -> None:
-        pool, pinned = self._check_before_submit(job)
-        self.last_staging = staging.stage_inputs(
-            self.inputs, job, concurrency=self._staging_concurrency
-        )
-        created, state = jobcreate.ensure_job(self.batch, job, pool.id)
-        if state in {"completed", "terminating", "deleting"}:
-            return  # every task was added before it could end: nothing left to submit
-        present = set() if created else submit.existing_task_ids(self.batch, job.job_id)
-        by_id = {task.id: task for task in job.tasks}
-        submitter = submit.TaskSubmitter(
-            self.batch,
-            job.job_id,
-            concurrency=self._submit_concurrency,
-            on_added=_progress_adder(progress, len(job.tasks), len(present)),
-        )
-
-        def body_for(task_id: str) -> bytes:
-            if task_id == AGGREGATE_TASK_ID:
-                return tasks.serialized(tasks.aggregate_body(pinned, self.outputs))
-            return tasks.serialized(tasks.task_body(pinned, by_id[task_id], self.outputs))
-
-        regular = set(by_id)
-        submitter.submit(
-            tasks.serialized_bodies(pinned, self.outputs, skip=present, aggregate=False),
-            expected=regular,
-            body_for=body_for,
-        )
-        deferred = azure_policy.deferred_aggregate(job)
-        if deferred and AGGREGATE_TASK_ID not in present:  # the monitor adds it later
-            blob = enforce.aggregate_blob(job.job_id)
-            data = body_for(AGGREGATE_TASK_ID)
-            call_with_retries(
-                lambda: self.inputs.upload_blob(blob, data, overwrite=True),
-                action=f"store the aggregate step of {job.job_id}",
-                service="storage",
-            )
-        # The aggregate depends on every task: add it once they all exist.
-        elif job.aggregate is not None and AGGREGATE_TASK_ID not in present:
-            submitter.submit(
-                [(AGGREGATE_TASK_ID, body_for(AGGREGATE_TASK_ID))],
-                expected=regular | {AGGREGATE_TASK_ID},
-                body_for=body_for,
-            )
-        self.last_submit = submitter.report
-        if not azure_policy.watched(job):  # else the monitor ends it (azure/enforce.py)
-            jobcreate.finish_when_done(self.batch, job.job_id)
-        if submitter.report.added and self._cold_start_clock is not None:
-            # Nodes asked for as soon as the formula can see these tasks (azure/rearm.py).
-            self.cold_start = rearm.Watch(self.batch, pool.id, clock=self._cold_start_clock)
+        jobsubmit.submit_job(self, job, progress=progress)
 
     def plan(self, job: ResolvedJob) -> Plan:
         """What ``submit`` would do, from reads only (blob metadata, the job, the pool)."""
@@ -245,72 +195,7 @@ class AzureBatchBackend:
         return read
 
     def status(self, job_id: str) -> JobStatus:
-        try:
-            meta = self._job_meta(job_id)
-        except JobNotFoundError:
-            # `clean` stopped after Batch deleted the job: say so, so it can finish
-            if cleanup.has_stored_files([self.inputs, self.results_container], job_id):
-                return JobStatus(job_id, DELETED_STATE, TaskCounts())
-            raise
-        watched = meta.get(azure_policy.META_WATCHED) == "1"  # its leader applies the policy
-        if watched:
-            self._lead_once(job_id, meta)
-        status = monitor.job_status(
-            self.batch,
-            job_id,
-            stderr=self._stderr(job_id),
-            has_aggregate=meta.get(META_AGGREGATE) == "1",
-            image=meta.get(META_IMAGE, ""),
-            registry=self.outputs.registry_login_server,
-        )
-        if (
-            status.state == "active"
-            and not watched
-            and azure_policy.too_many(meta, status.counts.failed)
-        ):
-            limit = int(meta[azure_policy.META_MAX_FAILURES])
-            enforce.stop_for_failures(self.batch, job_id, limit)
-            status = replace(status, state="stopped")
-        if (
-            status.state == "active"
-            and status.aggregate is not None
-            and status.failed
-            and not status.aggregate_may_run
-            and monitor.aggregate_blocked(self.batch, job_id)
-        ):
-            monitor.end_blocked_job(self.batch, job_id)
-            status = replace(status, state="terminating")
-        if status.state == "active" and status.done and not status.failed:
-            status = self._end_if_finished(status)
-        # Jobs from before pools carry no pool name: they ran on the one pool, "default".
-        pool = meta.get(META_POOL, DEFAULT_POOL)
-        status = replace(status, pool=pool)
-        if status.state == "active" and status.counts.queued:
-            # waiting, for nodes? the problem that stops them if there is one (azure/pool.py),
-            # else when nodes were requested and how long they take (azure/rearm.py)
-            state = PoolWatch(self.batch, self._pool_id(meta)).poll()
-            nodes = state.line() if state is not None and state.problem else None
-            if nodes is None and pool in self.outputs.pools:
-                nodes = rearm.nodes_note(self.batch, self.outputs.pool(pool).id)
-            status = replace(status, nodes=nodes, pool_state=state)
-        return status
-
-    def _lead_once(self, job_id: str, meta: dict[str, str]) -> None:
-        """One poll of the monitor when nobody leads the job (its watcher is gone): a retry
-        due, a deferred aggregate or the job's end are not left waiting for the next `wait`."""
-        from superbatch.azure.watcher import JobLock
-
-        lock = JobLock(self._watch_dir(job_id))
-        if self._job_state(job_id) != "active" or not lock.acquire():
-            return
-        try:
-            regular = monitor.job_task_counts(
-                self.batch, job_id, has_aggregate=meta.get(META_AGGREGATE) == "1"
-            )
-            _, raw = monitor.task_counts(self.batch, job_id)
-            enforce.Enforcer(self.batch, self.inputs, job_id, meta).poll(raw, regular.failed)
-        finally:
-            lock.release()
+        return azure_status.job_status(self, job_id)
 
     def _pool_id(self, meta: dict[str, str]) -> str:
         """The Batch id of the job's pool (by the name it was submitted with)."""
@@ -318,16 +203,6 @@ class AzureBatchBackend:
             return self.outputs.pool(meta.get(META_POOL, DEFAULT_POOL)).id
         except KeyError:  # a pool the stack no longer has: the job's own pool info is gone too
             return self.outputs.pool_id
-
-    def _end_if_finished(self, status: JobStatus) -> JobStatus:
-        """Every task complete and the job still active: end it, if every task was added
-        (``unfinished_task_ids`` confirms what the lagging counts say)."""
-        job_id = status.job_id
-        if monitor.unfinished_task_ids(self.batch, job_id):
-            return status
-        if not ending.end_finished_job(self.batch, job_id):
-            return status
-        return replace(status, state=self._job_state(job_id))
 
     def wait(
         self,
@@ -445,71 +320,16 @@ class AzureBatchBackend:
         )
 
     def list(self) -> builtins.list[JobSummary]:
-        try:
-            jobs = list(self.batch.list_jobs(select=["id", "state", "creationTime", "metadata"]))
-        except Exception as exc:
-            raise translate_azure_error(exc, action="list jobs") from exc
-        summaries = []
-        for job in jobs:
-            meta = {item.name: item.value for item in (job.metadata or [])}
-            if META_TASKS not in meta:
-                continue  # not ours
-            has_aggregate = meta.get(META_AGGREGATE) == "1"
-            counts = monitor.job_task_counts(self.batch, job.id, has_aggregate=has_aggregate)
-            created = job.creation_time.isoformat() if job.creation_time else None
-            summaries.append(JobSummary(job.id, wire_enum(job.state), counts, created))
-        return summaries
+        return azure_inspect.list_jobs(self)
 
     def job_ids(self) -> builtins.list[str]:
-        try:
-            jobs = list(self.batch.list_jobs(select=["id", "metadata"]))
-        except Exception as exc:
-            raise translate_azure_error(exc, action="list jobs") from exc
-        return [j.id for j in jobs if META_TASKS in {m.name for m in (j.metadata or [])}]
+        return azure_inspect.job_ids(self)
 
     def timings(self, job_id: str) -> builtins.list[TaskTimings]:
-        from superbatch.timings import TaskTimings, spread_attempts
-
-        meta = self._job_meta(job_id)
-        again = azure_policy.reactivations(meta)
-        fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
-        listed = call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=fields)),
-            action=f"list the tasks of job {job_id}",
-        )
-        found = []
-        for task in listed:
-            info = monitor.task_info(task, again.get(task.id, 0))
-            execution = task.execution_info
-            queued = monitor.epoch(task.creation_time)
-            start = info.start
-            last_retry = monitor.epoch(getattr(execution, "last_retry_time", None))
-            if again.get(task.id) and start is not None:
-                # reactivated by the runner: Batch keeps only the last attempt's times
-                start, last_retry = queued or start, last_retry or start
-            attempts = spread_attempts(
-                info.attempts,
-                start=start,
-                last_retry=last_retry,
-                end=info.end,
-                exit_code=info.exit_code,
-                node=info.node,
-            )
-            found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
-        if meta.get(META_AGGREGATE) == "1" and AGGREGATE_TASK_ID not in {t.task_id for t in found}:
-            # deferred and never added (azure/enforce.py): it did not run
-            found.append(TaskTimings(AGGREGATE_TASK_ID, AGGREGATE_LABEL, TaskState.QUEUED, None))
-        return sorted(found, key=_task_order)
+        return azure_inspect.task_timings(self, job_id)
 
     def tasks(self, job_id: str) -> builtins.list[TaskInfo]:
-        # an unknown job is JobNotFoundError, not an empty list
-        again = azure_policy.reactivations(self._job_meta(job_id))
-        listed = call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
-            action=f"list the tasks of job {job_id}",
-        )
-        infos = (monitor.task_info(task, again.get(task.id, 0)) for task in listed)
-        return sorted(infos, key=_task_order)
+        return azure_inspect.task_infos(self, job_id)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Terminate the job (Batch kills its running tasks; tasks not started never run)
@@ -545,24 +365,6 @@ class AzureBatchBackend:
         cleanup.delete_job(self.batch, job_id)  # first: a failure leaves the files in place
         cleanup.delete_job_blobs(self.inputs, job_id)
         cleanup.delete_job_blobs(self.results_container, job_id)
-
-
-def _task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:
-    task_id = result.task_id
-    return (0, int(task_id)) if task_id.isdigit() else (1, task_id)
-
-
-def _progress_adder(progress: ProgressCallback | None, total: int, present: int) -> Any:
-    if progress is None:
-        return None
-    added = present
-
-    def on_added(count: int) -> None:
-        nonlocal added
-        added += count
-        progress(TaskCounts(queued=min(added, total)))
-
-    return on_added
 
 
 __all__ = ["AzureBatchBackend", "TaskState"]
