@@ -37,9 +37,18 @@ SPEC = """\
     """
 
 
-def _project(root: Path, name: str, tasks: int, sleep: float = 0) -> None:
+def _project(
+    root: Path, name: str, tasks: int, sleep: float = 0, until: Path | None = None
+) -> None:
+    """``until``: each task then also waits for that file (the emulator runs a container
+    pool's tasks on the host), so a test can act while they run, however slow the machine."""
     rows = "\n".join(["n", *(str(i) for i in range(tasks))]) + "\n"
-    write(root, {"rows.csv": rows, "job.toml": SPEC.format(name=name, sleep=sleep)})
+    spec = SPEC.format(name=name, sleep=sleep)
+    if until is not None:
+        wait = f" && while [ ! -e {until} ]; do sleep 0.05; done"
+        spec = spec.replace(f'sleep {sleep}"', f'sleep {sleep}{wait}"')
+        assert wait in spec
+    write(root, {"rows.csv": rows, "job.toml": spec})
 
 
 class Background:
@@ -167,7 +176,10 @@ def test_preemption_every_task_ends_with_exactly_one_result(
     spec = PoolSpec(slots=2, dedicated=1, low_priority=1)
     stack = pool_stack(spec)
     emulator = stack.emulator
-    _project(tmp_path, "preempted", tasks=4, sleep=1)
+    release = tmp_path / "release"
+    # the tasks run until the test releases them: the preemption lands while a Spot node
+    # runs one (with a 1 s task, a slow poll here could miss that window: nothing requeued)
+    _project(tmp_path, "preempted", tasks=4, until=release)
 
     run = Background(tmp_path, "run", "job.toml", "--outputs", str(stack.outputs_file), "--json")
 
@@ -179,6 +191,7 @@ def test_preemption_every_task_ends_with_exactly_one_result(
     run.drive(stack, step=0, until=spot_busy, limit=60)
     with emulator.account.lock:
         assert emulator.pool().preempt()
+    release.touch()
     run.drive(stack, step=5)
     assert run.finish() == 0, run.stderr
 
