@@ -3,12 +3,31 @@
 
 It runs in its own session, so Ctrl-C in the shell that started it, or closing that shell,
 never reaches it; its stdout and stderr go to a log file whose last line says how it ended.
+Who leads a job is an exclusive flock on a lock file, which :func:`lock_is_held` probes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 from pathlib import Path
+
+
+def lock_is_held(lock_file: Path) -> bool:
+    """Whether a process holds ``lock_file``'s exclusive flock (leads the job).
+
+    The probe takes the lock shared, never exclusive: two probes at the same instant (a
+    ``status`` while ``wait`` starts a runner or watcher) must not see each other as the
+    leader, and a leader starting meanwhile is not turned away."""
+    if not lock_file.exists():
+        return False
+    with lock_file.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -100,19 +100,8 @@ class JobLock:
 
 
 def alive(folder: Path) -> bool:
-    """Someone leads the job (a watcher, or a foreground ``run``/``wait``).
-
-    The probe takes the lock shared, never exclusive: two probes at the same instant (a
-    ``status`` while ``wait`` starts a watcher) must not see each other as the leader."""
-    if not (folder / "lock").exists():
-        return False
-    with (folder / "lock").open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+    """Someone leads the job (a watcher, or a foreground ``run``/``wait``)."""
+    return detached.lock_is_held(folder / "lock")
 
 
 def watcher_pid(folder: Path) -> int | None:

@@ -228,18 +228,10 @@ class JobStore:
             handle.close()
 
     def runner_alive(self) -> bool:
-        """A process holds the run lock. The probe takes it shared, never exclusive: two
-        probes at the same instant (a ``status`` while ``wait`` starts the runner) must not
-        see each other as the runner."""
-        if not self.lock_file.exists():
-            return False
-        with self.lock_file.open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        """A process holds the run lock (probed shared: see ``detached.lock_is_held``)."""
+        from superbatch.detached import lock_is_held
+
+        return lock_is_held(self.lock_file)
 
 
 def list_job_ids(home: Path) -> list[str]:
