@@ -4,7 +4,9 @@ download. Prints the runner's peak memory and its CPU seconds per 1,000 tasks.
 The emulator and Azurite live in this process (Azurite and the tasks are its children); the
 runner is ``superbatch run`` in a child process that writes its own
 ``getrusage(RUSAGE_SELF)`` (peak RSS, user + system CPU) when it exits, so the figures are
-the runner's alone. ``E2E_TASKS`` shrinks the job for a quick run.
+the runner's alone. ``E2E_TASKS`` shrinks the job for a quick run; ``E2E_TRACEMALLOC=FILE``
+writes the runner's top allocations at its peak to FILE (bench/peak_trace.py; slower);
+``E2E_RSS=FILE`` its RSS over time with the runner's line at each step (untraced).
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from bench._harness import bench_stack, timed
 
 # `python -m superbatch ARGS...` that writes its own resource usage to a file as it exits.
 RUNNER = """
-import atexit, json, resource, sys
+import atexit, json, os, resource, sys
 out = sys.argv.pop(1)
+if os.environ.get("E2E_TRACEMALLOC"):
+    sys.path.insert(0, os.environ["E2E_REPO"])
+    from bench.peak_trace import start
+    start(os.environ["E2E_TRACEMALLOC"])
+if os.environ.get("E2E_RSS"):
+    sys.path.insert(0, os.environ["E2E_REPO"])
+    from bench.peak_trace import start_rss
+    start_rss(os.environ["E2E_RSS"])
 def record():
     u = resource.getrusage(resource.RUSAGE_SELF)
     with open(out, "w") as f:
@@ -44,9 +55,10 @@ def main() -> int:
         usage_file = stack.workdir / "runner-usage.json"
         args = [sys.executable, "-c", RUNNER, str(usage_file), "run", str(spec_dir / "job.toml")]
         args += ["--outputs", str(stack.outputs_file), "--json"]
+        env = {**os.environ, "E2E_REPO": str(Path(__file__).resolve().parent.parent)}
         seconds, done = timed(
             lambda: subprocess.run(
-                args, cwd=stack.workdir, capture_output=True, text=True, check=False
+                args, cwd=stack.workdir, env=env, capture_output=True, text=True, check=False
             )
         )
         usage = json.loads(usage_file.read_text())
