@@ -78,3 +78,29 @@ def test_missing_container_says_pulumi_up(tmp_path: Path, inputs_container: Any)
 def test_translation_keeps_our_errors() -> None:
     error = ConfigError("x")
     assert translate_azure_error(error, action="y") is error
+
+
+def test_a_listing_never_runs_far_ahead_of_the_downloads(
+    tmp_path: Path, inputs_container: Any
+) -> None:
+    """A listing is much faster than the downloads: only a few per thread wait in the pool,
+    not one queued download per blob (at 100,000 tasks those were most of the memory)."""
+    from superbatch.azure.download import QUEUED_PER_THREAD
+
+    count = 120
+    for i in range(count):
+        inputs_container.upload_blob(f"job-1/{i}/n.txt", b"x", overwrite=True)
+    waiting: list[int] = []  # as each blob is listed: downloads handed out, not yet done
+
+    def select(path: str) -> bool:
+        done = sum(1 for _ in tmp_path.rglob("n.txt"))
+        waiting.append(len(waiting) - done)
+        return True
+
+    report = download_job_outputs(
+        inputs_container, "job-1", tmp_path, concurrency=1, select=select, logs=False
+    )
+
+    assert report.downloaded == count
+    assert len(list(tmp_path.rglob("n.txt"))) == count
+    assert max(waiting) <= QUEUED_PER_THREAD

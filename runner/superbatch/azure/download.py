@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 DOWNLOAD_CONCURRENCY = 32
 BIG_BLOB_BYTES = 32 << 20  # above this: parallel ranges, resumable
+QUEUED_PER_THREAD = 4  # downloads handed to the pool ahead of its threads, per thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +122,24 @@ def download_job_outputs(
     getter = lean_getter(container.url, container.credential)
     fresh = not (dest / job_id).exists()  # nothing there yet: no file to compare
     folders = _Folders()
-    named: list[tuple[ListedBlob, str]] = []
-    fetched: list[ListedBlob] = []
+    listed = downloaded = bytes_downloaded = 0
+    # Only what the report needs is kept per blob, and only a few downloads per thread wait
+    # in the pool: a listing runs far ahead of the downloads, and a queued download (its
+    # future, listing and path) held for every blob of a 100,000-task job was most of the
+    # runner's memory.
+    sizes: dict[str, int] = {}
+    blob_names: dict[str, str] = {}
+    # a slot per download handed to the pool, freed as it ends (a semaphore: waiting on a
+    # set of futures instead costs the listing thread time for every one of them)
+    slots = threading.BoundedSemaphore(max(1, concurrency) * QUEUED_PER_THREAD)
+    failed: list[Future[None]] = []
+
+    def ended(future: Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            failed.append(future)
+        slots.release()
+
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    futures = []
     try:
         for prefix in job_blob_prefixes(job_id):
             if prefix.startswith(LOGS_DIR) and not logs:
@@ -132,24 +148,31 @@ def download_job_outputs(
                 name = logical_name(blob.name)
                 if select is not None and not select(name.split("/", 2)[-1]):
                     continue
-                named.append((blob, name))
+                listed += 1
+                sizes[name] = blob.size
+                blob_names[name] = blob.name  # the same string but for logs
                 path = local_path(dest, name)
                 if fetch and (fresh or not _up_to_date(path, blob)):
-                    fetched.append(blob)
-                    futures.append(pool.submit(_download, container, blob, path, getter, folders))
-        for future in futures:
-            future.result()
+                    downloaded += 1
+                    bytes_downloaded += blob.size
+                    slots.acquire()
+                    if failed:
+                        failed[0].result()  # raises the download's error
+                    future = pool.submit(_download, container, blob, path, getter, folders)
+                    future.add_done_callback(ended)
+        pool.shutdown(wait=True)
+        if failed:
+            failed[0].result()
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
     return DownloadReport(
-        downloaded=len(fetched),
-        skipped=len(named) - len(fetched) if fetch else len(named),
-        bytes_downloaded=sum(blob.size for blob in fetched),
-        names=frozenset(name for _, name in named),
-        sizes={name: blob.size for blob, name in named},
-        blob_names={name: blob.name for blob, name in named},
+        downloaded=downloaded,
+        skipped=listed - downloaded if fetch else listed,
+        bytes_downloaded=bytes_downloaded,
+        names=frozenset(sizes),
+        sizes=sizes,
+        blob_names=blob_names,
     )
 
 
