@@ -122,3 +122,50 @@ def test_a_blob_changed_midway_is_refused(
             etag=etag,
             getter=_getter(ours),
         )
+
+
+def test_small_downloads_hold_no_big_buffer_per_thread(
+    tmp_path: Path, https_container: tuple[Any, Any]
+) -> None:
+    """A download runs 32 threads: a 1 MB zeroed buffer each would cost 32 MB of memory
+    before the first byte of a small result arrives."""
+    import threading
+
+    from superbatch.azure.blob_get import BUFFER_BYTES
+    from superbatch.azure.download import DOWNLOAD_CONCURRENCY
+
+    ours, setup = https_container
+    setup.upload_blob("job-1/0/n.txt", b"7\n")
+    getter = _getter(ours)
+    warm = os.open(tmp_path / "warm", os.O_WRONLY | os.O_CREAT)  # imports, token: not counted
+    getter.copy("job-1/0/n.txt", warm)
+    os.close(warm)
+    all_done = threading.Barrier(DOWNLOAD_CONCURRENCY + 1)
+    release = threading.Event()
+
+    def download(index: int) -> None:
+        fd = os.open(tmp_path / f"n{index}.txt", os.O_WRONLY | os.O_CREAT)
+        try:
+            getter.copy("job-1/0/n.txt", fd)
+        finally:
+            os.close(fd)
+        all_done.wait()
+        release.wait()  # alive, with its thread's buffer, while the memory is read
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(DOWNLOAD_CONCURRENCY)]
+    before = _rss()
+    for thread in threads:
+        thread.start()
+    all_done.wait()
+    grown = _rss() - before
+    release.set()
+    for thread in threads:
+        thread.join()
+
+    assert {p.read_bytes() for p in tmp_path.glob("n*.txt")} == {b"7\n"}
+    assert grown < DOWNLOAD_CONCURRENCY * BUFFER_BYTES / 2, f"{grown / 2**20:.1f} MB"
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

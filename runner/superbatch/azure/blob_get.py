@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import http.client
+import mmap
 import os
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -75,9 +76,11 @@ class BlobGetter(BlobPutter):
             headers["x-ms-range"] = f"bytes={start}-{start + length - 1}"
         if etag is not None:
             headers["If-Match"] = f'"{etag}"'
-        buffer: bytearray | None = getattr(self._local, "buffer", None)
+        buffer: mmap.mmap | None = getattr(self._local, "buffer", None)
         if buffer is None:
-            buffer = self._local.buffer = bytearray(BUFFER_BYTES)
+            # Anonymous memory: a page costs only once written, so the 32 threads of a
+            # download of small results hold a page each, not 32 MB of zeroed buffers.
+            buffer = self._local.buffer = mmap.mmap(-1, BUFFER_BYTES)
         view = memoryview(buffer)
 
         def stream(response: http.client.HTTPResponse) -> int:
