@@ -45,11 +45,17 @@ def _kill_watcher(folder: Path) -> int:
     return killed
 
 
-def _last_watcher(folder: Path) -> int | None:
-    """The pid of the watcher that saw the job end (its log's last word on it). The pid
-    file names the last lead, which may be the `wait` that followed the job to its end."""
-    ended = re.findall(r"^watcher (\d+): completed$", (folder / "watcher.log").read_text(), re.M)
-    return int(ended[-1]) if ended else None
+def _last_watcher(folder: Path) -> int:
+    """The pid of the watcher that saw the job end: its log's last word on it, the job's
+    state as it saw the end ("completed", or "terminating" if it ended it just then). The
+    pid file names the last lead, which may be the `wait` that followed the job to its end.
+    Waits for that line: the watcher writes it on its own time, after whoever followed."""
+
+    def ended() -> list[str]:
+        log = (folder / "watcher.log").read_text()
+        return re.findall(r"^watcher (\d+): (?!stopped$)[a-z]+$", log, re.M)
+
+    return int(until(ended)[-1])
 
 
 def _ended(stack: EmulatedStack, job_id: str) -> bool:
@@ -180,7 +186,7 @@ def test_a_killed_watcher_is_started_again_by_wait_and_the_job_ends_right(
 
     waited = superbatch("wait", job_id, *_azure(stack), "--json", cwd=tmp_path)
     assert waited.code == 1, waited.stderr
-    assert _last_watcher(folder) not in (None, killed)  # a new watcher led it to its end
+    assert _last_watcher(folder) != killed  # a new watcher led it to its end
     data = waited.json()
     assert data["state"] == "completed"
     failed = {t["task"]: (t["attempts"], t["failure"]) for t in data["failed"]}
@@ -271,7 +277,6 @@ def test_ctrl_c_in_a_foreground_run_hands_the_job_to_a_watcher(
     assert alive(folder) and watcher not in (None, run.pid), err  # not the run: it exited
     stack.emulator.hold = False  # the watcher alone retries task 0 and ends the job
     until(lambda: _ended(stack, job_id), timeout=120)
-    until(lambda: _last_watcher(folder) is not None)  # it logs the end it saw
     assert _last_watcher(folder) == watcher
     status = superbatch("status", job_id, *_azure(stack), "--json", cwd=tmp_path).json()
     assert {t["task"]: t["attempts"] for t in status["failed"]} == {"0": 3, "1": 1}
@@ -304,7 +309,7 @@ def test_a_later_wait_rearms_the_idle_pool_when_the_watcher_is_gone(
     assert waited.code == 0, waited.stderr
     assert waited.json()["counts"]["succeeded"] == 2
     assert emulator.requests["enable_pool_auto_scale"] == 1  # the new watcher re-armed it
-    assert _last_watcher(folder) not in (None, killed)  # a new watcher led it
+    assert _last_watcher(folder) != killed  # a new watcher led it
     # not the pool's own schedule: the evaluation that asked for the nodes (Batch's record;
     # the clock at the end would add the host time the job then took to run)
     assert evaluated_at(stack) - started < INTERVAL
