@@ -179,3 +179,35 @@ def test_results_removes_a_superseded_attempts_files_and_nothing_else(
     assert {f.path for f in result.files} == {"out/a.txt", "_logs/stdout.txt", "_logs/stderr.txt"}
     backend.results(job.job_id, dest)  # and again: the user's file is still not ours to remove
     assert (task_dir / "notes.txt").read_text() == "mine\n"
+
+
+def test_listing_every_task_holds_no_sdk_model_per_task(stack: EmulatedStack) -> None:
+    """`tasks`, `timings` and `results` list every task of the job: each is converted as it
+    is listed, so a page of the SDK's models (some 2 KB for a task that ran) is held at a
+    time, never the whole job's (200 MB at 100,000 tasks)."""
+    import tracemalloc
+
+    count = 6000
+    job = ResolvedJob(
+        job_id="list-many",
+        name="list",
+        image=TEST_IMAGE,
+        tasks=tuple(TaskSpec(str(i), "true", label=f"row {i}") for i in range(count)),
+        outputs=(),
+    )
+    backend = stack.backend()
+    stack.emulator.hold = True  # every task stays queued: listed, never run
+    backend.submit(job)
+    backend.tasks(job.job_id)  # imports, token, connections: not counted
+    peaks = {}
+    for name, listing in (("tasks", backend.tasks), ("timings", backend.timings)):
+        tracemalloc.start()
+        try:
+            listed = listing(job.job_id)
+            kept, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(listed) == count
+        peaks[name] = peak - kept  # above what the answer itself holds
+    # about a page of 1,000 tasks (2.6 and 3.2 MB); the job's 6,000 models were 4.9 and 5.8 MB
+    assert max(peaks.values()) < 4_000_000, peaks

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import builtins
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from superbatch.azure import (
     cleanup,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from superbatch.timings import TaskTimings
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AzureBatchBackend:
@@ -313,9 +315,14 @@ class AzureBatchBackend:
         )
         return wire_enum(job.state)
 
-    def _all_tasks(self, job_id: str) -> builtins.list[Any]:
+    def _all_tasks(
+        self, job_id: str, convert: Callable[[Any], T], *, select: Sequence[str] = ()
+    ) -> builtins.list[T]:
+        """Every task of the job (``monitor.TASK_FIELDS`` and ``select``), each converted as
+        it is listed: the SDK's model of a task costs some 2 KB, 200 MB at 100,000 tasks."""
+        fields = [*monitor.TASK_FIELDS, *select]
         return call_with_retries(
-            lambda: list(self.batch.list_tasks(job_id, select=monitor.TASK_FIELDS)),
+            lambda: [convert(task) for task in self.batch.list_tasks(job_id, select=fields)],
             action=f"list the tasks of job {job_id}",
         )
 

@@ -45,10 +45,9 @@ def fetch_results(
     aggregate: TaskResult | None = None
     meta = backend._job_meta(job_id)
     again = azure_policy.reactivations(meta)
-    statuses = [
-        monitor.task_status(task, None, reactivated=again.get(task.id, 0))
-        for task in backend._all_tasks(job_id)
-    ]
+    statuses = backend._all_tasks(
+        job_id, lambda task: monitor.task_status(task, None, reactivated=again.get(task.id, 0))
+    )
     regular = [s.state for s in statuses if s.task_id != AGGREGATE_TASK_ID]
     if meta.get("superbatch_aggregate") == "1" and all(
         s.task_id != AGGREGATE_TASK_ID for s in statuses

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from superbatch.azure import monitor
 from superbatch.azure import policy as azure_policy
-from superbatch.azure.errors import call_with_retries, translate_azure_error
+from superbatch.azure.errors import translate_azure_error
 from superbatch.azure.jobcreate import META_AGGREGATE, META_TASKS
 from superbatch.azure.wire import wire_enum
 from superbatch.model import (
@@ -51,34 +51,13 @@ def job_ids(backend: AzureBatchBackend) -> builtins.list[str]:
 
 
 def task_timings(backend: AzureBatchBackend, job_id: str) -> builtins.list[TaskTimings]:
-    from superbatch.timings import TaskTimings, spread_attempts
+    from superbatch.timings import TaskTimings
 
     meta = backend._job_meta(job_id)
     again = azure_policy.reactivations(meta)
-    fields = [*monitor.TASK_FIELDS, "nodeInfo", "creationTime"]
-    listed = call_with_retries(
-        lambda: list(backend.batch.list_tasks(job_id, select=fields)),
-        action=f"list the tasks of job {job_id}",
+    found = backend._all_tasks(
+        job_id, lambda task: _timings(task, again), select=["nodeInfo", "creationTime"]
     )
-    found = []
-    for task in listed:
-        info = monitor.task_info(task, again.get(task.id, 0))
-        execution = task.execution_info
-        queued = monitor.epoch(task.creation_time)
-        start = info.start
-        last_retry = monitor.epoch(getattr(execution, "last_retry_time", None))
-        if again.get(task.id) and start is not None:
-            # reactivated by the runner: Batch keeps only the last attempt's times
-            start, last_retry = queued or start, last_retry or start
-        attempts = spread_attempts(
-            info.attempts,
-            start=start,
-            last_retry=last_retry,
-            end=info.end,
-            exit_code=info.exit_code,
-            node=info.node,
-        )
-        found.append(TaskTimings(info.task_id, info.label, info.state, queued, attempts))
     if meta.get(META_AGGREGATE) == "1" and AGGREGATE_TASK_ID not in {t.task_id for t in found}:
         # deferred and never added (azure/enforce.py): it did not run
         found.append(TaskTimings(AGGREGATE_TASK_ID, AGGREGATE_LABEL, TaskState.QUEUED, None))
@@ -88,12 +67,33 @@ def task_timings(backend: AzureBatchBackend, job_id: str) -> builtins.list[TaskT
 def task_infos(backend: AzureBatchBackend, job_id: str) -> builtins.list[TaskInfo]:
     # an unknown job is JobNotFoundError, not an empty list
     again = azure_policy.reactivations(backend._job_meta(job_id))
-    listed = call_with_retries(
-        lambda: list(backend.batch.list_tasks(job_id, select=[*monitor.TASK_FIELDS, "nodeInfo"])),
-        action=f"list the tasks of job {job_id}",
+    infos = backend._all_tasks(
+        job_id, lambda task: monitor.task_info(task, again.get(task.id, 0)), select=["nodeInfo"]
     )
-    infos = (monitor.task_info(task, again.get(task.id, 0)) for task in listed)
     return sorted(infos, key=task_order)
+
+
+def _timings(task: Any, again: dict[str, int]) -> TaskTimings:
+    """One task's attempts from its listing (the SDK model is dropped once read)."""
+    from superbatch.timings import TaskTimings, spread_attempts
+
+    info = monitor.task_info(task, again.get(task.id, 0))
+    execution = task.execution_info
+    queued = monitor.epoch(task.creation_time)
+    start = info.start
+    last_retry = monitor.epoch(getattr(execution, "last_retry_time", None))
+    if again.get(task.id) and start is not None:
+        # reactivated by the runner: Batch keeps only the last attempt's times
+        start, last_retry = queued or start, last_retry or start
+    attempts = spread_attempts(
+        info.attempts,
+        start=start,
+        last_retry=last_retry,
+        end=info.end,
+        exit_code=info.exit_code,
+        node=info.node,
+    )
+    return TaskTimings(info.task_id, info.label, info.state, queued, attempts)
 
 
 def task_order(result: TaskResult | TaskInfo | TaskTimings) -> tuple[int, int | str]:
