@@ -105,9 +105,7 @@ def test_big_blob_in_ranges_is_checked_by_its_hash(
     assert not (tmp_path / "job-2/0/out/big.bin").exists()
 
 
-def test_a_blob_changed_midway_is_refused(
-    tmp_path: Path, https_container: tuple[Any, Any]
-) -> None:
+def test_a_blob_changed_midway_is_refused(tmp_path: Path, https_container: tuple[Any, Any]) -> None:
     ours, setup = https_container
     size = 2 * block_size(1)
     setup.upload_blob("b.bin", os.urandom(size))
@@ -169,3 +167,27 @@ def test_small_downloads_hold_no_big_buffer_per_thread(
 def _rss() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_listing_page_is_read_as_it_is_parsed(https_container: tuple[Any, Any]) -> None:
+    """A page of 5,000 blobs parsed whole is a tree of some 14 MB: each blob's element is
+    emptied once read, so a page costs little more than its bytes."""
+    import tracemalloc
+    from concurrent.futures import ThreadPoolExecutor
+
+    ours, setup = https_container
+    count = 3000
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: setup.upload_blob(f"job-1/{i}/n.txt", b"x"), range(count)))
+    getter = _getter(ours)
+    assert sum(1 for _ in getter.list("job-1/", page_size=10)) == count  # warm: not counted
+
+    tracemalloc.start()
+    try:
+        listed = sum(1 for _ in getter.list("job-1/", metadata=True))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert listed == count
+    assert peak < count * 1500, f"{peak / 1e6:.1f} MB"

@@ -17,15 +17,16 @@ import mmap
 import os
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from superbatch.azure.blob_put import BlobPutter, lean_putter
 from superbatch.errors import RemoteError
 
 PAGE_SIZE = 5000  # List Blobs' maximum: the fewest round trips
 BUFFER_BYTES = 1 << 20
+PARSE_CHUNK_BYTES = 64 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +126,33 @@ class BlobGetter(BlobPutter):
                 action=f"list {prefix}*",
                 query=urllib.parse.urlencode(query, quote_via=urllib.parse.quote),
             )
-            root = ET.fromstring(body)
-            for blob in root.iterfind("Blobs/Blob"):
-                yield _listed(blob)
-            marker = root.findtext("NextMarker") or ""
+            marker = yield from _page(body)
             if not marker:
                 return
+
+
+def _page(body: bytes) -> Generator[ListedBlob, None, str]:
+    """A List Blobs answer's blobs as it is parsed, each element emptied once read (a tree
+    of a 5,000-blob page is some 14 MB); returns its ``NextMarker``."""
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    marker = ""
+    depth = 0  # of the element an event is about: EnumerationResults 1, Blobs 2, Blob 3
+    for offset in range(0, len(body), PARSE_CHUNK_BYTES):
+        parser.feed(body[offset : offset + PARSE_CHUNK_BYTES])
+        # "start" and "end" events carry elements
+        events = cast("Iterator[tuple[str, ET.Element]]", parser.read_events())
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                continue
+            if depth == 3 and element.tag == "Blob":
+                yield _listed(element)
+                element.clear()
+            elif depth == 2 and element.tag == "NextMarker":
+                marker = element.text or ""
+            depth -= 1
+    parser.close()
+    return marker
 
 
 def _listed(blob: ET.Element) -> ListedBlob:
