@@ -49,26 +49,27 @@ def test_detach_then_wait_and_ctrl_c_only_stops_following(project: Path) -> None
     data = detached.json()
     job_id = data["job_id"]
     assert data["commands"]["wait"] == f"superbatch wait {job_id} --local"
-    assert (
-        superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"] == "active"
-    )
 
-    # Ctrl-C once `wait` follows the job: a progress line (one per report here) says it does.
-    # (A fixed sleep was not enough on a loaded machine: a SIGINT that lands while Python is
-    # still importing is a plain interrupt, "interrupted", or a KeyboardInterrupt traceback.)
-    every = cli_env({"SUPERBATCH_PROGRESS_EVERY": "0.001"})
-    follower = popen_superbatch("wait", job_id, "--local", cwd=project, env=every)
-    assert follower.stderr is not None
-    first = follower.stderr.readline()  # blocks until the line (pytest-timeout guards it)
-    assert first.startswith(f"{job_id}: 0/3 done"), first
-    follower.send_signal(signal.SIGINT)
-    _, err = follower.communicate(timeout=60)
-    assert follower.returncode == 130 and "the job keeps running" in err
-    assert (
-        superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"] == "active"
-    )
+    def state() -> str:
+        return str(superbatch("status", job_id, "--local", "--json", cwd=project).json()["state"])
 
-    (project / "go").touch()
+    try:
+        assert state() == "active"
+
+        # Ctrl-C once `wait` follows the job: a progress line (one per report here) says it does.
+        # (A fixed sleep was not enough on a loaded machine: a SIGINT that lands while Python is
+        # still importing is a plain interrupt, "interrupted", or a KeyboardInterrupt traceback.)
+        every = cli_env({"SUPERBATCH_PROGRESS_EVERY": "0.001"})
+        follower = popen_superbatch("wait", job_id, "--local", cwd=project, env=every)
+        assert follower.stderr is not None
+        first = follower.stderr.readline()  # blocks until the line (pytest-timeout guards it)
+        assert first.startswith(f"{job_id}: 0/3 done"), first
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=60)
+        assert follower.returncode == 130 and "the job keeps running" in err
+        assert state() == "active"
+    finally:  # the tasks wait for this file: never leave them looping after a failure
+        (project / "go").touch()
     waited = superbatch("wait", "last", "--local", "--json", cwd=project)
     assert waited.code == 0 and waited.json()["counts"]["succeeded"] == 3
     results = superbatch("results", job_id, "--local", cwd=project)
