@@ -59,6 +59,7 @@ class _Pair:
     def __init__(self, a: socket.socket, b: socket.socket) -> None:
         self.sockets = (a, b)
         self.given = {id(a): _ends(a), id(b): _ends(b)}
+        self.threads: list[threading.Thread] = []  # its two pumps
         self.pumps = 2
         self.stolen: set[int] = set()  # ids of sockets whose number now carries another
 
@@ -98,8 +99,7 @@ class Relays:
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
-        self._pairs: list[_Pair] = []
-        self._threads: list[threading.Thread] = []
+        self._pairs: list[_Pair] = []  # until both pumps of a pair have ended
         self._closed = False
 
     def relay(
@@ -115,7 +115,7 @@ class Relays:
         until either end closes; then both are closed. Once the relays are closed, both are
         closed at once instead."""
         pair = _Pair(a, b)
-        threads = [
+        pair.threads = [
             threading.Thread(target=self._pump, args=(pair, a, b, count_ab, delay), daemon=True),
             threading.Thread(target=self._pump, args=(pair, b, a, count_ba, delay), daemon=True),
         ]
@@ -123,11 +123,10 @@ class Relays:
             refused = self._closed
             if not refused:
                 self._pairs.append(pair)
-                self._threads.extend(threads)
         if refused:
             pair.let_go()
             return
-        for thread in threads:
+        for thread in pair.threads:
             thread.start()
 
     @property
@@ -166,8 +165,6 @@ class Relays:
                 last = pair.pumps == 0
                 if last:
                     self._pairs.remove(pair)
-                    me = threading.current_thread()
-                    self._threads = [t for t in self._threads if t.is_alive() and t is not me]
             if last:  # the other pump has ended: nobody uses these numbers any more
                 pair.let_go()
 
@@ -176,7 +173,7 @@ class Relays:
         with self._lock:
             self._closed = True
             sockets = [sock for pair in self._pairs for sock in pair.ours()]
-            threads = list(self._threads)
+            threads = [thread for pair in self._pairs for thread in pair.threads]
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from superbatch.detached import lock_is_held
 from superbatch.errors import ConfigError, JobNotFoundError
 from superbatch.jobfile import job_from_json, job_to_json
 from superbatch.model import ResolvedJob, ResultFile, TaskState
@@ -229,8 +230,6 @@ class JobStore:
 
     def runner_alive(self) -> bool:
         """A process holds the run lock (probed shared: see ``detached.lock_is_held``)."""
-        from superbatch.detached import lock_is_held
-
         return lock_is_held(self.lock_file)
 
 
